@@ -1,0 +1,249 @@
+// Package store holds the build-service's persistent state: builds and their
+// event trail, webhook deliveries, the audit log of build requests, and the
+// index of release assets. Implementations live in store/postgres and
+// store/sqlite; store/storetest is the conformance suite both must pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+)
+
+var (
+	// ErrNotFound is returned when a lookup matches nothing.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a write would violate a uniqueness rule.
+	ErrConflict = errors.New("conflict")
+)
+
+// Status is where a build is in its life.
+type Status string
+
+const (
+	StatusQueued     Status = "queued"      // accepted, dispatch pending
+	StatusInProgress Status = "in_progress" // dispatched or running
+	StatusDone       Status = "done"
+	StatusError      Status = "error"
+)
+
+// Terminal reports whether no further transition may leave s.
+func (s Status) Terminal() bool { return s == StatusDone || s == StatusError }
+
+// Active reports whether a build in s holds its cache key.
+func (s Status) Active() bool { return s == StatusQueued || s == StatusInProgress }
+
+func (s Status) rank() int {
+	switch s {
+	case StatusQueued:
+		return 0
+	case StatusInProgress:
+		return 1
+	case StatusDone, StatusError:
+		return 2
+	}
+	return -1
+}
+
+// Advances reports whether moving from s to next is a forward transition.
+// A terminal status is never left, and nothing moves back: a late or
+// duplicated event must not undo what a newer one said.
+func (s Status) Advances(next Status) bool {
+	return !s.Terminal() && next.rank() > s.rank()
+}
+
+// Reason says why a build ended in StatusError.
+type Reason string
+
+const (
+	ReasonNone           Reason = ""
+	ReasonDispatchFailed Reason = "dispatch_failed"
+	ReasonBuildFailed    Reason = "build_failed"
+	ReasonCancelled      Reason = "cancelled"
+	ReasonTimedOut       Reason = "timed_out"
+	ReasonPackageMissing Reason = "package_missing"
+)
+
+// Source says who moved a build: the audit trail's "who".
+type Source string
+
+const (
+	SourceAPI     Source = "api"
+	SourceWebhook Source = "webhook"
+	SourcePoller  Source = "poller"
+	SourceSweeper Source = "sweeper"
+)
+
+// Build is one requested build of one package.
+type Build struct {
+	ID            string
+	CacheKey      string
+	KernelVersion string
+	Architecture  string
+	Distribution  string
+	DistroVersion string
+	DriverVersion string
+	Package       string
+
+	Status      Status
+	Reason      Reason
+	Progress    string // latest job/step name, for humans
+	RunID       int64  // 0 until the workflow run is known
+	RunURL      string
+	DownloadURL string
+	Digest      string // "sha256:<hex>" of the package, when known
+
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	DispatchedAt time.Time // zero until dispatched
+	HeardAt      time.Time // last time anything (dispatch, webhook, poll) told us about it
+	FinishedAt   time.Time // zero until terminal
+}
+
+// BuildCreateParams are the fields of a new build. Status starts at queued.
+type BuildCreateParams struct {
+	ID            string
+	CacheKey      string
+	KernelVersion string
+	Architecture  string
+	Distribution  string
+	DistroVersion string
+	DriverVersion string
+	Package       string
+	Now           time.Time
+}
+
+// BuildTransitionParams describe what an observer learned about a build.
+// Empty fields leave the stored value alone.
+type BuildTransitionParams struct {
+	ID          string
+	To          Status
+	Reason      Reason
+	Source      Source
+	Detail      string // free text for the event row, e.g. "run 42 completed: failure"
+	Progress    string
+	RunID       int64
+	RunURL      string
+	DownloadURL string
+	Digest      string
+	Now         time.Time
+}
+
+// Event is one status change of a build.
+type Event struct {
+	ID        int64
+	BuildID   string
+	From      Status // "" for the creation event
+	To        Status
+	Reason    Reason
+	Source    Source
+	Detail    string
+	CreatedAt time.Time
+}
+
+// Request is one POST /build as received, with its outcome: the audit log.
+type Request struct {
+	ReceivedAt    time.Time
+	KernelVersion string // as sent, truncated to a sane length
+	Architecture  string
+	Distribution  string
+	DistroVersion string
+	DriverVersion string
+	Outcome       string // "cached", "dispatched", "deduplicated", "cooldown", "invalid", "mismatch", "error"
+	HTTPStatus    int
+	BuildID       string // empty when no build is involved
+	Error         string // the message the client was given, if any
+}
+
+// Release is what we know of one GitHub release.
+type Release struct {
+	Tag         string
+	ReleaseID   int64
+	ETag        string // of the last full asset listing, for conditional requests
+	RefreshedAt time.Time
+}
+
+// Asset is one file attached to a release.
+type Asset struct {
+	Tag           string
+	Name          string
+	AssetID       int64
+	DownloadURL   string // the public browser_download_url
+	Size          int64
+	Digest        string // "sha256:<hex>" when GitHub reported one
+	DistroVersion string // the distro version the package was built for, "" if unknown
+	UpdatedAt     time.Time
+}
+
+// Queries are the reads and writes, available on the store and inside a
+// transaction alike.
+type Queries interface {
+	// BuildCreate inserts a queued build and its creation event. When an
+	// active build already holds the cache key it returns that build and
+	// created=false instead: the unique index on active keys makes this hold
+	// across processes.
+	BuildCreate(ctx context.Context, p BuildCreateParams) (b Build, created bool, err error)
+	BuildByID(ctx context.Context, id string) (Build, error)
+	BuildByRunID(ctx context.Context, runID int64) (Build, error)
+	// BuildLatestByKey returns the newest build with the cache key, whatever its status.
+	BuildLatestByKey(ctx context.Context, cacheKey string) (Build, error)
+	// BuildTransition applies what an observer learned. When p.To advances
+	// the status (Status.Advances) it moves the build, stamps DispatchedAt or
+	// FinishedAt as fits, writes an event row, and returns changed=true.
+	// When p.To equals the current, non-terminal status it records the
+	// non-empty fields and HeardAt, with no event row. Anything else (a
+	// backward or post-terminal event) changes nothing but filling RunID and
+	// RunURL where they were empty. It returns the build as stored after.
+	BuildTransition(ctx context.Context, p BuildTransitionParams) (b Build, changed bool, err error)
+	// BuildsStale lists in_progress builds whose HeardAt is before the time, oldest first.
+	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]Build, error)
+	// BuildsOverdue lists active builds dispatched (or, if never dispatched,
+	// created) before the time, oldest first.
+	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]Build, error)
+	BuildEvents(ctx context.Context, buildID string) ([]Event, error)
+
+	// DeliveryRecord stores a webhook delivery id; isNew is false when it was
+	// already there, so a redelivery can be a no-op.
+	DeliveryRecord(ctx context.Context, deliveryID, event, action string, at time.Time) (isNew bool, err error)
+
+	RequestRecord(ctx context.Context, r Request) error
+	RequestsRecent(ctx context.Context, limit int) ([]Request, error)
+
+	ReleaseUpsert(ctx context.Context, r Release) error
+	ReleaseByTag(ctx context.Context, tag string) (Release, error)
+	// AssetsReplace makes the stored assets of the tag exactly the given set.
+	AssetsReplace(ctx context.Context, tag string, assets []Asset) error
+	AssetUpsert(ctx context.Context, a Asset) error
+	AssetDelete(ctx context.Context, tag, name string) error
+	AssetByName(ctx context.Context, tag, name string) (Asset, error)
+}
+
+// Tx is one transaction. Jobs inserted through it are committed or rolled
+// back with it, so a build and the job that dispatches it exist together or
+// not at all.
+type Tx interface {
+	Queries
+	InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+}
+
+// Jobs is a running (or insert-only) River client, whatever its driver.
+type Jobs interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// Store is a database.
+type Store interface {
+	Queries
+	// InTx runs fn in one transaction, committed when fn returns nil.
+	InTx(ctx context.Context, fn func(Tx) error) error
+	// InsertJob enqueues a job outside any transaction.
+	InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	// NewJobs creates the River client on this database, with the driver
+	// that fits it. InsertJob needs it; call it once, before inserting.
+	NewJobs(cfg *river.Config) (Jobs, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
