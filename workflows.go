@@ -1,0 +1,11 @@
+// Package driverbuild holds files of the repository that programs need at run
+// time, so that the simulator and the service agree with the real workflow.
+package driverbuild
+
+import _ "embed"
+
+// DriverBuildWorkflow is .github/workflows/driver-build.yml: the inputs it
+// declares and its run-name are what ghsim checks dispatches against.
+//
+//go:embed .github/workflows/driver-build.yml
+var DriverBuildWorkflow []byte
