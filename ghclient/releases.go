@@ -1,0 +1,92 @@
+package ghclient
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-github/v66/github"
+)
+
+// Release is a release and the id its assets are listed by.
+type Release struct {
+	ID  int64
+	Tag string
+}
+
+// Releases lists every release of the repository.
+func (c *Client) Releases(ctx context.Context) ([]Release, error) {
+	gh, err := c.installation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Release
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		rs, resp, err := gh.Repositories.ListReleases(ctx, c.repo.Owner, c.repo.Name, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list releases: %w", err)
+		}
+		for _, r := range rs {
+			out = append(out, Release{ID: r.GetID(), Tag: r.GetTagName()})
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// Asset is one release asset. go-github v66 lacks the digest GitHub added
+// in 2025, so assets are decoded here.
+type Asset struct {
+	ID                 int64  `json:"id"`
+	Name               string `json:"name"`
+	Label              string `json:"label"`
+	State              string `json:"state"`
+	Size               int64  `json:"size"`
+	Digest             string `json:"digest"`
+	BrowserDownloadURL string `json:"browser_download_url"`
+}
+
+// Assets lists a release's assets. With the ETag of the last listing it
+// makes a conditional request for the first page: GitHub answers 304 when
+// nothing changed, which does not count against the rate limit, and then
+// notModified is true and assets nil.
+func (c *Client) Assets(ctx context.Context, releaseID int64, etag string) (assets []Asset, newETag string, notModified bool, err error) {
+	gh, err := c.installation(ctx)
+	if err != nil {
+		return nil, "", false, err
+	}
+	u := fmt.Sprintf("repos/%s/%s/releases/%d/assets?per_page=100", c.repo.Owner, c.repo.Name, releaseID)
+	for page := 1; u != ""; page++ {
+		req, err := gh.NewRequest(http.MethodGet, u, nil)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("assets request: %w", err)
+		}
+		if page == 1 && etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		var batch []Asset
+		resp, err := gh.Do(ctx, req, &batch)
+		if resp != nil && resp.StatusCode == http.StatusNotModified {
+			return nil, etag, true, nil
+		}
+		if err != nil {
+			return nil, "", false, fmt.Errorf("list assets of release %d: %w", releaseID, err)
+		}
+		if page == 1 {
+			newETag = resp.Header.Get("ETag")
+		}
+		for _, a := range batch {
+			if a.State == "" || a.State == "uploaded" {
+				assets = append(assets, a)
+			}
+		}
+		u = ""
+		if resp.NextPage != 0 {
+			u = fmt.Sprintf("repos/%s/%s/releases/%d/assets?per_page=100&page=%d", c.repo.Owner, c.repo.Name, releaseID, resp.NextPage)
+		}
+	}
+	return assets, newETag, false, nil
+}
