@@ -1,0 +1,116 @@
+package builds
+
+import (
+	"context"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/ghclient"
+)
+
+// dispatchAttempts bounds the retries of one dispatch; with River's
+// backoff (attempt^4 seconds) the last one runs about ten minutes in.
+const dispatchAttempts = 5
+
+// DispatchArgs is the durable job that dispatches one build's workflow. It
+// is inserted in the transaction that creates the build.
+type DispatchArgs struct {
+	BuildID string `json:"build_id"`
+}
+
+func (DispatchArgs) Kind() string { return "dispatch_build" }
+
+// InsertOpts makes the job unique per build.
+func (DispatchArgs) InsertOpts() *river.InsertOpts {
+	return &river.InsertOpts{MaxAttempts: dispatchAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type dispatchWorker struct {
+	river.WorkerDefaults[DispatchArgs]
+	svc *Service
+}
+
+func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
+	err := w.svc.Dispatch(ctx, job.Args.BuildID, job.Attempt > 1, job.Attempt >= job.MaxAttempts)
+	if d, limited := ghclient.RetryAfter(err, w.svc.now()); limited {
+		zerolog.Ctx(ctx).Warn().Str("build_id", job.Args.BuildID).Dur("retry_after", d).Msg("GitHub rate limit; dispatch postponed")
+		return river.JobSnooze(d)
+	}
+	return err
+}
+
+// PollArgs is the periodic fallback poll.
+type PollArgs struct{}
+
+func (PollArgs) Kind() string { return "poll_builds" }
+
+type pollWorker struct {
+	river.WorkerDefaults[PollArgs]
+	svc      *Service
+	interval time.Duration
+}
+
+func (w *pollWorker) Work(ctx context.Context, _ *river.Job[PollArgs]) error {
+	n, err := w.svc.Poll(ctx, w.svc.now().Add(-w.interval))
+	if n > 0 {
+		zerolog.Ctx(ctx).Info().Int("builds", n).Msg("polled builds that heard no webhook")
+	}
+	return err
+}
+
+// SweepArgs is the periodic timeout sweep.
+type SweepArgs struct{}
+
+func (SweepArgs) Kind() string { return "sweep_builds" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	svc *Service
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	_, err := w.svc.Sweep(ctx)
+	return err
+}
+
+// RefreshArgs is the periodic revalidation of the release asset index.
+type RefreshArgs struct{}
+
+func (RefreshArgs) Kind() string { return "refresh_index" }
+
+type refreshWorker struct {
+	river.WorkerDefaults[RefreshArgs]
+	svc *Service
+}
+
+func (w *refreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) error {
+	return w.svc.RefreshAll(ctx)
+}
+
+// Periods sets how often the periodic jobs run.
+type Periods struct {
+	Poll, Sweep, Refresh time.Duration
+}
+
+// Register adds the workers to workers and returns the periodic jobs, run
+// by River's elected leader only, whatever the number of replicas.
+func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJob {
+	river.AddWorker(workers, &dispatchWorker{svc: s})
+	river.AddWorker(workers, &pollWorker{svc: s, interval: p.Poll})
+	river.AddWorker(workers, &sweepWorker{svc: s})
+	river.AddWorker(workers, &refreshWorker{svc: s})
+	periodic := func(every time.Duration, args river.JobArgs) *river.PeriodicJob {
+		return river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return args, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+			},
+			&river.PeriodicJobOpts{RunOnStart: true})
+	}
+	return []*river.PeriodicJob{
+		periodic(p.Poll, PollArgs{}),
+		periodic(p.Sweep, SweepArgs{}),
+		periodic(p.Refresh, RefreshArgs{}),
+	}
+}

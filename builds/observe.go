@@ -1,0 +1,118 @@
+package builds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/store"
+)
+
+// Delivery identifies a webhook delivery; a redelivery is a no-op.
+type Delivery struct {
+	ID, Event, Action string
+}
+
+// outcome maps a run's conclusion to a build's end.
+func outcome(conclusion string) (store.Status, store.Reason) {
+	switch conclusion {
+	case "success":
+		return store.StatusDone, store.ReasonNone
+	case "cancelled":
+		return store.StatusError, store.ReasonCancelled
+	case "timed_out":
+		return store.StatusError, store.ReasonTimedOut
+	default: // failure, startup_failure, action_required, stale, neutral, skipped
+		return store.StatusError, store.ReasonBuildFailed
+	}
+}
+
+// ObserveRun applies what a workflow_run webhook or a poll says about a
+// run. Runs of other workflows, and runs whose run-name carries no build
+// of ours, are ignored (the delivery is still recorded). A successful run
+// is confirmed against the release before the build is done: a run that
+// claims success without uploading the package is package_missing.
+func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery, run ghclient.Run) error {
+	buildID := BuildIDFromRunName(run.DisplayTitle)
+	if !s.ours(run) || buildID == "" {
+		return s.recordOnly(ctx, d)
+	}
+	b, err := s.store.BuildByID(ctx, buildID)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.recordOnly(ctx, d)
+	}
+	if err != nil {
+		return fmt.Errorf("load build: %w", err)
+	}
+	p := store.BuildTransitionParams{
+		ID: b.ID, To: store.StatusInProgress, Source: src, RunID: run.ID, RunURL: run.URL, Now: s.now(),
+		Detail: fmt.Sprintf("run %d %s", run.ID, run.Status),
+	}
+	if run.Status == "completed" {
+		p.To, p.Reason = outcome(run.Conclusion)
+		p.Detail += ": " + run.Conclusion
+		if p.To == store.StatusDone && !b.Status.Terminal() {
+			// Outside the transaction: it may call GitHub.
+			asset, found, err := s.confirmAsset(ctx, b)
+			if err != nil {
+				return err
+			}
+			if found {
+				p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
+			} else {
+				p.To, p.Reason = store.StatusError, store.ReasonPackageMissing
+				p.Detail += fmt.Sprintf(", but release %s has no %s", b.DriverVersion, b.Package)
+			}
+		}
+	}
+	return s.apply(ctx, d, func(tx store.Tx) error {
+		_, _, err := tx.BuildTransition(ctx, p)
+		return err
+	})
+}
+
+// ObserveJob applies a workflow_job webhook: it shows the job and step as
+// progress. Jobs join their build through the run id; a job of a run we
+// do not know yet is left to the run's own events and the poller.
+func (s *Service) ObserveJob(ctx context.Context, d *Delivery, runID int64, runURL, progress string) error {
+	return s.apply(ctx, d, func(tx store.Tx) error {
+		b, err := tx.BuildByRunID(ctx, runID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, _, err = tx.BuildTransition(ctx, store.BuildTransitionParams{
+			ID: b.ID, To: store.StatusInProgress, Source: store.SourceWebhook,
+			Progress: progress, RunID: runID, RunURL: runURL, Now: s.now(),
+		})
+		return err
+	})
+}
+
+// apply records the delivery and runs fn in one transaction, so that a
+// delivery is either wholly applied or not recorded at all (and then the
+// redelivery or the poller gets another go).
+func (s *Service) apply(ctx context.Context, d *Delivery, fn func(tx store.Tx) error) error {
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		if d != nil {
+			isNew, err := tx.DeliveryRecord(ctx, d.ID, d.Event, d.Action, s.now())
+			if err != nil {
+				return fmt.Errorf("record delivery: %w", err)
+			}
+			if !isNew {
+				return nil
+			}
+		}
+		return fn(tx)
+	})
+}
+
+func (s *Service) recordOnly(ctx context.Context, d *Delivery) error {
+	if d == nil {
+		return nil
+	}
+	return s.apply(ctx, d, func(store.Tx) error { return nil })
+}

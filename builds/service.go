@@ -1,0 +1,197 @@
+// Package builds decides what happens to build requests and to what GitHub
+// says about the runs that serve them. Handlers and jobs call it; it reads
+// and writes through the store and talks to GitHub through a small
+// interface.
+package builds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/store"
+)
+
+// GitHub is what the service asks of GitHub.
+type GitHub interface {
+	Dispatch(ctx context.Context, inputs map[string]string) (ghclient.RunRef, error)
+	Run(ctx context.Context, id int64) (ghclient.Run, error)
+	FindRun(ctx context.Context, since time.Time, match func(displayTitle string) bool) (ghclient.Run, bool, error)
+	CancelRun(ctx context.Context, id int64) error
+	Releases(ctx context.Context) ([]ghclient.Release, error)
+	Assets(ctx context.Context, releaseID int64, etag string) ([]ghclient.Asset, string, bool, error)
+}
+
+// Config holds the service's policy.
+type Config struct {
+	Catalog  *kernel.Catalog
+	Naming   kernel.Naming
+	Workflow string        // file name of the build workflow, e.g. driver-build.yml
+	Cooldown time.Duration // a failed key is not rebuilt for this long
+	Timeout  time.Duration // a dispatched build not finished after this is timed out
+	Now      func() time.Time
+}
+
+// Service is the build-service's core.
+type Service struct {
+	cfg   Config
+	store store.Store
+	gh    GitHub
+}
+
+// New returns a Service.
+func New(cfg Config, st store.Store, gh GitHub) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, store: st, gh: gh}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Kind says how a request was answered.
+type Kind string
+
+const (
+	KindCached       Kind = "cached"       // the package exists
+	KindMismatch     Kind = "mismatch"     // the package exists, built for another distro version
+	KindDispatched   Kind = "dispatched"   // a new build was queued
+	KindDeduplicated Kind = "deduplicated" // a build for the key is already active
+	KindCooldown     Kind = "cooldown"     // the key's last build failed recently
+)
+
+// Outcome is the answer to a build request.
+type Outcome struct {
+	Kind    Kind
+	Request kernel.Request // normalized
+	Package string
+	Asset   store.Asset // for cached and mismatch
+	Build   store.Build // for dispatched, deduplicated and cooldown
+	RetryAt time.Time   // for cooldown: when the key may be built again
+}
+
+// Request answers a build request: validate, serve an existing package,
+// join an active build, refuse a recently failed key, or queue a new build
+// together with the job that dispatches it. It makes no GitHub call.
+func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, error) {
+	req, err := s.cfg.Catalog.Normalize(raw)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if _, err := s.store.ReleaseByTag(ctx, req.DriverVersion); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Outcome{}, &kernel.FieldError{Field: "driver_version", Msg: fmt.Sprintf("no release %s exists: a driver version must be a published release tag", req.DriverVersion)}
+		}
+		return Outcome{}, fmt.Errorf("look up release: %w", err)
+	}
+	pkg, err := s.cfg.Catalog.PackageName(s.cfg.Naming, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Request: req, Package: pkg}
+
+	asset, err := s.store.AssetByName(ctx, req.DriverVersion, pkg)
+	switch {
+	case err == nil:
+		out.Asset, out.Kind = asset, KindCached
+		if asset.DistroVersion != "" && asset.DistroVersion != req.DistroVersion {
+			out.Kind = KindMismatch
+		}
+		return out, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return Outcome{}, fmt.Errorf("look up asset: %w", err)
+	}
+
+	key := req.CacheKey()
+	last, err := s.store.BuildLatestByKey(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return Outcome{}, fmt.Errorf("look up build: %w", err)
+	case last.Status.Active():
+		out.Build, out.Kind = last, KindDeduplicated
+		return out, nil
+	case last.Status == store.StatusError && s.now().Sub(last.FinishedAt) < s.cfg.Cooldown:
+		out.Build, out.Kind, out.RetryAt = last, KindCooldown, last.FinishedAt.Add(s.cfg.Cooldown)
+		return out, nil
+	}
+
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Outcome{}, fmt.Errorf("build id: %w", err)
+	}
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		b, created, err := tx.BuildCreate(ctx, store.BuildCreateParams{
+			ID: id.String(), CacheKey: key, Package: pkg, Now: s.now(),
+			KernelVersion: req.KernelVersion, Architecture: req.Architecture,
+			Distribution: req.Distribution, DistroVersion: req.DistroVersion, DriverVersion: req.DriverVersion,
+		})
+		if err != nil {
+			return err
+		}
+		out.Build, out.Kind = b, KindDeduplicated
+		if !created {
+			return nil
+		}
+		out.Kind = KindDispatched
+		return tx.InsertJob(ctx, DispatchArgs{BuildID: b.ID}, DispatchArgs{}.InsertOpts())
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("create build: %w", err)
+	}
+	return out, nil
+}
+
+// runNameRe reads the build id from the run-name that driver-build.yml
+// renders: "build <id>: <distribution> ...".
+var runNameRe = regexp.MustCompile(`^build ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):`)
+
+// BuildIDFromRunName returns the build id a run-name carries, or "".
+func BuildIDFromRunName(title string) string {
+	m := runNameRe.FindStringSubmatch(title)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// ours reports whether a run is a dispatch of our build workflow.
+func (s *Service) ours(run ghclient.Run) bool {
+	return path.Base(run.Path) == s.cfg.Workflow && (run.Event == "" || run.Event == "workflow_dispatch")
+}
+
+// inputs are the workflow_dispatch inputs for a build; driver-build.yml
+// declares exactly these.
+func inputs(b store.Build) map[string]string {
+	return map[string]string{
+		"kernel_version": b.KernelVersion,
+		"architecture":   b.Architecture,
+		"distribution":   b.Distribution,
+		"distro_version": b.DistroVersion,
+		"driver_version": b.DriverVersion,
+		"build_id":       b.ID,
+	}
+}
+
+func logFor(ctx context.Context, b store.Build) *zerolog.Logger {
+	l := zerolog.Ctx(ctx).With().Str("build_id", b.ID).Logger()
+	return &l
+}
+
+// shortErr keeps an error message fit for an event row.
+func shortErr(err error) string {
+	msg := err.Error()
+	if len(msg) > 500 {
+		msg = msg[:500] + "…"
+	}
+	return strings.ToValidUTF8(msg, "?")
+}
