@@ -1,0 +1,288 @@
+// Package handlers holds the HTTP side of the build-service: the REST API
+// that loaders call and the GitHub webhook handlers, one file per event.
+// A handler parses, asks the builds package to decide, and answers.
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/store"
+)
+
+// MaxBodyBytes bounds a POST /build body.
+const MaxBodyBytes = 64 << 10
+
+// Builder answers build requests.
+type Builder interface {
+	Request(ctx context.Context, r kernel.Request) (builds.Outcome, error)
+}
+
+// APIStore is what the REST API reads and writes directly.
+type APIStore interface {
+	BuildByID(ctx context.Context, id string) (store.Build, error)
+	RequestRecord(ctx context.Context, r store.Request) error
+	Ping(ctx context.Context) error
+}
+
+// API serves POST /build, GET /status/{id}, GET /healthz and GET /readyz.
+type API struct {
+	Builder Builder
+	Store   APIStore
+	// Tokens, when not empty, are the bearer tokens POST /build and
+	// GET /status accept.
+	Tokens []string
+	Now    func() time.Time
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("POST /build", a.authorized(http.HandlerFunc(a.build)))
+	mux.Handle("GET /status/{id}", a.authorized(http.HandlerFunc(a.status)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, field, format string, args ...any) {
+	writeJSON(w, code, errorBody{Error: fmt.Sprintf(format, args...), Field: field})
+}
+
+func (a *API) authorized(next http.Handler) http.Handler {
+	if len(a.Tokens) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if ok {
+			for _, t := range a.Tokens {
+				if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="driverbuild"`)
+		writeError(w, http.StatusUnauthorized, "", "missing or unknown bearer token: send Authorization: Bearer <token>")
+	})
+}
+
+func (a *API) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.Store.Ping(ctx); err != nil {
+		zerolog.Ctx(r.Context()).Warn().Err(err).Msg("readiness: database unreachable")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// decodeRequest reads a POST /build body strictly: JSON only, one object,
+// known string fields only, at most MaxBodyBytes.
+func decodeRequest(w http.ResponseWriter, r *http.Request) (kernel.Request, int, *errorBody) {
+	fail := func(code int, field, format string, args ...any) (kernel.Request, int, *errorBody) {
+		return kernel.Request{}, code, &errorBody{Error: fmt.Sprintf(format, args...), Field: field}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return fail(http.StatusUnsupportedMediaType, "", "Content-Type must be application/json, got %q", r.Header.Get("Content-Type"))
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	var req kernel.Request
+	err := dec.Decode(&req)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	} else if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	var (
+		tooBig  *http.MaxBytesError
+		syntax  *json.SyntaxError
+		typeErr *json.UnmarshalTypeError
+	)
+	switch {
+	case err == nil:
+		return req, 0, nil
+	case errors.As(err, &tooBig):
+		return fail(http.StatusRequestEntityTooLarge, "", "body is larger than %d bytes", MaxBodyBytes)
+	case errors.As(err, &syntax):
+		return fail(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typeErr):
+		return fail(http.StatusBadRequest, typeErr.Field, "%s must be a JSON string", typeErr.Field)
+	case errors.Is(err, io.EOF):
+		return fail(http.StatusBadRequest, "", "empty body: send a JSON object with kernel_version, architecture, distribution, distro_version (optional) and driver_version")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fail(http.StatusBadRequest, field, "unknown field %q: accepted are kernel_version, architecture, distribution, distro_version and driver_version", field)
+	default:
+		return fail(http.StatusBadRequest, "", "invalid JSON body: %v", err)
+	}
+}
+
+type acceptedBody struct {
+	Message      string `json:"message"`
+	BuildID      string `json:"build_id"`
+	Status       string `json:"status"`
+	Deduplicated bool   `json:"deduplicated,omitempty"`
+}
+
+type doneBody struct {
+	Status      string `json:"status"`
+	Package     string `json:"package"`
+	DownloadURL string `json:"download_url"`
+	SHA256      string `json:"sha256,omitempty"`
+}
+
+type mismatchBody struct {
+	errorBody
+	Package  string `json:"package"`
+	BuiltFor string `json:"built_for"`
+}
+
+type cooldownBody struct {
+	statusBody
+	Message string `json:"message"`
+}
+
+func (a *API) build(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, code, bad := decodeRequest(w, r)
+	audit := store.Request{
+		ReceivedAt: a.Now().UTC(), KernelVersion: clip(req.KernelVersion), Architecture: clip(req.Architecture),
+		Distribution: clip(req.Distribution), DistroVersion: clip(req.DistroVersion), DriverVersion: clip(req.DriverVersion),
+	}
+	defer func() {
+		if err := a.Store.RequestRecord(context.WithoutCancel(ctx), audit); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Msg("record build request")
+		}
+	}()
+	respond := func(code int, outcome, buildID string, body any) {
+		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
+		if e, ok := body.(errorBody); ok {
+			audit.Error = e.Error
+		}
+		writeJSON(w, code, body)
+	}
+	if bad != nil {
+		respond(code, "invalid", "", *bad)
+		return
+	}
+
+	out, err := a.Builder.Request(ctx, req)
+	var fe *kernel.FieldError
+	switch {
+	case errors.As(err, &fe):
+		respond(http.StatusBadRequest, "invalid", "", errorBody{Error: fe.Error(), Field: fe.Field})
+		return
+	case err != nil:
+		zerolog.Ctx(ctx).Error().Err(err).Msg("build request")
+		respond(http.StatusInternalServerError, "error", "", errorBody{Error: "internal error; the request was not accepted, retry later"})
+		return
+	}
+
+	b := out.Build
+	switch out.Kind {
+	case builds.KindCached:
+		respond(http.StatusOK, string(out.Kind), "", doneBody{Status: "done", Package: out.Package, DownloadURL: out.Asset.DownloadURL, SHA256: hexDigest(out.Asset.Digest)})
+	case builds.KindMismatch:
+		msg := fmt.Sprintf("%s exists but was built for %s %s, not %s: configure a package name template with {distro_version} to build both", out.Package, out.Request.Distribution, out.Asset.DistroVersion, out.Request.DistroVersion)
+		audit.Error = msg
+		respond(http.StatusConflict, string(out.Kind), "", mismatchBody{errorBody: errorBody{Error: msg, Field: "distro_version"}, Package: out.Package, BuiltFor: out.Asset.DistroVersion})
+	case builds.KindDispatched, builds.KindDeduplicated:
+		respond(http.StatusAccepted, string(out.Kind), b.ID, acceptedBody{Message: "workflow dispatched", BuildID: b.ID, Status: string(b.Status), Deduplicated: out.Kind == builds.KindDeduplicated})
+	case builds.KindCooldown:
+		w.Header().Set("Retry-After", fmt.Sprint(int(out.RetryAt.Sub(a.Now()).Seconds())+1))
+		respond(http.StatusOK, string(out.Kind), b.ID, cooldownBody{
+			statusBody: statusOf(b),
+			Message:    fmt.Sprintf("the last build of this kernel failed (%s) at %s; it is not retried before %s", b.Reason, b.FinishedAt.Format(time.RFC3339), out.RetryAt.Format(time.RFC3339)),
+		})
+	}
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !buildIDRe.MatchString(id) {
+		writeError(w, http.StatusNotFound, "", "no build %q: a build id is a UUID as POST /build returned it", clip(id))
+		return
+	}
+	b, err := a.Store.BuildByID(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "", "no build %s", id)
+	case err != nil:
+		zerolog.Ctx(r.Context()).Error().Err(err).Msg("load build")
+		writeError(w, http.StatusInternalServerError, "", "internal error; retry later")
+	default:
+		writeJSON(w, http.StatusOK, statusOf(b))
+	}
+}
+
+var buildIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+type statusBody struct {
+	BuildID     string    `json:"build_id"`
+	Status      string    `json:"status"`
+	Reason      string    `json:"reason"`
+	Package     string    `json:"package"`
+	DownloadURL string    `json:"download_url"`
+	SHA256      string    `json:"sha256"`
+	RunURL      string    `json:"run_url"`
+	Progress    string    `json:"progress"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func statusOf(b store.Build) statusBody {
+	return statusBody{
+		BuildID: b.ID, Status: string(b.Status), Reason: string(b.Reason), Package: b.Package,
+		DownloadURL: b.DownloadURL, SHA256: hexDigest(b.Digest), RunURL: b.RunURL, Progress: b.Progress,
+		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
+	}
+}
+
+// hexDigest turns GitHub's "sha256:<hex>" into the bare hex loaders check.
+func hexDigest(d string) string {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	if !ok {
+		return ""
+	}
+	return hex
+}
+
+// clip bounds what a hostile client can make us store or echo.
+func clip(s string) string {
+	const max = 256
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.ToValidUTF8(s, "?")
+}

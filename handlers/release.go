@@ -1,0 +1,47 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/ghclient"
+)
+
+// Release keeps the asset index current as releases are published.
+type Release struct{ Base }
+
+func (h *Release) Handles() []string { return []string{"release"} }
+
+// releaseEvent is decoded here rather than with go-github's type: v66's
+// ReleaseAsset has no digest.
+type releaseEvent struct {
+	Action  string `json:"action"`
+	Release struct {
+		ID      int64            `json:"id"`
+		TagName string           `json:"tag_name"`
+		Assets  []ghclient.Asset `json:"assets"`
+	} `json:"release"`
+	Repository struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+}
+
+func (h *Release) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var e releaseEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return fmt.Errorf("parse release payload: %w", err)
+	}
+	if !h.ours(e.Repository.FullName) {
+		zerolog.Ctx(ctx).Debug().Str("repo", e.Repository.FullName).Msg("ignoring release of another repository")
+		return nil
+	}
+	return h.Observer.ObserveRelease(ctx, &builds.Delivery{ID: deliveryID, Event: eventType, Action: e.Action},
+		builds.ReleaseEvent{Action: e.Action, ReleaseID: e.Release.ID, Tag: e.Release.TagName, Assets: e.Release.Assets})
+}
+
+var _ githubapp.EventHandler = (*Release)(nil)

@@ -1,0 +1,44 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/go-github/v66/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/ghclient"
+)
+
+// WorkflowJob shows a running build's job and step as its progress.
+type WorkflowJob struct{ Base }
+
+func (h *WorkflowJob) Handles() []string { return []string{"workflow_job"} }
+
+func (h *WorkflowJob) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var e github.WorkflowJobEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return fmt.Errorf("parse workflow_job payload: %w", err)
+	}
+	action, job := e.GetAction(), e.GetWorkflowJob()
+	log := zerolog.Ctx(ctx).With().Int64("run_id", job.GetRunID()).Str("action", action).Logger()
+	switch {
+	case action != "queued" && action != "in_progress" && action != "completed":
+		log.Debug().Msg("ignoring workflow_job action")
+		return nil
+	case !h.ours(e.GetRepo().GetFullName()):
+		log.Debug().Str("repo", e.GetRepo().GetFullName()).Msg("ignoring workflow_job of another repository")
+		return nil
+	}
+	progress := ghclient.JobProgress(job)
+	if action == "completed" {
+		progress = fmt.Sprintf("%s: completed (%s)", job.GetName(), job.GetConclusion())
+	}
+	return h.Observer.ObserveJob(ctx, &builds.Delivery{ID: deliveryID, Event: eventType, Action: action},
+		job.GetRunID(), "", progress)
+}
+
+var _ githubapp.EventHandler = (*WorkflowJob)(nil)

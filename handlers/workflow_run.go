@@ -1,0 +1,45 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/go-github/v66/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/store"
+)
+
+// WorkflowRun moves a build as its run is requested, starts and completes.
+type WorkflowRun struct{ Base }
+
+func (h *WorkflowRun) Handles() []string { return []string{"workflow_run"} }
+
+func (h *WorkflowRun) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var e github.WorkflowRunEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return fmt.Errorf("parse workflow_run payload: %w", err)
+	}
+	action, run := e.GetAction(), e.GetWorkflowRun()
+	log := zerolog.Ctx(ctx).With().Int64("run_id", run.GetID()).Str("action", action).Logger()
+	switch {
+	case action != "requested" && action != "in_progress" && action != "completed":
+		log.Debug().Msg("ignoring workflow_run action")
+		return nil
+	case !h.ours(e.GetRepo().GetFullName()):
+		log.Debug().Str("repo", e.GetRepo().GetFullName()).Msg("ignoring workflow_run of another repository")
+		return nil
+	}
+	return h.Observer.ObserveRun(ctx, store.SourceWebhook,
+		&builds.Delivery{ID: deliveryID, Event: eventType, Action: action},
+		ghclient.Run{
+			ID: run.GetID(), URL: run.GetHTMLURL(), Status: run.GetStatus(), Conclusion: run.GetConclusion(),
+			DisplayTitle: run.GetDisplayTitle(), Path: run.GetPath(), Event: run.GetEvent(),
+		})
+}
+
+var _ githubapp.EventHandler = (*WorkflowRun)(nil)
