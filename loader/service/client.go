@@ -1,0 +1,280 @@
+// Package service is the driver-loader's client for the build-service:
+// POST /build asks for a package, GET /status/{id} follows a build.
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/riptides/driverbuild/kernel"
+)
+
+// Build states and failure reasons, as the service reports them.
+const (
+	StatusQueued     = "queued"
+	StatusInProgress = "in_progress"
+	StatusDone       = "done"
+	StatusError      = "error"
+)
+
+// Build is the service's answer about one package: a finished one (status
+// done, with its URL and digest), or a build to follow.
+type Build struct {
+	BuildID     string    `json:"build_id"`
+	Status      string    `json:"status"`
+	Reason      string    `json:"reason"`
+	Package     string    `json:"package"`
+	DownloadURL string    `json:"download_url"`
+	SHA256      string    `json:"sha256"`
+	RunURL      string    `json:"run_url"`
+	Progress    string    `json:"progress"`
+	Message     string    `json:"message"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Finished reports whether the build will not change any more.
+func (b Build) Finished() bool { return b.Status == StatusDone || b.Status == StatusError }
+
+// APIError is a refusal from the service: a 4xx with its message and, for
+// a 400 or 409, the request field at fault.
+type APIError struct {
+	StatusCode int
+	Message    string
+	Field      string
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("build-service answered %d", e.StatusCode)
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Field != "" {
+		s += " (field " + e.Field + ")"
+	}
+	return s
+}
+
+// FailedError is a build that ended in error.
+type FailedError struct{ Build Build }
+
+func (e *FailedError) Error() string {
+	s := fmt.Sprintf("build %s failed: %s", e.Build.BuildID, cmpOr(e.Build.Reason, "no reason given"))
+	if e.Build.Message != "" {
+		s += ": " + e.Build.Message
+	}
+	if e.Build.RunURL != "" {
+		s += " (see " + e.Build.RunURL + ")"
+	}
+	return s
+}
+
+// Client talks to one build-service. Its methods retry what is worth
+// retrying (network errors, 429, 5xx) until ctx ends, honouring
+// Retry-After; the caller bounds the total time with ctx.
+type Client struct {
+	BaseURL string
+	Token   string // bearer token; empty sends none
+	HTTP    *http.Client
+	// UserAgent identifies the loader in the service's logs.
+	UserAgent string
+	// Backoff makes the wait between retries and polls; nil means
+	// DefaultBackoff.
+	Backoff func() backoff.BackOff
+	// Notify hears about each failed attempt before the wait that follows.
+	Notify func(err error, wait time.Duration)
+}
+
+// DefaultBackoff polls after about 2 s at first, then up to every 30 s,
+// with ±50 % jitter so that a fleet booting together spreads its requests.
+func DefaultBackoff() backoff.BackOff {
+	return &backoff.ExponentialBackOff{
+		InitialInterval: 2 * time.Second, RandomizationFactor: 0.5, Multiplier: 1.5, MaxInterval: 30 * time.Second,
+	}
+}
+
+// maxBody bounds what is read from the service.
+const maxBody = 1 << 20
+
+// Request asks for the package of r. The answer is a finished build when
+// the package exists, or a queued or running one to Wait for.
+func (c *Client) Request(ctx context.Context, r kernel.Request) (Build, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return Build{}, err
+	}
+	b, err := c.retry(ctx, func() (Build, error) {
+		b, _, err := c.do(ctx, http.MethodPost, "/build", body)
+		return b, err
+	})
+	if err != nil {
+		return Build{}, err
+	}
+	if b.Status == StatusError {
+		return b, &FailedError{Build: b}
+	}
+	return b, nil
+}
+
+// Status is one GET /status/{id}, without retries.
+func (c *Client) Status(ctx context.Context, id string) (Build, error) {
+	b, _, err := c.status(ctx, id)
+	return b, err
+}
+
+func (c *Client) status(ctx context.Context, id string) (Build, *int, error) {
+	return c.do(ctx, http.MethodGet, "/status/"+url.PathEscape(id), nil)
+}
+
+// errRunning keeps the poll loop going.
+var errRunning = errors.New("build still running")
+
+// Wait polls the build until it finishes or ctx ends, calling progress
+// with every answer. A build that ends in error is a *FailedError.
+func (c *Client) Wait(ctx context.Context, id string, progress func(Build)) (Build, error) {
+	var last Build
+	b, err := c.retry(ctx, func() (Build, error) {
+		b, after, err := c.status(ctx, id)
+		if err != nil {
+			return b, err
+		}
+		last = b
+		if progress != nil {
+			progress(b)
+		}
+		switch {
+		case b.Finished():
+			return b, nil
+		case after != nil: // the service asks for patience
+			return b, errors.Join(errRunning, backoff.RetryAfter(*after))
+		}
+		return b, errRunning
+	})
+	switch {
+	case err == nil && b.Status == StatusError:
+		return b, &FailedError{Build: b}
+	case err != nil && ctx.Err() != nil && last.BuildID != "":
+		return last, fmt.Errorf("build %s not finished (last seen %s%s): %w", id, last.Status, progressSuffix(last), err)
+	}
+	return b, err
+}
+
+func progressSuffix(b Build) string {
+	if b.Progress == "" {
+		return ""
+	}
+	return ", at " + strconv.Quote(b.Progress)
+}
+
+func (c *Client) retry(ctx context.Context, op backoff.Operation[Build]) (Build, error) {
+	bo := DefaultBackoff
+	if c.Backoff != nil {
+		bo = c.Backoff
+	}
+	opts := []backoff.RetryOption{backoff.WithBackOff(bo()), backoff.WithMaxElapsedTime(0)}
+	if c.Notify != nil {
+		opts = append(opts, backoff.WithNotify(func(err error, d time.Duration) {
+			if !errors.Is(err, errRunning) {
+				c.Notify(err, d)
+			}
+		}))
+	}
+	return backoff.Retry(ctx, op, opts...)
+}
+
+// do makes one request and sorts the answer into a result, a permanent
+// error, or a retryable one (with the server's Retry-After when it gave
+// one). A successful answer comes with its Retry-After, if any.
+func (c *Client) do(ctx context.Context, method, path string, body []byte) (Build, *int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return Build{}, nil, backoff.Permanent(fmt.Errorf("build-service URL: %w", err))
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Build{}, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return Build{}, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+
+	switch code := resp.StatusCode; {
+	case code == http.StatusOK || code == http.StatusAccepted:
+		var b Build
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return Build{}, nil, backoff.Permanent(fmt.Errorf("%s %s: answer is not a build: %w", method, path, err))
+		}
+		if after, ok := retryAfter(resp.Header); ok {
+			return b, &after, nil
+		}
+		return b, nil, nil
+	case code == http.StatusTooManyRequests || code >= 500:
+		err := fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		if after, ok := retryAfter(resp.Header); ok {
+			return Build{}, nil, errors.Join(err, backoff.RetryAfter(after))
+		}
+		return Build{}, nil, err
+	default:
+		var e struct {
+			Error string `json:"error"`
+			Field string `json:"field"`
+		}
+		_ = json.Unmarshal(raw, &e) // a body that is not JSON leaves only the status
+		return Build{}, nil, backoff.Permanent(&APIError{StatusCode: code, Message: e.Error, Field: e.Field})
+	}
+}
+
+// maxRetryAfter caps what a server may ask for, so that one bad header
+// does not park a node for a day; ctx bounds the total anyway.
+const maxRetryAfter = 5 * 60
+
+// retryAfter reads Retry-After in seconds or as an HTTP date.
+func retryAfter(h http.Header) (int, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(v)
+	if err != nil {
+		t, err := http.ParseTime(v)
+		if err != nil {
+			return 0, false
+		}
+		secs = int(time.Until(t).Seconds()) + 1
+	}
+	return max(0, min(secs, maxRetryAfter)), true
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
