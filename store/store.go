@@ -17,6 +17,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict is returned when a write would violate a uniqueness rule.
 	ErrConflict = errors.New("conflict")
+	// ErrNoJobs is returned by InsertJob until NewJobs has created the River
+	// client that inserts jobs.
+	ErrNoJobs = errors.New("no jobs client: call NewJobs first")
 )
 
 // Status is where a build is in its life.
@@ -178,7 +181,8 @@ type Asset struct {
 }
 
 // Queries are the reads and writes, available on the store and inside a
-// transaction alike.
+// transaction alike. Times are stored in UTC and come back truncated to
+// microseconds, the precision both databases keep.
 type Queries interface {
 	// BuildCreate inserts a queued build and its creation event. When an
 	// active build already holds the cache key it returns that build and
@@ -186,6 +190,7 @@ type Queries interface {
 	// across processes.
 	BuildCreate(ctx context.Context, p BuildCreateParams) (b Build, created bool, err error)
 	BuildByID(ctx context.Context, id string) (Build, error)
+	// BuildByRunID returns the newest build with the workflow run id.
 	BuildByRunID(ctx context.Context, runID int64) (Build, error)
 	// BuildLatestByKey returns the newest build with the cache key, whatever its status.
 	BuildLatestByKey(ctx context.Context, cacheKey string) (Build, error)
@@ -213,9 +218,12 @@ type Queries interface {
 
 	ReleaseUpsert(ctx context.Context, r Release) error
 	ReleaseByTag(ctx context.Context, tag string) (Release, error)
-	// AssetsReplace makes the stored assets of the tag exactly the given set.
+	// AssetsReplace makes the stored assets of the tag exactly the given set,
+	// stored under tag whatever their Tag field says.
 	AssetsReplace(ctx context.Context, tag string, assets []Asset) error
 	AssetUpsert(ctx context.Context, a Asset) error
+	// AssetDelete removes an asset. Removing one that is not there is no
+	// error: GitHub may tell us about a deletion twice.
 	AssetDelete(ctx context.Context, tag, name string) error
 	AssetByName(ctx context.Context, tag, name string) (Asset, error)
 }
