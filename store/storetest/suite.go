@@ -1,0 +1,822 @@
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	mathrand "math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/store"
+)
+
+// Run is the conformance suite. open returns a fresh, empty store, closed
+// when its test ends; Run opens one to share between the tests whose rows
+// cannot meet, and one each for those that read whole tables or use River.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	shared := open(t)
+	for name, test := range map[string]func(*testing.T, store.Store){
+		"BuildCreate":               testBuildCreate,
+		"BuildCreateConcurrent":     testBuildCreateConcurrent,
+		"BuildCreateInTx":           testBuildCreateInTx,
+		"BuildLatestByKey":          testBuildLatestByKey,
+		"BuildByRunID":              testBuildByRunID,
+		"BuildTransition":           testBuildTransition,
+		"BuildTransitionConcurrent": testBuildTransitionConcurrent,
+		"BuildEvents":               testBuildEvents,
+		"Times":                     testTimes,
+		"NotFound":                  testNotFound,
+		"Deliveries":                testDeliveries,
+		"Releases":                  testReleases,
+		"Assets":                    testAssets,
+		"Ping":                      testPing,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, shared)
+		})
+	}
+	for name, test := range map[string]func(*testing.T, func(*testing.T) store.Store){
+		"BuildsStale":    testBuildsStale,
+		"BuildsOverdue":  testBuildsOverdue,
+		"RequestsRecent": testRequestsRecent,
+		"Jobs":           testJobs,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open)
+		})
+	}
+}
+
+// base is a whole second, so at(n) survives the microsecond truncation.
+var base = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func at(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
+
+// odd is a time a store must normalize: nanoseconds, and not in UTC.
+var (
+	odd           = time.Date(2025, 6, 1, 14, 0, 0, 123456789, time.FixedZone("CEST", 2*60*60))
+	oddNormalized = time.Date(2025, 6, 1, 12, 0, 0, 123456000, time.UTC)
+)
+
+func newID() string { return strings.ToLower(rand.Text()) }
+
+// createParams describes a new build whose ID and cache key no other test uses.
+func createParams(now time.Time) store.BuildCreateParams {
+	id := newID()
+	return store.BuildCreateParams{
+		ID:            id,
+		CacheKey:      "6.8.0-1021-gcp:amd64:ubuntu:24.04:v0.1.2:" + id,
+		KernelVersion: "6.8.0-1021-gcp",
+		Architecture:  "amd64",
+		Distribution:  "ubuntu",
+		DistroVersion: "24.04",
+		DriverVersion: "v0.1.2",
+		Package:       "riptides-driver-ubuntu-6.8.0-1021-gcp_v0.1.2_amd64.deb",
+		Now:           now,
+	}
+}
+
+// queued is the build BuildCreate should make of p.
+func queued(p store.BuildCreateParams) store.Build {
+	return store.Build{
+		ID:            p.ID,
+		CacheKey:      p.CacheKey,
+		KernelVersion: p.KernelVersion,
+		Architecture:  p.Architecture,
+		Distribution:  p.Distribution,
+		DistroVersion: p.DistroVersion,
+		DriverVersion: p.DriverVersion,
+		Package:       p.Package,
+		Status:        store.StatusQueued,
+		CreatedAt:     p.Now,
+		UpdatedAt:     p.Now,
+		HeardAt:       p.Now,
+	}
+}
+
+func mustCreate(t *testing.T, q store.Queries, p store.BuildCreateParams) store.Build {
+	t.Helper()
+	b, created, err := q.BuildCreate(t.Context(), p)
+	require.NoError(t, err)
+	require.True(t, created)
+	return b
+}
+
+func mustTransition(t *testing.T, q store.Queries, p store.BuildTransitionParams) store.Build {
+	t.Helper()
+	b, _, err := q.BuildTransition(t.Context(), p)
+	require.NoError(t, err)
+	return b
+}
+
+// events returns the build's events without their IDs, after checking that
+// the IDs grow in the order the events happened.
+func events(t *testing.T, q store.Queries, buildID string) []store.Event {
+	t.Helper()
+	es, err := q.BuildEvents(t.Context(), buildID)
+	require.NoError(t, err)
+	for i := range es {
+		if i > 0 {
+			require.Greater(t, es[i].ID, es[i-1].ID)
+		}
+		es[i].ID = 0
+	}
+	return es
+}
+
+func creationEvent(p store.BuildCreateParams) store.Event {
+	return store.Event{BuildID: p.ID, To: store.StatusQueued, Source: store.SourceAPI, CreatedAt: p.Now}
+}
+
+func testBuildCreate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := createParams(at(0))
+	b, isNew, err := s.BuildCreate(ctx, p)
+	require.NoError(t, err)
+	require.True(t, isNew)
+	require.Equal(t, queued(p), b)
+	got, err := s.BuildByID(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, b, got)
+	require.Equal(t, []store.Event{creationEvent(p)}, events(t, s, p.ID))
+
+	// A second request for the key gets the queued build.
+	dup := p
+	dup.ID = newID()
+	dup.Now = at(1)
+	got, isNew, err = s.BuildCreate(ctx, dup)
+	require.NoError(t, err)
+	require.False(t, isNew)
+	require.Equal(t, b, got)
+	_, err = s.BuildByID(ctx, dup.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// A running build still holds the key.
+	running := mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusInProgress, Source: store.SourceAPI, Now: at(2)})
+	got, isNew, err = s.BuildCreate(ctx, dup)
+	require.NoError(t, err)
+	require.False(t, isNew)
+	require.Equal(t, running, got)
+
+	// A finished one frees it.
+	mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusError, Reason: store.ReasonBuildFailed, Source: store.SourceWebhook, Now: at(3)})
+	dup.Now = at(4)
+	got, isNew, err = s.BuildCreate(ctx, dup)
+	require.NoError(t, err)
+	require.True(t, isNew)
+	require.Equal(t, queued(dup), got)
+
+	// An ID is never reused, whatever the key.
+	other := createParams(at(5))
+	other.ID = p.ID
+	_, _, err = s.BuildCreate(ctx, other)
+	require.ErrorIs(t, err, store.ErrConflict)
+}
+
+func testBuildCreateConcurrent(t *testing.T, s store.Store) {
+	const n = 64
+	p := createParams(at(0))
+	var (
+		wg      sync.WaitGroup
+		builds  [n]store.Build
+		created [n]bool
+		errs    [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			pi := p
+			pi.ID = newID()
+			builds[i], created[i], errs[i] = s.BuildCreate(t.Context(), pi)
+		})
+	}
+	wg.Wait()
+
+	winners := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if created[i] {
+			winners++
+		}
+		require.Equal(t, builds[0].ID, builds[i].ID, "every request gets the one build")
+	}
+	require.Equal(t, 1, winners)
+	require.Len(t, events(t, s, builds[0].ID), 1)
+}
+
+func testBuildCreateInTx(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := createParams(at(0))
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		b := mustCreate(t, tx, p)
+
+		dup := p
+		dup.ID = newID()
+		got, isNew, err := tx.BuildCreate(ctx, dup)
+		require.NoError(t, err)
+		require.False(t, isNew)
+		require.Equal(t, b, got)
+
+		// A conflict leaves the transaction usable and adds nothing to it.
+		clash := createParams(at(1))
+		clash.ID = p.ID
+		_, _, err = tx.BuildCreate(ctx, clash)
+		require.ErrorIs(t, err, store.ErrConflict)
+		_, err = tx.BuildLatestByKey(ctx, clash.CacheKey)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		return nil
+	})
+	require.NoError(t, err)
+
+	got, err := s.BuildByID(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, queued(p), got)
+	require.Equal(t, []store.Event{creationEvent(p)}, events(t, s, p.ID))
+}
+
+func testBuildLatestByKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	first := createParams(at(0))
+	mustCreate(t, s, first)
+	got, err := s.BuildLatestByKey(ctx, first.CacheKey)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, got.ID)
+
+	done := mustTransition(t, s, store.BuildTransitionParams{ID: first.ID, To: store.StatusDone, Source: store.SourceWebhook, Now: at(1)})
+	got, err = s.BuildLatestByKey(ctx, first.CacheKey)
+	require.NoError(t, err)
+	require.Equal(t, done, got, "a finished build is still the latest")
+
+	second := first
+	second.ID = newID()
+	second.Now = at(2)
+	mustCreate(t, s, second)
+	got, err = s.BuildLatestByKey(ctx, first.CacheKey)
+	require.NoError(t, err)
+	require.Equal(t, second.ID, got.ID)
+}
+
+func testBuildByRunID(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	runID := mathrand.Int64N(1<<53) + 1
+	p := createParams(at(0))
+	mustCreate(t, s, p)
+	mustCreate(t, s, createParams(at(0)))
+	b := mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusInProgress, RunID: runID, Source: store.SourceWebhook, Now: at(1)})
+
+	got, err := s.BuildByRunID(ctx, runID)
+	require.NoError(t, err)
+	require.Equal(t, b, got)
+	_, err = s.BuildByRunID(ctx, 0)
+	require.ErrorIs(t, err, store.ErrNotFound, "0 means no run, not every build without one")
+}
+
+func testBuildTransition(t *testing.T, s store.Store) {
+	type params = store.BuildTransitionParams
+	const runURL = "https://github.com/riptides/driver/actions/runs/42"
+	dispatch := params{To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched", Now: at(1)}
+	running := params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "checkout", RunID: 42, RunURL: runURL, Now: at(1)}
+
+	for name, tc := range map[string]struct {
+		setup   []params // after creation at at(0), before p
+		p       params   // at at(10)
+		changed bool
+		want    func(b store.Build) store.Build // from the build as it was before p
+	}{
+		"dispatch moves to in_progress and stamps DispatchedAt": {
+			p:       params{To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched"},
+			changed: true,
+			want: func(b store.Build) store.Build {
+				b.Status = store.StatusInProgress
+				b.DispatchedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
+				return b
+			},
+		},
+		"run webhook fills run and keeps DispatchedAt": {
+			setup: []params{dispatch},
+			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "compile", RunID: 42, RunURL: runURL},
+			want: func(b store.Build) store.Build {
+				b.Progress, b.RunID, b.RunURL = "compile", 42, runURL
+				b.UpdatedAt, b.HeardAt = at(10), at(10)
+				return b
+			},
+		},
+		"success finishes and records the package": {
+			setup:   []params{running},
+			p:       params{To: store.StatusDone, Source: store.SourceWebhook, DownloadURL: "https://example.com/p.deb", Digest: "sha256:abc"},
+			changed: true,
+			want: func(b store.Build) store.Build {
+				b.Status, b.DownloadURL, b.Digest = store.StatusDone, "https://example.com/p.deb", "sha256:abc"
+				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
+				return b
+			},
+		},
+		"failed dispatch ends a queued build without DispatchedAt": {
+			p:       params{To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI, Detail: "422"},
+			changed: true,
+			want: func(b store.Build) store.Build {
+				b.Status, b.Reason = store.StatusError, store.ReasonDispatchFailed
+				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
+				return b
+			},
+		},
+		"sweeper times out a running build": {
+			setup:   []params{running},
+			p:       params{To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper},
+			changed: true,
+			want: func(b store.Build) store.Build {
+				b.Status, b.Reason = store.StatusError, store.ReasonTimedOut
+				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
+				return b
+			},
+		},
+		"same status records progress and HeardAt only": {
+			setup: []params{running},
+			p:     params{To: store.StatusInProgress, Source: store.SourcePoller, Progress: "package"},
+			want: func(b store.Build) store.Build {
+				b.Progress = "package"
+				b.UpdatedAt, b.HeardAt = at(10), at(10)
+				return b
+			},
+		},
+		"queued build heard again": {
+			p: params{To: store.StatusQueued, Source: store.SourcePoller},
+			want: func(b store.Build) store.Build {
+				b.UpdatedAt, b.HeardAt = at(10), at(10)
+				return b
+			},
+		},
+		"backward event changes nothing": {
+			setup: []params{running},
+			p:     params{To: store.StatusQueued, Source: store.SourceWebhook, Progress: "late", RunID: 43, RunURL: "other"},
+			want:  func(b store.Build) store.Build { return b },
+		},
+		"backward event fills an unknown run": {
+			setup: []params{dispatch},
+			p:     params{To: store.StatusQueued, Source: store.SourceWebhook, Progress: "late", RunID: 42, RunURL: runURL},
+			want: func(b store.Build) store.Build {
+				b.RunID, b.RunURL, b.UpdatedAt = 42, runURL, at(10)
+				return b
+			},
+		},
+		"terminal status is never left": {
+			setup: []params{running, {To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)}},
+			p:     params{To: store.StatusError, Reason: store.ReasonBuildFailed, Source: store.SourcePoller},
+			want:  func(b store.Build) store.Build { return b },
+		},
+		"terminal status repeated changes nothing": {
+			setup: []params{running, {To: store.StatusDone, Source: store.SourceWebhook, DownloadURL: "first", Now: at(2)}},
+			p:     params{To: store.StatusDone, Source: store.SourceWebhook, Progress: "again", DownloadURL: "second"},
+			want:  func(b store.Build) store.Build { return b },
+		},
+		"late event fills the run of a finished build": {
+			setup: []params{{To: store.StatusError, Reason: store.ReasonCancelled, Source: store.SourceWebhook, Now: at(2)}},
+			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "late", RunID: 42, RunURL: runURL},
+			want: func(b store.Build) store.Build {
+				b.RunID, b.RunURL, b.UpdatedAt = 42, runURL, at(10)
+				return b
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			b := mustCreate(t, s, createParams(at(0)))
+			for _, step := range tc.setup {
+				step.ID = b.ID
+				b = mustTransition(t, s, step)
+			}
+			before := events(t, s, b.ID)
+
+			p := tc.p
+			p.ID, p.Now = b.ID, at(10)
+			got, changed, err := s.BuildTransition(ctx, p)
+			require.NoError(t, err)
+			require.Equal(t, tc.want(b), got)
+			require.Equal(t, tc.changed, changed)
+			stored, err := s.BuildByID(ctx, b.ID)
+			require.NoError(t, err)
+			require.Equal(t, got, stored)
+
+			want := before
+			if tc.changed {
+				want = append(want, store.Event{BuildID: b.ID, From: b.Status, To: p.To, Reason: p.Reason, Source: p.Source, Detail: p.Detail, CreatedAt: at(10)})
+			}
+			require.Equal(t, want, events(t, s, b.ID))
+		})
+	}
+}
+
+// testBuildTransitionConcurrent sends racing webhooks about one build: each
+// must decide on what the one before it wrote, so the events form one
+// forward chain and each reported change is one event.
+func testBuildTransitionConcurrent(t *testing.T, s store.Store) {
+	const n = 32
+	b := mustCreate(t, s, createParams(at(0)))
+	var (
+		wg      sync.WaitGroup
+		changes [n]bool
+		errs    [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			to := store.StatusInProgress
+			if i%4 == 3 {
+				to = store.StatusDone
+			}
+			p := store.BuildTransitionParams{ID: b.ID, To: to, Source: store.SourceWebhook, Now: at(i + 1)}
+			_, changes[i], errs[i] = s.BuildTransition(t.Context(), p)
+		})
+	}
+	wg.Wait()
+
+	changed := 0
+	for i := range n {
+		require.NoError(t, errs[i])
+		if changes[i] {
+			changed++
+		}
+	}
+	es := events(t, s, b.ID)
+	require.Len(t, es, changed+1, "one event per change")
+	for i := 1; i < len(es); i++ {
+		require.Equal(t, es[i-1].To, es[i].From, "event %d continues the chain", i)
+		require.True(t, es[i].From.Advances(es[i].To))
+	}
+	got, err := s.BuildByID(t.Context(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDone, got.Status)
+	require.Equal(t, es[len(es)-1].To, got.Status)
+}
+
+func testBuildEvents(t *testing.T, s store.Store) {
+	p := createParams(at(0))
+	mustCreate(t, s, p)
+	for _, step := range []store.BuildTransitionParams{
+		{To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched", Now: at(1)},
+		{To: store.StatusInProgress, Source: store.SourceWebhook, Detail: "run 42 in_progress", Progress: "compile", Now: at(2)},
+		{To: store.StatusQueued, Source: store.SourceWebhook, Detail: "run 42 requested", Now: at(3)},
+		{To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper, Detail: "15m without completion", Now: at(4)},
+		{To: store.StatusDone, Source: store.SourcePoller, Detail: "run 42 completed: success", Now: at(5)},
+	} {
+		step.ID = p.ID
+		mustTransition(t, s, step)
+	}
+	require.Equal(t, []store.Event{
+		creationEvent(p),
+		{BuildID: p.ID, From: store.StatusQueued, To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched", CreatedAt: at(1)},
+		{BuildID: p.ID, From: store.StatusInProgress, To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper, Detail: "15m without completion", CreatedAt: at(4)},
+	}, events(t, s, p.ID))
+
+	es, err := s.BuildEvents(t.Context(), "no-such-build")
+	require.NoError(t, err)
+	require.Empty(t, es)
+}
+
+func testTimes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := createParams(odd)
+	b := mustCreate(t, s, p)
+	require.Equal(t, oddNormalized, b.CreatedAt)
+	require.Equal(t, oddNormalized, b.HeardAt)
+
+	b = mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusDone, Source: store.SourceWebhook, Now: odd.Add(time.Nanosecond)})
+	require.Equal(t, oddNormalized, b.FinishedAt, "a nanosecond is below the precision kept")
+	got, err := s.BuildByID(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, b, got)
+	es := events(t, s, p.ID)
+	require.Equal(t, oddNormalized, es[len(es)-1].CreatedAt)
+}
+
+func testNotFound(t *testing.T, s store.Store) {
+	for name, call := range map[string]func(ctx context.Context) error{
+		"BuildByID": func(ctx context.Context) error {
+			_, err := s.BuildByID(ctx, newID())
+			return err
+		},
+		"BuildByRunID": func(ctx context.Context) error {
+			_, err := s.BuildByRunID(ctx, -1)
+			return err
+		},
+		"BuildLatestByKey": func(ctx context.Context) error {
+			_, err := s.BuildLatestByKey(ctx, newID())
+			return err
+		},
+		"BuildTransition": func(ctx context.Context) error {
+			_, _, err := s.BuildTransition(ctx, store.BuildTransitionParams{ID: newID(), To: store.StatusDone, Source: store.SourceWebhook, Now: at(0)})
+			return err
+		},
+		"ReleaseByTag": func(ctx context.Context) error {
+			_, err := s.ReleaseByTag(ctx, newID())
+			return err
+		},
+		"AssetByName": func(ctx context.Context) error {
+			_, err := s.AssetByName(ctx, newID(), "p.deb")
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			require.ErrorIs(t, call(t.Context()), store.ErrNotFound)
+		})
+	}
+}
+
+func testDeliveries(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	id := newID()
+	isNew, err := s.DeliveryRecord(ctx, id, "workflow_run", "completed", odd)
+	require.NoError(t, err)
+	require.True(t, isNew)
+	isNew, err = s.DeliveryRecord(ctx, id, "workflow_run", "completed", odd)
+	require.NoError(t, err)
+	require.False(t, isNew, "a redelivery")
+	isNew, err = s.DeliveryRecord(ctx, newID(), "workflow_run", "completed", odd)
+	require.NoError(t, err)
+	require.True(t, isNew)
+}
+
+func testReleases(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tag := "v0.1.2-" + newID()
+	r := store.Release{Tag: tag, ReleaseID: 7, ETag: `W/"a"`, RefreshedAt: odd}
+	require.NoError(t, s.ReleaseUpsert(ctx, r))
+	got, err := s.ReleaseByTag(ctx, tag)
+	require.NoError(t, err)
+	r.RefreshedAt = oddNormalized
+	require.Equal(t, r, got)
+
+	r = store.Release{Tag: tag, ReleaseID: 8, ETag: `W/"b"`}
+	require.NoError(t, s.ReleaseUpsert(ctx, r))
+	got, err = s.ReleaseByTag(ctx, tag)
+	require.NoError(t, err)
+	require.Equal(t, r, got, "never refreshed is the zero time")
+}
+
+func testAssets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tag, otherTag := "v0.1.2-"+newID(), "v0.1.3-"+newID()
+	asset := func(name string, id int64) store.Asset {
+		return store.Asset{
+			Tag:           tag,
+			Name:          name,
+			AssetID:       id,
+			DownloadURL:   "https://github.com/riptides/driver/releases/download/" + tag + "/" + name,
+			Size:          1 << 20,
+			Digest:        "sha256:0123",
+			DistroVersion: "24.04",
+			UpdatedAt:     at(int(id)),
+		}
+	}
+	requireAssets := func(tag string, want ...store.Asset) {
+		t.Helper()
+		for _, a := range want {
+			got, err := s.AssetByName(ctx, tag, a.Name)
+			require.NoError(t, err, a.Name)
+			require.Equal(t, a, got)
+		}
+	}
+	requireGone := func(tag string, names ...string) {
+		t.Helper()
+		for _, name := range names {
+			_, err := s.AssetByName(ctx, tag, name)
+			require.ErrorIs(t, err, store.ErrNotFound, name)
+		}
+	}
+
+	a, b, c := asset("a.deb", 1), asset("b.deb", 2), asset("c.rpm", 3)
+	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{a, b}))
+	otherA := a
+	otherA.Tag = otherTag
+	require.NoError(t, s.AssetsReplace(ctx, otherTag, []store.Asset{a}), "stored under the tag given")
+	requireAssets(tag, a, b)
+	requireAssets(otherTag, otherA)
+
+	b.Size, b.Digest, b.UpdatedAt = 2<<20, "sha256:4567", odd
+	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{b, c}))
+	b.UpdatedAt = oddNormalized
+	requireAssets(tag, b, c)
+	requireGone(tag, a.Name)
+	requireAssets(otherTag, otherA)
+
+	d := asset("d.deb", 4)
+	require.NoError(t, s.AssetUpsert(ctx, d))
+	requireAssets(tag, d)
+	d.AssetID, d.DistroVersion = 5, "22.04"
+	require.NoError(t, s.AssetUpsert(ctx, d))
+	requireAssets(tag, b, c, d)
+
+	require.NoError(t, s.AssetDelete(ctx, tag, d.Name))
+	requireGone(tag, d.Name)
+	require.NoError(t, s.AssetDelete(ctx, tag, d.Name), "deleting twice")
+
+	require.NoError(t, s.AssetsReplace(ctx, tag, nil))
+	requireGone(tag, b.Name, c.Name)
+	requireAssets(otherTag, otherA)
+}
+
+func testPing(t *testing.T, s store.Store) {
+	require.NoError(t, s.Ping(t.Context()))
+}
+
+func testBuildsStale(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	build := func(steps ...store.BuildTransitionParams) store.Build {
+		b := mustCreate(t, s, createParams(at(0)))
+		for _, step := range steps {
+			step.ID = b.ID
+			b = mustTransition(t, s, step)
+		}
+		return b
+	}
+	heard := func(sec int) store.BuildTransitionParams {
+		return store.BuildTransitionParams{To: store.StatusInProgress, Source: store.SourceWebhook, Now: at(sec)}
+	}
+	late := build(heard(1), heard(20))
+	second := build(heard(5))
+	first := build(heard(3))
+	build() // queued: not dispatched, so nothing to poll yet
+	build(heard(1), store.BuildTransitionParams{To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)})
+
+	got, err := s.BuildsStale(ctx, at(10), 10)
+	require.NoError(t, err)
+	require.Equal(t, []store.Build{first, second}, got)
+	got, err = s.BuildsStale(ctx, at(10), 1)
+	require.NoError(t, err)
+	require.Equal(t, []store.Build{first}, got)
+	got, err = s.BuildsStale(ctx, at(3), 10)
+	require.NoError(t, err)
+	require.Empty(t, got, "heard exactly at the bound is not stale")
+	got, err = s.BuildsStale(ctx, at(21), 10)
+	require.NoError(t, err)
+	require.Equal(t, []store.Build{first, second, late}, got)
+}
+
+func testBuildsOverdue(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	build := func(createdAt int, steps ...store.BuildTransitionParams) store.Build {
+		b := mustCreate(t, s, createParams(at(createdAt)))
+		for _, step := range steps {
+			step.ID = b.ID
+			b = mustTransition(t, s, step)
+		}
+		return b
+	}
+	dispatched := func(sec int) store.BuildTransitionParams {
+		return store.BuildTransitionParams{To: store.StatusInProgress, Source: store.SourceAPI, Now: at(sec)}
+	}
+	neverDispatched := build(0)
+	createdEarlyDispatchedLate := build(-100, dispatched(2))
+	queuedLater := build(1)
+	build(0, dispatched(20))
+	build(0, dispatched(1), store.BuildTransitionParams{To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)})
+	build(11)
+
+	got, err := s.BuildsOverdue(ctx, at(10), 10)
+	require.NoError(t, err)
+	require.Equal(t, []store.Build{neverDispatched, queuedLater, createdEarlyDispatchedLate}, got,
+		"by dispatch time, or creation time when never dispatched")
+	got, err = s.BuildsOverdue(ctx, at(10), 2)
+	require.NoError(t, err)
+	require.Equal(t, []store.Build{neverDispatched, queuedLater}, got)
+}
+
+func testRequestsRecent(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	got, err := s.RequestsRecent(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	request := func(receivedAt time.Time, outcome string) store.Request {
+		return store.Request{
+			ReceivedAt:    receivedAt,
+			KernelVersion: "6.8.0-1021-gcp",
+			Architecture:  "amd64",
+			Distribution:  "ubuntu",
+			DistroVersion: "24.04",
+			DriverVersion: "v0.1.2",
+			Outcome:       outcome,
+			HTTPStatus:    202,
+			BuildID:       newID(),
+		}
+	}
+	// Recorded out of order: the log is ordered by when they arrived.
+	invalid := request(odd, "invalid")
+	invalid.HTTPStatus, invalid.BuildID, invalid.Error = 400, "", "kernel_version: want a kernel release such as 6.8.0-1021-gcp"
+	dispatched, deduplicated := request(at(1), "dispatched"), request(at(3), "deduplicated")
+	for _, r := range []store.Request{dispatched, deduplicated, invalid} {
+		require.NoError(t, s.RequestRecord(ctx, r))
+	}
+	invalid.ReceivedAt = oddNormalized
+
+	got, err = s.RequestsRecent(ctx, 2)
+	require.NoError(t, err)
+	require.Equal(t, []store.Request{deduplicated, dispatched}, got)
+	got, err = s.RequestsRecent(ctx, 10)
+	require.NoError(t, err)
+	require.Equal(t, []store.Request{deduplicated, dispatched, invalid}, got)
+}
+
+type noopArgs struct {
+	Marker string `json:"marker"`
+}
+
+func (noopArgs) Kind() string { return "storetest_noop" }
+
+// insertOnly is the River configuration of a client that only inserts.
+func insertOnly() *river.Config {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[noopArgs]) error { return nil }))
+	return &river.Config{Workers: workers}
+}
+
+// jobMarkers lists the markers of the noop jobs in the database.
+func jobMarkers(t *testing.T, jobs store.Jobs) []string {
+	t.Helper()
+	lister, ok := jobs.(interface {
+		JobList(context.Context, *river.JobListParams) (*river.JobListResult, error)
+	})
+	require.True(t, ok, "Jobs is a River client")
+	res, err := lister.JobList(t.Context(), river.NewJobListParams().Kinds(noopArgs{}.Kind()).First(100))
+	require.NoError(t, err)
+	var markers []string
+	for _, j := range res.Jobs {
+		var args noopArgs
+		require.NoError(t, json.Unmarshal(j.EncodedArgs, &args))
+		markers = append(markers, args.Marker)
+	}
+	return markers
+}
+
+func testJobs(t *testing.T, open func(*testing.T) store.Store) {
+	errRollback := errors.New("roll back")
+	t.Run("InTx commits rows and jobs together", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		jobs, err := s.NewJobs(insertOnly())
+		require.NoError(t, err)
+		p := createParams(at(0))
+		err = s.InTx(ctx, func(tx store.Tx) error {
+			mustCreate(t, tx, p)
+			return tx.InsertJob(ctx, noopArgs{Marker: p.ID}, nil)
+		})
+		require.NoError(t, err)
+		_, err = s.BuildByID(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, []string{p.ID}, jobMarkers(t, jobs))
+	})
+	t.Run("InTx rolls back rows and jobs together", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		jobs, err := s.NewJobs(insertOnly())
+		require.NoError(t, err)
+		p := createParams(at(0))
+		err = s.InTx(ctx, func(tx store.Tx) error {
+			mustCreate(t, tx, p)
+			_, err := tx.DeliveryRecord(ctx, p.ID, "workflow_run", "requested", at(0))
+			require.NoError(t, err)
+			require.NoError(t, tx.InsertJob(ctx, noopArgs{Marker: p.ID}, nil))
+			return errRollback
+		})
+		require.ErrorIs(t, err, errRollback)
+		_, err = s.BuildByID(ctx, p.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		isNew, err := s.DeliveryRecord(ctx, p.ID, "workflow_run", "requested", at(0))
+		require.NoError(t, err)
+		require.True(t, isNew)
+		require.Empty(t, jobMarkers(t, jobs))
+	})
+	t.Run("InsertJob outside a transaction", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		jobs, err := s.NewJobs(insertOnly())
+		require.NoError(t, err)
+		require.NoError(t, s.InsertJob(t.Context(), noopArgs{Marker: "alone"}, nil))
+		require.Equal(t, []string{"alone"}, jobMarkers(t, jobs))
+
+		_, err = s.NewJobs(insertOnly())
+		require.Error(t, err, "a second client")
+	})
+	t.Run("InsertJob before NewJobs", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		require.ErrorIs(t, s.InsertJob(ctx, noopArgs{}, nil), store.ErrNoJobs)
+		err := s.InTx(ctx, func(tx store.Tx) error { return tx.InsertJob(ctx, noopArgs{}, nil) })
+		require.ErrorIs(t, err, store.ErrNoJobs)
+	})
+}
