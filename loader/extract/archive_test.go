@@ -1,0 +1,125 @@
+package extract_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/internal/fakedriver"
+	"github.com/riptides/driverbuild/kernel"
+)
+
+// Hand-made archives for the hostile cases: nfpm refuses to build them.
+
+type member struct {
+	name     string
+	typ      byte // tar type flag
+	linkname string
+	data     []byte
+	size     int64 // declared size when it must lie; 0 means len(data)
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	_, err := w.Write(b)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
+func tarball(t *testing.T, ms []member) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := tar.NewWriter(&buf)
+	for _, m := range ms {
+		h := &tar.Header{Name: m.name, Typeflag: m.typ, Linkname: m.linkname, Mode: 0o644, Size: int64(len(m.data))}
+		if m.typ != tar.TypeReg {
+			h.Size = 0
+		}
+		require.NoError(t, w.WriteHeader(h))
+		_, err := w.Write(m.data)
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
+func ar(members ...[2][]byte) []byte {
+	var buf bytes.Buffer
+	buf.WriteString("!<arch>\n")
+	for _, m := range members {
+		fmt.Fprintf(&buf, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m[0], 0, 0, 0, "100644", len(m[1]))
+		buf.Write(m[1])
+		if len(m[1])%2 == 1 {
+			buf.WriteByte('\n')
+		}
+	}
+	return buf.Bytes()
+}
+
+// deb makes a .deb for arch whose data.tar.gz holds ms.
+func deb(t *testing.T, arch string, ms []member) []byte {
+	t.Helper()
+	control := tarball(t, []member{{name: "./control", typ: tar.TypeReg, data: []byte("Package: riptides-driver\nVersion: 0.1.2\nArchitecture: " + arch + "\n")}})
+	return ar(
+		[2][]byte{[]byte("debian-binary"), []byte("2.0\n")},
+		[2][]byte{[]byte("control.tar.gz"), gz(t, control)},
+		[2][]byte{[]byte("data.tar.gz"), gz(t, tarball(t, ms))},
+	)
+}
+
+// cpioEntry is one newc member; mode carries the file type bits.
+type cpioEntry struct {
+	name string
+	mode uint32
+	data []byte
+}
+
+func cpio(entries []cpioEntry) []byte {
+	var buf bytes.Buffer
+	pad := func() {
+		for buf.Len()%4 != 0 {
+			buf.WriteByte(0)
+		}
+	}
+	for i, e := range append(entries, cpioEntry{name: "TRAILER!!!"}) {
+		fmt.Fprintf(&buf, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+			i+1, e.mode, 0, 0, 1, 0, len(e.data), 0, 0, 0, 0, len(e.name)+1, 0)
+		buf.WriteString(e.name)
+		buf.WriteByte(0)
+		pad()
+		buf.Write(e.data)
+		pad()
+	}
+	return buf.Bytes()
+}
+
+// rpmWithPayload takes a real gzip .rpm for arch and swaps its payload for
+// a gzipped cpio of entries; the extractor checks no internal digests.
+func rpmWithPayload(t *testing.T, arch string, entries []cpioEntry) []byte {
+	t.Helper()
+	pkg := fakedriver.MustPackage(t, fakedriver.Spec{Format: kernel.FormatRPM, KernelRelease: "6.15.5-200.fc42.x86_64", DriverVersion: "v0.1.2", Arch: arch})
+	return append(pkg[:rpmPayloadOffset(t, pkg)], gz(t, cpio(entries))...)
+}
+
+func rpmPayloadOffset(t *testing.T, pkg []byte) int {
+	t.Helper()
+	off := 96
+	for i := range 2 {
+		n := int(binary.BigEndian.Uint32(pkg[off+8:]))
+		size := int(binary.BigEndian.Uint32(pkg[off+12:]))
+		off += 16 + 16*n + size
+		if i == 0 {
+			off += (8 - size%8) % 8
+		}
+	}
+	require.Less(t, off, len(pkg))
+	return off
+}
