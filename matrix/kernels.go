@@ -1,0 +1,128 @@
+package matrix
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/riptides/driverbuild/kernel"
+)
+
+// KernelEntry is one kernel in kernels.json. Target is a distribution
+// (ubuntu) or a driverkit target (ubuntu-gcp, amazonlinux2023);
+// DistroVersion may be left out when the release or target says it.
+type KernelEntry struct {
+	Target        string `json:"target"`
+	KernelRelease string `json:"kernelrelease"`
+	DistroVersion string `json:"distroversion,omitempty"`
+}
+
+// Kernels is .github/kernels.json, the kernels somebody asked for, by
+// architecture (x86_64, aarch64). Each list is sorted by target, then
+// kernelrelease, then distroversion, comparing bytes (as jq's sort_by does).
+type Kernels map[string][]KernelEntry
+
+var architectures = []string{kernel.ArchAarch64, kernel.ArchX86_64}
+
+// ParseKernels reads kernels.json strictly: unknown fields and
+// architectures are errors.
+func ParseKernels(data []byte) (Kernels, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var k Kernels
+	if err := dec.Decode(&k); err != nil {
+		return nil, fmt.Errorf("kernels.json: %w; the format is {\"x86_64\":[{\"target\":...,\"kernelrelease\":...,\"distroversion\":...}],\"aarch64\":[...]}", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("kernels.json: data after the top-level object")
+	}
+	for arch := range k {
+		if !slices.Contains(architectures, arch) {
+			return nil, fmt.Errorf("kernels.json: architecture %q: accepted are %v", arch, architectures)
+		}
+	}
+	return k, nil
+}
+
+// Entries lists the kernels in file order, x86_64 first.
+func (k Kernels) Entries() []Entry {
+	var out []Entry
+	for _, arch := range []string{kernel.ArchX86_64, kernel.ArchAarch64} {
+		for _, e := range k[arch] {
+			out = append(out, Entry{Arch: arch, Target: e.Target, KernelRelease: e.KernelRelease, DistroVersion: e.DistroVersion})
+		}
+	}
+	return out
+}
+
+func compareEntries(a, b KernelEntry) int {
+	return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.KernelRelease, b.KernelRelease), cmp.Compare(a.DistroVersion, b.DistroVersion))
+}
+
+// Add puts an entry into its sorted place and reports whether it was new.
+func (k Kernels) Add(arch string, e KernelEntry) bool {
+	list := k[arch]
+	i, found := slices.BinarySearchFunc(list, e, compareEntries)
+	if found {
+		return false
+	}
+	k[arch] = slices.Insert(list, i, e)
+	return true
+}
+
+// Marshal writes the file as it is committed: indented, newline-terminated.
+func (k Kernels) Marshal() ([]byte, error) {
+	out := Kernels{}
+	for _, arch := range architectures {
+		out[arch] = k[arch]
+		if out[arch] == nil {
+			out[arch] = []KernelEntry{}
+		}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ValidateKernels is the pull-request check of kernels.json: it parses, every
+// entry names a supported distribution and version and a valid release, each
+// list is sorted, and no kernel is listed twice. It reports every problem.
+func ValidateKernels(cat *kernel.Catalog, data []byte) error {
+	k, err := ParseKernels(data)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, arch := range architectures {
+		list := k[arch]
+		seen := map[string]int{}
+		for i, e := range list {
+			at := fmt.Sprintf("%s[%d] (%s %s)", arch, i, e.Target, e.KernelRelease)
+			if e.Target == "" || e.KernelRelease == "" {
+				errs = append(errs, fmt.Errorf("%s: target and kernelrelease are required", at))
+				continue
+			}
+			r, s := derive(cat, Entry{Arch: arch, Target: e.Target, KernelRelease: e.KernelRelease, DistroVersion: e.DistroVersion}, "v0.0.0")
+			if s != nil {
+				errs = append(errs, fmt.Errorf("%s: %s", at, s.Reason))
+				continue
+			}
+			if i > 0 && compareEntries(list[i-1], e) >= 0 {
+				errs = append(errs, fmt.Errorf("%s: not sorted: it must come before %s[%d] (%s %s); entries are sorted by target, kernelrelease, distroversion", at, arch, i-1, list[i-1].Target, list[i-1].KernelRelease))
+			}
+			key := r.CacheKey()
+			if j, dup := seen[key]; dup {
+				errs = append(errs, fmt.Errorf("%s: the same kernel as %s[%d] (%s %s %s)", at, arch, j, r.Distribution, r.DistroVersion, r.KernelVersion))
+				continue
+			}
+			seen[key] = i
+		}
+	}
+	return errors.Join(errs...)
+}
