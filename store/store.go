@@ -240,6 +240,8 @@ type Tx interface {
 type Jobs interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
+	// StopAndCancel stops at once, cancelling the jobs that run.
+	StopAndCancel(ctx context.Context) error
 }
 
 // Store is a database.
