@@ -1,0 +1,116 @@
+package kmod_test
+
+import (
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/internal/fakedriver"
+	"github.com/riptides/driverbuild/loader/kmod"
+)
+
+func TestReadAndParse(t *testing.T) {
+	t.Parallel()
+	for _, c := range []string{fakedriver.ModuleCompressionNone, fakedriver.ModuleCompressionXZ, fakedriver.ModuleCompressionZstd} {
+		t.Run("ko"+c, func(t *testing.T) {
+			t.Parallel()
+			ko := fakedriver.Module("6.1.0-31-arm64", "v0.4.0", "aarch64")
+			b, err := fakedriver.CompressModule(ko, c)
+			require.NoError(t, err)
+			file := filepath.Join(t.TempDir(), filepath.Base(fakedriver.ModulePath("6.1.0-31-arm64", c)))
+			require.NoError(t, os.WriteFile(file, b, 0o600))
+
+			image, err := kmod.Read(file)
+			require.NoError(t, err)
+			require.Equal(t, ko, image)
+			info, err := kmod.Parse(image)
+			require.NoError(t, err)
+			require.Equal(t, kmod.Info{
+				Name: "riptides", Version: "v0.4.0", SrcVersion: "0123456789ABCDEF0123456",
+				Vermagic: "6.1.0-31-arm64 SMP preempt mod_unload modversions aarch64", Machine: elf.EM_AARCH64,
+			}, info)
+			require.Equal(t, "6.1.0-31-arm64", info.Release())
+			require.NoError(t, info.Check("6.1.0-31-arm64", "aarch64"))
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	info, err := kmod.Parse(fakedriver.Module("6.8.0-1053-gcp", "v0.1.2", "x86_64"))
+	require.NoError(t, err)
+	for name, tc := range map[string]struct{ release, arch, want string }{
+		"other release":       {"6.8.0-1054-gcp", "x86_64", `riptides has vermagic "6.8.0-1053-gcp SMP preempt mod_unload modversions", built for kernel "6.8.0-1053-gcp", but this node runs "6.8.0-1054-gcp"`},
+		"release prefix only": {"6.8.0-1053", "x86_64", `this node runs "6.8.0-1053"`},
+		"other machine":       {"6.8.0-1053-gcp", "aarch64", "riptides is an EM_X86_64 object, this node is aarch64"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := info.Check(tc.release, tc.arch)
+			require.ErrorIs(t, err, kmod.ErrMismatch)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	t.Parallel()
+	_, err := kmod.Parse([]byte("\x7fELF but not really"))
+	require.ErrorContains(t, err, "not an ELF object")
+
+	self, err := os.Executable() // an ELF executable, not a relocatable object
+	require.NoError(t, err)
+	b, err := os.ReadFile(self)
+	require.NoError(t, err)
+	_, err = kmod.Parse(b)
+	require.ErrorContains(t, err, "not a kernel module: ELF type ET_EXEC")
+}
+
+func TestNameFromFile(t *testing.T) {
+	t.Parallel()
+	for file, want := range map[string]string{
+		"/x/riptides.ko":       "riptides",
+		"riptides-net.ko.zst":  "riptides_net",
+		"a/b/nvidia-drm.ko.xz": "nvidia_drm",
+	} {
+		require.Equal(t, want, kmod.NameFromFile(file))
+	}
+}
+
+func TestSystemLoaded(t *testing.T) {
+	t.Parallel()
+	sys := t.TempDir()
+	mkmod := func(name string, files map[string]string) {
+		dir := filepath.Join(sys, "module", name)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		for f, v := range files {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte(v+"\n"), 0o644))
+		}
+	}
+	mkmod("riptides", map[string]string{"initstate": "live", "version": "v0.1.2", "srcversion": "ABC"})
+	mkmod("nover", map[string]string{"initstate": "live"})
+	mkmod("builtin", map[string]string{"version": "1.0"})
+	mkmod("params_only", map[string]string{})
+
+	k := kmod.System{SysFS: sys}
+	for name, tc := range map[string]struct {
+		want kmod.Loaded
+		ok   bool
+	}{
+		"riptides":    {kmod.Loaded{Name: "riptides", Version: "v0.1.2", SrcVersion: "ABC"}, true},
+		"nover":       {kmod.Loaded{Name: "nover"}, true},
+		"builtin":     {kmod.Loaded{Name: "builtin", Version: "1.0", Builtin: true}, true},
+		"params_only": {kmod.Loaded{}, false},
+		"absent":      {kmod.Loaded{}, false},
+	} {
+		got, ok, err := k.Loaded(name)
+		require.NoError(t, err, name)
+		require.Equal(t, tc.ok, ok, name)
+		require.Equal(t, tc.want, got, name)
+	}
+	_, _, err := k.Loaded("../../etc")
+	require.Error(t, err)
+}
