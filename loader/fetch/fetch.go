@@ -1,0 +1,341 @@
+// Package fetch downloads driver packages from a release and its mirrors,
+// verifies their sha256, and keeps verified packages in a cache so that a
+// node rebooting into the same kernel needs no network.
+package fetch
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/riptides/driverbuild/kernel"
+)
+
+var (
+	// ErrNotFound: every source that answered said 404.
+	ErrNotFound = errors.New("package not found")
+	// ErrDigest: the package is not the one its sha256 names.
+	ErrDigest = errors.New("sha256 mismatch")
+	// ErrNoDigest: nothing said what the package's sha256 should be.
+	ErrNoDigest = errors.New("no sha256 to verify the package against")
+)
+
+// DefaultMaxSize bounds a package download.
+const DefaultMaxSize = 512 << 20
+
+// Fetcher gets packages. Sources are release URL prefixes: a package is
+// {source}/{driver_version}/{package}, its digest the same plus .sha256.
+type Fetcher struct {
+	HTTP *http.Client
+	// Sources are tried in order: the release first, then mirrors.
+	Sources []string
+	// Token is sent as a bearer token to the first source's host only
+	// (a private repository); mirrors and redirects never see it.
+	Token     string
+	CacheDir  string
+	MaxSize   int64 // 0 means DefaultMaxSize
+	UserAgent string
+	// Backoff spaces retries of a failing source; nil means three tries
+	// about a second apart.
+	Backoff func() backoff.BackOff
+}
+
+// Request names the package to get.
+type Request struct {
+	DriverVersion string
+	Package       string
+	// SHA256 is the expected digest (hex) when known, e.g. from the
+	// build-service; otherwise the source's .sha256 asset, then Digest, is
+	// asked.
+	SHA256 string
+	// URL, when set, is the one place to download from (the build-service's
+	// download_url) instead of the sources.
+	URL string
+	// Digest is the last resort for a digest, e.g. asking the build-service.
+	Digest func(ctx context.Context) (string, error)
+}
+
+// Result is a verified package in the cache.
+type Result struct {
+	Path   string
+	SHA256 string
+	URL    string // where it was downloaded from; empty when cached
+	Cached bool
+}
+
+var (
+	hexRe  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}$`)
+)
+
+func (f *Fetcher) dir(driverVersion string) (string, error) {
+	if err := kernel.ValidateDriverVersion(driverVersion); err != nil {
+		return "", err
+	}
+	return filepath.Join(f.CacheDir, driverVersion), nil
+}
+
+// Cached returns the package from the cache when it is there and still
+// matches the digest it was verified against. A damaged entry is removed.
+func (f *Fetcher) Cached(driverVersion, pkg string) (Result, bool, error) {
+	if !nameRe.MatchString(pkg) {
+		return Result{}, false, fmt.Errorf("package name %q is not a file name", pkg)
+	}
+	dir, err := f.dir(driverVersion)
+	if err != nil {
+		return Result{}, false, err
+	}
+	file := filepath.Join(dir, pkg)
+	want, err := os.ReadFile(file + ".sha256")
+	if errors.Is(err, fs.ErrNotExist) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	got, err := fileSHA256(file)
+	if err == nil && got == strings.TrimSpace(string(want)) {
+		return Result{Path: file, SHA256: got, Cached: true}, true, nil
+	}
+	_ = os.Remove(file)
+	_ = os.Remove(file + ".sha256")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Result{}, false, err
+	}
+	return Result{}, false, nil
+}
+
+// Fetch downloads, verifies and caches a package.
+func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
+	if !nameRe.MatchString(r.Package) {
+		return Result{}, fmt.Errorf("package name %q is not a file name", r.Package)
+	}
+	if r.SHA256 != "" && !hexRe.MatchString(strings.ToLower(r.SHA256)) {
+		return Result{}, fmt.Errorf("%w: %q is not a sha256 in hex", ErrDigest, r.SHA256)
+	}
+	dir, err := f.dir(r.DriverVersion)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("cache: %w", err)
+	}
+
+	urls := []string{r.URL}
+	if r.URL == "" {
+		urls = urls[:0]
+		for _, s := range f.Sources {
+			urls = append(urls, strings.TrimSuffix(s, "/")+"/"+url.PathEscape(r.DriverVersion)+"/"+url.PathEscape(r.Package))
+		}
+	}
+	if len(urls) == 0 {
+		return Result{}, errors.New("no release URL or mirror to download from")
+	}
+	var errs []error
+	notFound := false
+	for _, u := range urls {
+		res, err := f.fetchFrom(ctx, dir, u, r)
+		if err == nil {
+			return res, nil
+		}
+		if errors.Is(err, ErrDigest) || errors.Is(err, ErrNoDigest) || ctx.Err() != nil {
+			return Result{}, err // another source would not make this package trustworthy
+		}
+		notFound = notFound || errors.Is(err, ErrNotFound)
+		errs = append(errs, err)
+	}
+	if notFound {
+		return Result{}, fmt.Errorf("%w: %s", ErrNotFound, errors.Join(errs...))
+	}
+	return Result{}, errors.Join(errs...)
+}
+
+func (f *Fetcher) fetchFrom(ctx context.Context, dir, u string, r Request) (Result, error) {
+	tmp, err := os.CreateTemp(dir, ".partial-*")
+	if err != nil {
+		return Result{}, fmt.Errorf("cache: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	defer tmp.Close()
+
+	maxSize := f.MaxSize
+	if maxSize == 0 {
+		maxSize = DefaultMaxSize
+	}
+	got, err := retry(ctx, f.Backoff, func() (string, error) {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return "", backoff.Permanent(err)
+		}
+		if err := tmp.Truncate(0); err != nil {
+			return "", backoff.Permanent(err)
+		}
+		h := sha256.New()
+		if err := f.get(ctx, u, io.MultiWriter(tmp, h), maxSize); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+
+	want := strings.ToLower(r.SHA256)
+	if want == "" {
+		if want, err = f.sidecar(ctx, u, r.Package); err != nil {
+			return Result{}, err
+		}
+	}
+	if want == "" && r.Digest != nil {
+		if want, err = r.Digest(ctx); err != nil {
+			return Result{}, fmt.Errorf("%w: %s has no .sha256 asset and asking for one failed: %w", ErrNoDigest, r.Package, err)
+		}
+		want = strings.ToLower(want)
+	}
+	switch {
+	case want == "":
+		return Result{}, fmt.Errorf("%w: %s has no %s asset and no build-service is configured to ask", ErrNoDigest, r.Package, kernel.ChecksumName(r.Package))
+	case !hexRe.MatchString(want):
+		return Result{}, fmt.Errorf("%w: expected digest %q is not a sha256 in hex", ErrDigest, want)
+	case got != want:
+		return Result{}, fmt.Errorf("%w: %s from %s has sha256 %s, expected %s; it was not used", ErrDigest, r.Package, u, got, want)
+	}
+
+	if err := tmp.Close(); err != nil {
+		return Result{}, err
+	}
+	final := filepath.Join(dir, r.Package)
+	// The digest goes first: a package without one is not trusted, so a
+	// crash between the two renames leaves nothing that looks cached.
+	_ = os.Remove(final + ".sha256")
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return Result{}, fmt.Errorf("cache: %w", err)
+	}
+	if err := writeFileAtomic(final+".sha256", []byte(got+"\n")); err != nil {
+		return Result{}, fmt.Errorf("cache: %w", err)
+	}
+	return Result{Path: final, SHA256: got, URL: u}, nil
+}
+
+// sidecar reads {u}.sha256: "HEX" or sha256sum's "HEX  NAME". A 404 is
+// no digest, not an error.
+func (f *Fetcher) sidecar(ctx context.Context, u, pkg string) (string, error) {
+	var buf strings.Builder
+	err := f.get(ctx, u+".sha256", &buf, 4096)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", kernel.ChecksumName(pkg), err)
+	}
+	line, _, _ := strings.Cut(buf.String(), "\n")
+	fields := strings.Fields(line)
+	if len(fields) == 0 || !hexRe.MatchString(strings.ToLower(fields[0])) {
+		return "", fmt.Errorf("%w: %s does not start with a sha256 in hex", ErrDigest, kernel.ChecksumName(pkg))
+	}
+	if len(fields) > 1 && strings.TrimPrefix(filepath.Base(fields[1]), "*") != pkg {
+		return "", fmt.Errorf("%w: %s is the digest of %q", ErrDigest, kernel.ChecksumName(pkg), fields[1])
+	}
+	return strings.ToLower(fields[0]), nil
+}
+
+// get downloads u into w, following redirects. A 404 is ErrNotFound and
+// permanent; other answers and network errors are worth retrying.
+func (f *Fetcher) get(ctx context.Context, u string, w io.Writer, maxSize int64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return backoff.Permanent(err)
+	}
+	req.Header.Set("Accept", "application/octet-stream")
+	if f.UserAgent != "" {
+		req.Header.Set("User-Agent", f.UserAgent)
+	}
+	if f.Token != "" && len(f.Sources) > 0 && sameHost(u, f.Sources[0]) {
+		req.Header.Set("Authorization", "Bearer "+f.Token)
+	}
+	hc := f.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return backoff.Permanent(fmt.Errorf("%w: GET %s: 404", ErrNotFound, u))
+	case resp.StatusCode != http.StatusOK:
+		err := fmt.Errorf("GET %s: %s", u, resp.Status)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			return err
+		}
+		return backoff.Permanent(err)
+	case resp.ContentLength > maxSize:
+		return backoff.Permanent(fmt.Errorf("GET %s: %d bytes, more than the %d accepted", u, resp.ContentLength, maxSize))
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, maxSize+1))
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	if n > maxSize {
+		return backoff.Permanent(fmt.Errorf("GET %s: more than the %d bytes accepted", u, maxSize))
+	}
+	return nil
+}
+
+func retry[T any](ctx context.Context, bo func() backoff.BackOff, op backoff.Operation[T]) (T, error) {
+	b := backoff.BackOff(&backoff.ExponentialBackOff{InitialInterval: time.Second, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 10 * time.Second})
+	if bo != nil {
+		b = bo()
+	}
+	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(3))
+}
+
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Host == ub.Host
+}
+
+func fileSHA256(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, bufio.NewReader(f)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeFileAtomic(file string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".partial-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
