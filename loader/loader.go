@@ -1,0 +1,152 @@
+// Package loader is the driver-loader: it works out which kernel the node
+// runs, gets the matching driver package (from the cache, the release, or
+// a build it asks the build-service for), verifies it and loads its
+// modules, with the package manager (host mode) or with finit_module
+// (container mode).
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/loader/detect"
+	"github.com/riptides/driverbuild/loader/extract"
+	"github.com/riptides/driverbuild/loader/kmod"
+)
+
+// Loader runs one load. Its fields other than Config are the outside
+// world, replaced in tests.
+type Loader struct {
+	Config Config
+	HTTP   *http.Client
+	Kernel kmod.Kernel
+	Exec   Commander
+	// Uname reports the kernel release and machine; nil is the system call.
+	Uname func() (release, machine string, err error)
+	// Out receives the report: the package line and, in a dry run, what
+	// would be done. Logs go to the context's zerolog logger.
+	Out io.Writer
+	// Backoff spaces polls and retries; nil means the production defaults.
+	Backoff   func() backoff.BackOff
+	UserAgent string
+}
+
+// New is a Loader for the real system.
+func New(cfg Config, out io.Writer) *Loader {
+	return &Loader{
+		Config: cfg, HTTP: NewHTTPClient(), Kernel: kmod.System{}, Exec: SystemExec{}, Out: out,
+		UserAgent: "driver-loader/" + DefaultDriverVersion,
+	}
+}
+
+// NewHTTPClient bounds each phase of a request without bounding a large
+// download, and keeps proxy settings from the environment.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 15 * time.Second
+	t.ResponseHeaderTimeout = 60 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// Run detects, names, obtains, verifies and loads. Its error carries the
+// exit code (see ExitCode).
+func (l *Loader) Run(ctx context.Context) error {
+	log := zerolog.Ctx(ctx)
+	cfg := l.Config
+	catalog, err := cfg.Catalog()
+	if err != nil {
+		return UsageError(err)
+	}
+
+	p, err := detect.Detector{HostRoot: cfg.HostRoot, Aliases: cfg.Aliases, Catalog: catalog, Uname: l.Uname}.Detect(cfg.Platform)
+	var unsupported *detect.UnsupportedError
+	switch {
+	case errors.As(err, &unsupported):
+		return withCode(ExitUnsupported, err)
+	case err != nil:
+		return err
+	}
+	req, err := catalog.Normalize(kernel.Request{
+		KernelVersion: p.KernelRelease, Architecture: p.Arch, Distribution: p.Distribution,
+		DistroVersion: p.DistroVersion, DriverVersion: cfg.DriverVersion,
+	})
+	var fe *kernel.FieldError
+	switch {
+	case errors.As(err, &fe) && fe.Field == "driver_version":
+		return UsageError(err)
+	case err != nil:
+		return withCode(ExitUnsupported, fmt.Errorf("unsupported platform: %w", err))
+	}
+	name, err := catalog.PackageName(cfg.Packages, req)
+	if err != nil {
+		return withCode(ExitUnsupported, err)
+	}
+	fmt.Fprintf(l.Out, "package: %s\n", name)
+	log.Info().Str("package", name).Str("distribution", req.Distribution).Str("distro_version", req.DistroVersion).
+		Str("kernel", req.KernelVersion).Str("arch", req.Architecture).Str("driver_version", req.DriverVersion).
+		Str("mode", string(cfg.Mode)).Msg("resolved package")
+	if cfg.DriverVersion == devDriverVersion {
+		log.Warn().Msg("no driver version configured; this development build defaults to " + devDriverVersion + ", which is never released: give --driver-version")
+	}
+	if cfg.DryRun {
+		l.sayf("dry run: nothing will be installed or loaded")
+		l.sayf("platform: %s %s, kernel %s, %s", req.Distribution, req.DistroVersion, req.KernelVersion, req.Architecture)
+	}
+
+	pkg, err := l.obtain(ctx, req, name)
+	if err != nil || pkg == nil {
+		if pkg == nil && err == nil { // a dry run that could not reach anyone
+			l.sayf("would then verify the package, check each module's vermagic against %s and load it (%s mode)", req.KernelVersion, cfg.Mode)
+		}
+		return err
+	}
+
+	work, err := os.MkdirTemp("", "driver-loader-")
+	if err != nil {
+		return fmt.Errorf("work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	format, err := catalog.Format(req.Distribution)
+	if err != nil {
+		return withCode(ExitUnsupported, err)
+	}
+	res, err := extract.File(pkg.Path, format, work, extract.Options{Arch: req.Architecture})
+	if err != nil {
+		return withCode(ExitRejected, fmt.Errorf("package %s refused: %w", name, err))
+	}
+	mods, err := inspect(res.Modules, work, req)
+	if err != nil {
+		return withCode(ExitRejected, fmt.Errorf("package %s: %w", name, err))
+	}
+	for _, m := range mods {
+		log.Info().Str("module", m.info.Name).Str("version", m.info.Version).Str("vermagic", m.info.Vermagic).Msg("module matches the running kernel")
+	}
+	if err := l.plan(mods); err != nil {
+		return withCode(ExitLoad, err)
+	}
+	if cfg.Mode == ModeHost {
+		err = l.loadHost(ctx, pkg.Path, format, req.KernelVersion, mods)
+	} else {
+		err = l.loadContainer(ctx, work, mods)
+	}
+	if err != nil {
+		return withCode(ExitLoad, err)
+	}
+	return nil
+}
+
+// sayf writes one line of the report.
+func (l *Loader) sayf(format string, args ...any) {
+	fmt.Fprintf(l.Out, format+"\n", args...)
+}

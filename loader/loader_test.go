@@ -1,0 +1,370 @@
+package loader_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/internal/fakedriver"
+	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/loader"
+	"github.com/riptides/driverbuild/loader/kmod"
+)
+
+const (
+	ubuntuKernel = "6.8.0-1053-gcp"
+	ubuntuPkg    = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb"
+	fedoraKernel = "6.15.5-200.fc42.x86_64"
+	fedoraPkg    = "riptides-driver-fedora-6.15.5-200.fc42.x86_64_v0.1.2_amd64.rpm"
+	vermagic     = ubuntuKernel + " SMP preempt mod_unload modversions"
+)
+
+func ubuntuSpec() fakedriver.Spec {
+	return fakedriver.Spec{Format: kernel.FormatDeb, KernelRelease: ubuntuKernel, DriverVersion: "v0.1.2", Arch: "x86_64", Compression: "zstd", ModuleCompression: fakedriver.ModuleCompressionXZ}
+}
+
+func TestContainerModeLoadsThenUsesCache(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	publish(t, rel, ubuntuPkg, ubuntuSpec(), true)
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+
+	res := n.run(t, n.config(url))
+	require.NoError(t, res.err)
+	require.Equal(t, "package: "+ubuntuPkg+"\n", res.out)
+	require.Equal(t, []string{"finit_module riptides v0.1.2 " + vermagic}, n.kernel.Calls())
+	require.Len(t, rel.Requests(), 2, "the package and its .sha256")
+
+	// A reboot: the module is gone, the cache is not, the network is not needed.
+	n.kernel = newKernel()
+	res = n.run(t, n.config("http://127.0.0.1:1/unreachable"))
+	require.NoError(t, res.err)
+	require.Equal(t, []string{"finit_module riptides v0.1.2 " + vermagic}, n.kernel.Calls())
+	require.Len(t, rel.Requests(), 2)
+}
+
+func TestHostMode(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		osRelease, kernel, pkg string
+		spec                   fakedriver.Spec
+		have                   []string
+		want                   []string
+	}{
+		"ubuntu with apt-get": {
+			osRelease: "ubuntu-24.04", kernel: ubuntuKernel, pkg: ubuntuPkg, spec: ubuntuSpec(),
+			have: []string{"apt-get", "dpkg"},
+			want: []string{"apt-get install -y --no-install-recommends --allow-downgrades {pkg}", "depmod -a " + ubuntuKernel, "modprobe riptides"},
+		},
+		"debian with dpkg only": {
+			osRelease: "ubuntu-24.04", kernel: ubuntuKernel, pkg: ubuntuPkg, spec: ubuntuSpec(),
+			have: []string{"dpkg"},
+			want: []string{"dpkg -i {pkg}", "depmod -a " + ubuntuKernel, "modprobe riptides"},
+		},
+		"fedora with dnf": {
+			osRelease: "fedora-42", kernel: fedoraKernel, pkg: fedoraPkg,
+			spec: fakedriver.Spec{Format: kernel.FormatRPM, KernelRelease: fedoraKernel, DriverVersion: "v0.1.2", Arch: "x86_64", Compression: "xz"},
+			have: []string{"dnf", "rpm"},
+			want: []string{"dnf install -y {pkg}", "depmod -a " + fedoraKernel, "modprobe riptides"},
+		},
+		"fedora with rpm only": {
+			osRelease: "fedora-42", kernel: fedoraKernel, pkg: fedoraPkg,
+			spec: fakedriver.Spec{Format: kernel.FormatRPM, KernelRelease: fedoraKernel, DriverVersion: "v0.1.2", Arch: "x86_64", ModuleCompression: fakedriver.ModuleCompressionZstd},
+			have: []string{"rpm"},
+			want: []string{"rpm -U --replacepkgs --oldpackage {pkg}", "depmod -a " + fedoraKernel, "modprobe riptides"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rel, url := serveRelease(t)
+			publish(t, rel, tc.pkg, tc.spec, true)
+			n := newNode(t, tc.osRelease, tc.kernel)
+			n.exec.have = map[string]bool{}
+			for _, h := range tc.have {
+				n.exec.have[h] = true
+			}
+			cfg := n.config(url)
+			cfg.Mode = loader.ModeHost
+			res := n.run(t, cfg)
+			require.NoError(t, res.err)
+			want := []string{}
+			for _, w := range tc.want {
+				want = append(want, strings.Replace(w, "{pkg}", n.cache+"/v0.1.2/"+tc.pkg, 1))
+			}
+			require.Equal(t, want, n.exec.Calls())
+			require.Empty(t, n.kernel.Calls(), "host mode leaves loading to modprobe")
+		})
+	}
+}
+
+func TestHostModeInstallFails(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	publish(t, rel, ubuntuPkg, ubuntuSpec(), true)
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	n.exec.fail = "apt-get"
+	cfg := n.config(url)
+	cfg.Mode = loader.ModeHost
+	res := n.run(t, cfg)
+	require.Equal(t, loader.ExitLoad, res.code)
+	require.ErrorContains(t, res.err, "E: something broke")
+	require.Len(t, n.exec.Calls(), 1, "nothing after a failed install")
+}
+
+func TestDryRun(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	publish(t, rel, ubuntuPkg, ubuntuSpec(), true)
+	for _, mode := range []loader.Mode{loader.ModeContainer, loader.ModeHost} {
+		n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+		cfg := n.config(url)
+		cfg.Mode, cfg.DryRun = mode, true
+		res := n.run(t, cfg)
+		require.NoError(t, res.err)
+		require.Empty(t, n.kernel.Calls(), mode)
+		require.Empty(t, n.exec.Calls(), mode)
+		require.Regexp(t, `^package: `+ubuntuPkg+`\n`, res.out)
+		if mode == loader.ModeContainer {
+			require.Contains(t, res.out, "would load: riptides v0.1.2 from lib/modules/"+ubuntuKernel+"/extra/riptides.ko.xz with finit_module\n")
+		} else {
+			require.Contains(t, res.out, "would run: apt-get install -y --no-install-recommends --allow-downgrades "+n.cache+"/v0.1.2/"+ubuntuPkg+"\n")
+			require.Contains(t, res.out, "would run: modprobe riptides\n")
+		}
+	}
+}
+
+func TestAlreadyLoaded(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	publish(t, rel, ubuntuPkg, ubuntuSpec(), true)
+	for name, tc := range map[string]struct {
+		loaded  kmod.Loaded
+		replace bool
+		code    int
+		calls   []string
+		msg     string
+	}{
+		"same version is a no-op": {
+			loaded: kmod.Loaded{Name: "riptides", Version: "v0.1.2", SrcVersion: "0123456789ABCDEF0123456"},
+			code:   loader.ExitOK,
+		},
+		"other version without --replace": {
+			loaded: kmod.Loaded{Name: "riptides", Version: "v0.1.1"},
+			code:   loader.ExitLoad, msg: "riptides v0.1.1 is loaded and the package has v0.1.2: rerun with --replace",
+		},
+		"same version, other build": {
+			loaded: kmod.Loaded{Name: "riptides", Version: "v0.1.2", SrcVersion: "FFFF"},
+			code:   loader.ExitLoad, msg: "rerun with --replace",
+		},
+		"other version with --replace": {
+			loaded: kmod.Loaded{Name: "riptides", Version: "v0.1.1"}, replace: true,
+			code: loader.ExitOK, calls: []string{"delete_module riptides", "finit_module riptides v0.1.2 " + vermagic},
+		},
+		"built in": {
+			loaded: kmod.Loaded{Name: "riptides", Version: "v0.0.9", Builtin: true}, replace: true,
+			code: loader.ExitLoad, msg: "built into the kernel",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+			n.kernel = newKernel(tc.loaded)
+			cfg := n.config(url)
+			cfg.Replace = tc.replace
+			res := n.run(t, cfg)
+			require.Equal(t, tc.code, res.code, "%v", res.err)
+			if tc.msg != "" {
+				require.ErrorContains(t, res.err, tc.msg)
+			}
+			require.Equal(t, tc.calls, n.kernel.Calls())
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		osRelease string
+		kernel    string
+		setup     func(t *testing.T, rel *release)
+		code      int
+		msg       string
+	}{
+		"vermagic of another kernel": {
+			osRelease: "ubuntu-24.04", kernel: ubuntuKernel,
+			setup: func(t *testing.T, rel *release) {
+				s := ubuntuSpec()
+				s.Vermagic = "6.8.0-1052-gcp SMP preempt mod_unload modversions"
+				publish(t, rel, ubuntuPkg, s, true)
+			},
+			code: loader.ExitRejected, msg: `built for kernel "6.8.0-1052-gcp", but this node runs "6.8.0-1053-gcp"`,
+		},
+		"digest mismatch": {
+			osRelease: "ubuntu-24.04", kernel: ubuntuKernel,
+			setup: func(t *testing.T, rel *release) {
+				publish(t, rel, ubuntuPkg, ubuntuSpec(), false)
+				rel.put("/dl/v0.1.2/"+ubuntuPkg+".sha256", []byte(sha([]byte("something else"))+"\n"))
+			},
+			code: loader.ExitRejected, msg: "sha256 mismatch",
+		},
+		"no digest and no service": {
+			osRelease: "ubuntu-24.04", kernel: ubuntuKernel,
+			setup: func(t *testing.T, rel *release) { publish(t, rel, ubuntuPkg, ubuntuSpec(), false) },
+			code:  loader.ExitRejected, msg: "no build-service is configured",
+		},
+		"package of the wrong architecture": {
+			osRelease: "ubuntu-24.04", kernel: ubuntuKernel,
+			setup: func(t *testing.T, rel *release) {
+				s := ubuntuSpec()
+				s.Arch = "aarch64"
+				publish(t, rel, ubuntuPkg, s, true)
+			},
+			code: loader.ExitRejected, msg: "wrong architecture",
+		},
+		"missing and no service": {
+			osRelease: "ubuntu-24.04", kernel: ubuntuKernel,
+			setup: func(*testing.T, *release) {},
+			code:  loader.ExitUnavailable, msg: "configure --service-url",
+		},
+		"unsupported distribution": {
+			osRelease: "rhel-9", kernel: "5.14.0-570.el9.x86_64",
+			setup: func(*testing.T, *release) {},
+			code:  loader.ExitUnsupported, msg: `Red Hat Enterprise Linux 9.6 (Plow) (ID="rhel" VERSION_ID="9.6")`,
+		},
+		"kernel of another distribution": {
+			osRelease: "ubuntu-24.04", kernel: fedoraKernel,
+			setup: func(*testing.T, *release) {},
+			code:  loader.ExitUnsupported, msg: "is a fedora kernel",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rel, url := serveRelease(t)
+			tc.setup(t, rel)
+			n := newNode(t, tc.osRelease, tc.kernel)
+			res := n.run(t, n.config(url))
+			require.Equal(t, tc.code, res.code, "%v", res.err)
+			require.ErrorContains(t, res.err, tc.msg)
+			require.Empty(t, n.kernel.Calls())
+		})
+	}
+}
+
+// fakeService is a build-service that builds by publishing to the release
+// after a few polls.
+type fakeService struct {
+	mu       sync.Mutex
+	rel      *release
+	spec     fakedriver.Spec
+	pkg      string
+	built    []byte // what the build publishes
+	url      string
+	polls    int
+	fail     bool
+	requests []string
+}
+
+func (s *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == "POST" && r.URL.Path == "/build":
+		var req kernel.Request
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.KernelVersion != s.spec.KernelRelease {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":"unexpected request","field":"kernel_version"}`))
+			return
+		}
+		w.WriteHeader(202)
+		_, _ = w.Write([]byte(`{"message":"workflow dispatched","build_id":"b-1","status":"queued"}`))
+	case r.Method == "GET" && r.URL.Path == "/status/b-1":
+		s.polls++
+		b := map[string]string{"build_id": "b-1", "status": "in_progress", "progress": "build / Build driver"}
+		switch {
+		case s.polls < 3:
+		case s.fail:
+			b["status"], b["reason"], b["run_url"] = "error", "build_failed", "https://github.com/riptides/driver/actions/runs/1"
+		default:
+			s.rel.put("/dl/v0.1.2/"+s.pkg, s.built)
+			b["status"], b["package"], b["sha256"] = "done", s.pkg, sha(s.built)
+			b["download_url"] = s.url + "/v0.1.2/" + s.pkg
+		}
+		_ = json.NewEncoder(w).Encode(b)
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+func TestMissingPackageIsBuilt(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	svc := &fakeService{rel: rel, spec: ubuntuSpec(), pkg: ubuntuPkg, built: fakedriver.MustPackage(t, ubuntuSpec()), url: url}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	cfg := n.config(url)
+	cfg.ServiceURL = srv.URL
+	res := n.run(t, cfg)
+	require.NoError(t, res.err)
+	require.Equal(t, []string{"finit_module riptides v0.1.2 " + vermagic}, n.kernel.Calls())
+	require.Equal(t, []string{"POST /build", "GET /status/b-1", "GET /status/b-1", "GET /status/b-1"}, svc.requests)
+}
+
+func TestFailedBuild(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	svc := &fakeService{rel: rel, spec: ubuntuSpec(), pkg: ubuntuPkg, url: url, fail: true}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	cfg := n.config(url)
+	cfg.ServiceURL = srv.URL
+	res := n.run(t, cfg)
+	require.Equal(t, loader.ExitUnavailable, res.code)
+	require.ErrorContains(t, res.err, "build b-1 failed: build_failed (see https://github.com/riptides/driver/actions/runs/1)")
+}
+
+func TestDryRunDoesNotBuild(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	svc := &fakeService{rel: rel, spec: ubuntuSpec(), pkg: ubuntuPkg, built: fakedriver.MustPackage(t, ubuntuSpec()), url: url}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	cfg := n.config(url)
+	cfg.ServiceURL, cfg.DryRun = srv.URL, true
+	res := n.run(t, cfg)
+	require.NoError(t, res.err)
+	require.Contains(t, res.out, "would request a build: POST "+srv.URL+`/build {"kernel_version":"`+ubuntuKernel+`"`)
+	require.Empty(t, svc.requests)
+}
+
+func TestDryRunOffline(t *testing.T) {
+	t.Parallel()
+	n := newNode(t, "debian-12", "6.1.0-31-amd64")
+	cfg := n.config("http://127.0.0.1:1/unreachable")
+	cfg.DryRun = true
+	res := n.run(t, cfg)
+	require.NoError(t, res.err, "an unreachable network is reported, not failed")
+	require.Regexp(t, `^package: riptides-driver-debian-6.1.0-31-amd64_v0.1.2_amd64.deb\n`, res.out)
+	require.Contains(t, res.out, "could not reach the release")
+	require.Contains(t, res.out, "a real run would stop here")
+
+	// The same with a release that answers: missing, and nobody to build it.
+	_, url := serveRelease(t)
+	cfg = n.config(url)
+	cfg.DryRun = true
+	res = n.run(t, cfg)
+	require.Equal(t, loader.ExitUnavailable, res.code)
+	require.Regexp(t, `^package: `, res.out)
+}
