@@ -26,7 +26,7 @@ import (
 )
 
 var (
-	// ErrNotFound: every source that answered said 404.
+	// ErrNotFound: a source answered 404 and none had the package.
 	ErrNotFound = errors.New("package not found")
 	// ErrDigest: the package is not the one its sha256 names.
 	ErrDigest = errors.New("sha256 mismatch")
@@ -146,7 +146,6 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
 		return Result{}, errors.New("no release URL or mirror to download from")
 	}
 	var errs []error
-	notFound := false
 	for _, u := range urls {
 		res, err := f.fetchFrom(ctx, dir, u, r)
 		if err == nil {
@@ -155,12 +154,9 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
 		if errors.Is(err, ErrDigest) || errors.Is(err, ErrNoDigest) || ctx.Err() != nil {
 			return Result{}, err // another source would not make this package trustworthy
 		}
-		notFound = notFound || errors.Is(err, ErrNotFound)
 		errs = append(errs, err)
 	}
-	if notFound {
-		return Result{}, fmt.Errorf("%w: %s", ErrNotFound, errors.Join(errs...))
-	}
+	// Wraps ErrNotFound when any source answered 404.
 	return Result{}, errors.Join(errs...)
 }
 
