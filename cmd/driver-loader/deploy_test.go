@@ -24,7 +24,7 @@ type manifest struct {
 		Template struct {
 			Spec struct {
 				Tolerations    []map[string]string `yaml:"tolerations"`
-				InitContainers []container          `yaml:"initContainers"`
+				InitContainers []container         `yaml:"initContainers"`
 				Volumes        []struct {
 					Name     string            `yaml:"name"`
 					HostPath map[string]string `yaml:"hostPath"`
