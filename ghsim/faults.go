@@ -1,0 +1,160 @@
+package ghsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// Fault makes the next Count calls to a route fail.
+type Fault struct {
+	// Route is a route as in Stats.ByRoute, such as
+	// "GET /api/v3/repos/{owner}/{repo}/releases/tags/{tag}"; empty means any route.
+	Route string `json:"route"`
+	// Status is a 5xx server error, or 403 or 429 for GitHub's secondary
+	// rate limit with Retry-After.
+	Status int `json:"status"`
+	// Count is how many calls fail (default 1).
+	Count int `json:"count"`
+	// RetryAfter is the Retry-After of a rate-limit fault in seconds (default 60).
+	RetryAfter int `json:"retry_after,omitempty"`
+}
+
+// InjectFault queues f; faults apply in the order they were injected.
+func (s *Server) InjectFault(f Fault) error {
+	f, err := s.checkFault(f)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+	return nil
+}
+
+// checkFault validates f and fills in its defaults.
+func (s *Server) checkFault(f Fault) (Fault, error) {
+	if f.Route != "" && !s.routes[f.Route] {
+		return f, fmt.Errorf("fault route %q: not a route of the simulator", f.Route)
+	}
+	switch {
+	case f.Status >= 500 && f.Status <= 599:
+	case f.Status == http.StatusForbidden || f.Status == http.StatusTooManyRequests:
+		if f.RetryAfter <= 0 {
+			f.RetryAfter = 60
+		}
+	default:
+		return f, fmt.Errorf("fault status %d: want 5xx, 403 or 429", f.Status)
+	}
+	if f.Count < 0 || f.RetryAfter < 0 {
+		return f, fmt.Errorf("fault count and retry_after must not be negative")
+	}
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	return f, nil
+}
+
+// ClearFaults drops pending faults and resumes webhook delivery.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+	s.paused = false
+}
+
+// PauseWebhooks makes deliveries fail, as when the receiver is down,
+// until it is called with false. Failed deliveries are recorded and, as
+// on GitHub, not retried unless redelivered.
+func (s *Server) PauseWebhooks(paused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = paused
+}
+
+// takeFault consumes one call of the first fault matching route.
+func (s *Server) takeFault(route string) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.Route != "" && f.Route != route {
+			continue
+		}
+		hit := *f
+		f.Count--
+		if f.Count == 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		s.stats.faults++
+		return &hit
+	}
+	return nil
+}
+
+func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f *Fault) {
+	if f.Status < 500 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+		writeJSON(w, r, f.Status, apiError{
+			Message:          "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+			DocumentationURL: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+			Status:           strconv.Itoa(f.Status),
+		})
+		return
+	}
+	writeError(w, r, f.Status, http.StatusText(f.Status))
+}
+
+// faultsJSON is the body of the /_sim/faults control endpoint.
+type faultsJSON struct {
+	Faults         []Fault `json:"faults"`
+	WebhooksPaused *bool   `json:"webhooks_paused,omitempty"`
+}
+
+func (s *Server) faultState() faultsJSON {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state := faultsJSON{Faults: []Fault{}, WebhooksPaused: new(bool)}
+	for _, f := range s.faults {
+		state.Faults = append(state.Faults, *f)
+	}
+	*state.WebhooksPaused = s.paused
+	return state
+}
+
+func (s *Server) getFaults(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, http.StatusOK, s.faultState())
+}
+
+// postFaults adds the faults in the body and, when given, sets whether
+// webhooks are paused.
+func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
+	var req faultsJSON
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, r, http.StatusBadRequest, "Problems parsing JSON: "+err.Error())
+		return
+	}
+	faults := make([]*Fault, 0, len(req.Faults))
+	for _, f := range req.Faults {
+		f, err := s.checkFault(f)
+		if err != nil {
+			writeError(w, r, http.StatusUnprocessableEntity, err.Error())
+			return
+		}
+		faults = append(faults, &f)
+	}
+	s.mu.Lock()
+	s.faults = append(s.faults, faults...)
+	if req.WebhooksPaused != nil {
+		s.paused = *req.WebhooksPaused
+	}
+	s.mu.Unlock()
+	writeJSON(w, r, http.StatusOK, s.faultState())
+}
+
+func (s *Server) deleteFaults(w http.ResponseWriter, r *http.Request) {
+	s.ClearFaults()
+	noContent(w)
+}

@@ -1,0 +1,474 @@
+package ghsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxAssetSize bounds an upload; the simulator keeps assets in memory.
+const maxAssetSize = 512 << 20
+
+type release struct {
+	id                     int64
+	tag, name, body        string
+	target                 string
+	draft, prerelease      bool
+	createdAt, publishedAt time.Time
+	assets                 []*asset // by id
+}
+
+type asset struct {
+	id                   int64
+	name, label          string
+	contentType          string
+	data                 []byte
+	digest               string
+	downloads            int
+	createdAt, updatedAt time.Time
+}
+
+var (
+	tagPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$`)
+	assetNamePattern = regexp.MustCompile(`^[A-Za-z0-9_+~-][A-Za-z0-9._+~-]{0,254}$`)
+)
+
+func validTag(tag string) bool { return tagPattern.MatchString(tag) }
+
+// validAssetName accepts the names GitHub keeps as given; GitHub rewrites
+// others, the simulator refuses them.
+func validAssetName(name string) bool { return assetNamePattern.MatchString(name) }
+
+func validLabel(label string) bool {
+	return len(label) <= 255 && !strings.ContainsFunc(label, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+type releaseParams struct {
+	Tag, Name, Body, Target string
+	Draft, Prerelease       bool
+}
+
+func (s *Server) createReleaseLocked(p releaseParams) *release {
+	now := s.now()
+	rel := &release{
+		id:         s.newIDLocked(),
+		tag:        p.Tag,
+		name:       p.Name,
+		body:       p.Body,
+		target:     cmpOr(p.Target, defaultBranch),
+		draft:      p.Draft,
+		prerelease: p.Prerelease,
+		createdAt:  now,
+	}
+	if !p.Draft {
+		rel.publishedAt = now
+	}
+	s.releases = append(s.releases, rel)
+	return rel
+}
+
+func (s *Server) releaseByIDLocked(id int64) *release {
+	for _, rel := range s.releases {
+		if rel.id == id {
+			return rel
+		}
+	}
+	return nil
+}
+
+// releaseByTagLocked finds a release by tag; drafts have no tag yet on
+// GitHub, so they are found only when asked for.
+func (s *Server) releaseByTagLocked(tag string, drafts bool) *release {
+	for _, rel := range s.releases {
+		if rel.tag == tag && (drafts || !rel.draft) {
+			return rel
+		}
+	}
+	return nil
+}
+
+func (s *Server) assetByIDLocked(id int64) (*release, *asset) {
+	for _, rel := range s.releases {
+		for _, a := range rel.assets {
+			if a.id == id {
+				return rel, a
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (rel *release) assetByName(name string) *asset {
+	for _, a := range rel.assets {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func (rel *release) removeAsset(id int64) {
+	rel.assets = slices.DeleteFunc(rel.assets, func(a *asset) bool { return a.id == id })
+}
+
+// errAssetExists is GitHub's 422 for an asset name already on the release.
+var errAssetExists = errors.New("asset already exists")
+
+func (s *Server) addAssetLocked(rel *release, name, label, contentType string, data []byte) (*asset, error) {
+	if rel.assetByName(name) != nil {
+		return nil, errAssetExists
+	}
+	now := s.now()
+	a := &asset{
+		id:          s.newIDLocked(),
+		name:        name,
+		label:       label,
+		contentType: contentType,
+		data:        data,
+		digest:      "sha256:" + hashHex(data),
+		createdAt:   now,
+		updatedAt:   now,
+	}
+	rel.assets = append(rel.assets, a)
+	return a, nil
+}
+
+func (s *Server) botLocked() userJSON {
+	return s.urlsLocked().user(s.cfg.AppSlug+"[bot]", botAccountIDs+s.cfg.AppID, "Bot")
+}
+
+func (s *Server) releaseJSONLocked(rel *release) releaseJSON {
+	u := s.urlsLocked()
+	api := u.repoAPI() + "/releases/" + strconv.FormatInt(rel.id, 10)
+	tag := url.PathEscape(rel.tag)
+	out := releaseJSON{
+		URL:             api,
+		AssetsURL:       api + "/assets",
+		UploadURL:       u.uploads + "/repos/" + u.owner + "/" + u.repo + "/releases/" + strconv.FormatInt(rel.id, 10) + "/assets{?name,label}",
+		HTMLURL:         u.repoHTML() + "/releases/tag/" + tag,
+		ID:              rel.id,
+		Author:          s.botLocked(),
+		NodeID:          nodeID("Release", rel.id),
+		TagName:         rel.tag,
+		TargetCommitish: rel.target,
+		Name:            rel.name,
+		Draft:           rel.draft,
+		Prerelease:      rel.prerelease,
+		CreatedAt:       timestamp(rel.createdAt),
+		PublishedAt:     timestamp(rel.publishedAt),
+		Assets:          []assetJSON{},
+		TarballURL:      u.repoAPI() + "/tarball/" + tag,
+		ZipballURL:      u.repoAPI() + "/zipball/" + tag,
+		Body:            rel.body,
+	}
+	for _, a := range rel.assets {
+		out.Assets = append(out.Assets, s.assetJSONLocked(rel, a))
+	}
+	return out
+}
+
+func (s *Server) assetJSONLocked(rel *release, a *asset) assetJSON {
+	u := s.urlsLocked()
+	return assetJSON{
+		URL:                u.repoAPI() + "/releases/assets/" + strconv.FormatInt(a.id, 10),
+		ID:                 a.id,
+		NodeID:             nodeID("ReleaseAsset", a.id),
+		Name:               a.name,
+		Label:              a.label,
+		Uploader:           s.botLocked(),
+		ContentType:        a.contentType,
+		State:              "uploaded",
+		Size:               len(a.data),
+		Digest:             a.digest,
+		DownloadCount:      a.downloads,
+		CreatedAt:          timestamp(a.createdAt),
+		UpdatedAt:          timestamp(a.updatedAt),
+		BrowserDownloadURL: u.repoHTML() + "/releases/download/" + url.PathEscape(rel.tag) + "/" + url.PathEscape(a.name),
+	}
+}
+
+// listReleases is GET /repos/{owner}/{repo}/releases, newest first.
+func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) {
+	p := parsePage(r.URL.Query())
+	s.mu.Lock()
+	all := slices.Clone(s.releases)
+	slices.Reverse(all)
+	out := []releaseJSON{}
+	for _, rel := range paginate(all, p) {
+		out = append(out, s.releaseJSONLocked(rel))
+	}
+	base := s.baseURL
+	s.mu.Unlock()
+	setLink(w, r, base, p, len(all))
+	writeJSON(w, r, http.StatusOK, out)
+}
+
+type createReleaseRequest struct {
+	TagName         *string `json:"tag_name"`
+	TargetCommitish *string `json:"target_commitish"`
+	Name            *string `json:"name"`
+	Body            *string `json:"body"`
+	Draft           *bool   `json:"draft"`
+	Prerelease      *bool   `json:"prerelease"`
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(v); err != nil {
+		writeError(w, r, http.StatusBadRequest, "Problems parsing JSON")
+		return false
+	}
+	return true
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// createRelease is POST /repos/{owner}/{repo}/releases.
+func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
+	var req createReleaseRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	tag := deref(req.TagName)
+	switch {
+	case req.TagName == nil:
+		writeError(w, r, http.StatusUnprocessableEntity, "Invalid request.\n\n\"tag_name\" wasn't supplied.")
+		return
+	case !validTag(tag):
+		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: tag_name is not a valid tag")
+		return
+	case deref(req.TargetCommitish) != "" && deref(req.TargetCommitish) != defaultBranch:
+		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: target_commitish is invalid")
+		return
+	case len(deref(req.Name)) > 1024 || len(deref(req.Body)) > 125000:
+		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: name or body is too long")
+		return
+	}
+	s.respond(w, r, func() (int, any) {
+		if s.releaseByTagLocked(tag, true) != nil {
+			return http.StatusUnprocessableEntity, alreadyExists("Release", "tag_name")
+		}
+		rel := s.createReleaseLocked(releaseParams{
+			Tag:        tag,
+			Name:       deref(req.Name),
+			Body:       deref(req.Body),
+			Draft:      deref(req.Draft),
+			Prerelease: deref(req.Prerelease),
+		})
+		s.releaseEventLocked("created", rel)
+		if !rel.draft {
+			s.publishedEventsLocked(rel)
+		}
+		body := s.releaseJSONLocked(rel)
+		w.Header().Set("Location", body.URL)
+		return http.StatusCreated, body
+	})
+}
+
+// publishedEventsLocked sends what GitHub sends when a release is published.
+func (s *Server) publishedEventsLocked(rel *release) {
+	s.releaseEventLocked("published", rel)
+	if rel.prerelease {
+		s.releaseEventLocked("prereleased", rel)
+	} else {
+		s.releaseEventLocked("released", rel)
+	}
+}
+
+func (s *Server) getRelease(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "release_id")
+	s.respond(w, r, func() (int, any) {
+		rel := s.releaseByIDLocked(id)
+		if rel == nil {
+			return http.StatusNotFound, "Not Found"
+		}
+		return http.StatusOK, s.releaseJSONLocked(rel)
+	})
+}
+
+// updateRelease is PATCH /repos/{owner}/{repo}/releases/{release_id};
+// publishing a draft sends the published events.
+func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "release_id")
+	var req createReleaseRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.TagName != nil && !validTag(*req.TagName) {
+		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: tag_name is not a valid tag")
+		return
+	}
+	s.respond(w, r, func() (int, any) {
+		rel := s.releaseByIDLocked(id)
+		if rel == nil {
+			return http.StatusNotFound, "Not Found"
+		}
+		if req.TagName != nil && *req.TagName != rel.tag {
+			if s.releaseByTagLocked(*req.TagName, true) != nil {
+				return http.StatusUnprocessableEntity, alreadyExists("Release", "tag_name")
+			}
+			rel.tag = *req.TagName
+		}
+		if req.Name != nil {
+			rel.name = *req.Name
+		}
+		if req.Body != nil {
+			rel.body = *req.Body
+		}
+		if req.Prerelease != nil {
+			rel.prerelease = *req.Prerelease
+		}
+		published := rel.draft && req.Draft != nil && !*req.Draft
+		if req.Draft != nil {
+			rel.draft = *req.Draft
+		}
+		if published {
+			rel.publishedAt = s.now()
+			s.publishedEventsLocked(rel)
+		} else {
+			s.releaseEventLocked("edited", rel)
+		}
+		return http.StatusOK, s.releaseJSONLocked(rel)
+	})
+}
+
+func (s *Server) getReleaseByTag(w http.ResponseWriter, r *http.Request) {
+	s.respond(w, r, func() (int, any) {
+		rel := s.releaseByTagLocked(r.PathValue("tag"), false)
+		if rel == nil {
+			return http.StatusNotFound, "Not Found"
+		}
+		return http.StatusOK, s.releaseJSONLocked(rel)
+	})
+}
+
+// listAssets is GET /repos/{owner}/{repo}/releases/{release_id}/assets,
+// paginated with a Link header and conditional on the page's ETag.
+func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "release_id")
+	p := parsePage(r.URL.Query())
+	s.mu.Lock()
+	rel := s.releaseByIDLocked(id)
+	if rel == nil {
+		s.mu.Unlock()
+		notFound(w, r)
+		return
+	}
+	out := []assetJSON{}
+	for _, a := range paginate(rel.assets, p) {
+		out = append(out, s.assetJSONLocked(rel, a))
+	}
+	total, base := len(rel.assets), s.baseURL
+	s.mu.Unlock()
+	setLink(w, r, base, p, total)
+	writeJSON(w, r, http.StatusOK, out)
+}
+
+// getAsset is GET /repos/{owner}/{repo}/releases/assets/{asset_id}: the
+// asset's JSON, or with Accept: application/octet-stream a redirect to its
+// download, as GitHub answers.
+func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "asset_id")
+	s.mu.Lock()
+	rel, a := s.assetByIDLocked(id)
+	if a == nil {
+		s.mu.Unlock()
+		notFound(w, r)
+		return
+	}
+	body := s.assetJSONLocked(rel, a)
+	s.mu.Unlock()
+	if strings.Contains(r.Header.Get("Accept"), "application/octet-stream") {
+		w.Header().Set("Location", body.BrowserDownloadURL)
+		w.WriteHeader(http.StatusFound)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, body)
+}
+
+func (s *Server) deleteAsset(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "asset_id")
+	s.respond(w, r, func() (int, any) {
+		rel, a := s.assetByIDLocked(id)
+		if a == nil {
+			return http.StatusNotFound, "Not Found"
+		}
+		rel.removeAsset(a.id)
+		return http.StatusNoContent, nil
+	})
+}
+
+// uploadAsset is POST /api/uploads/repos/{owner}/{repo}/releases/{release_id}/assets?name=&label=.
+func (s *Server) uploadAsset(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "release_id")
+	name, label := r.URL.Query().Get("name"), r.URL.Query().Get("label")
+	if !validAssetName(name) {
+		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: name must be 1 to 255 of A-Z a-z 0-9 . _ + ~ -")
+		return
+	}
+	if !validLabel(label) {
+		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: label must be at most 255 printable characters")
+		return
+	}
+	if r.ContentLength > maxAssetSize {
+		writeError(w, r, http.StatusRequestEntityTooLarge, "Asset is too large for the simulator")
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAssetSize))
+	if err != nil {
+		writeError(w, r, http.StatusBadRequest, "Could not read the request body")
+		return
+	}
+	if r.ContentLength >= 0 && int64(len(data)) != r.ContentLength {
+		writeError(w, r, http.StatusBadRequest, "Bad Content-Length")
+		return
+	}
+	contentType := cmpOr(r.Header.Get("Content-Type"), "application/octet-stream")
+	s.respond(w, r, func() (int, any) {
+		rel := s.releaseByIDLocked(id)
+		if rel == nil {
+			return http.StatusNotFound, "Not Found"
+		}
+		a, err := s.addAssetLocked(rel, name, label, contentType, data)
+		if err != nil {
+			return http.StatusUnprocessableEntity, alreadyExists("ReleaseAsset", "name")
+		}
+		return http.StatusCreated, s.assetJSONLocked(rel, a)
+	})
+}
+
+// download serves github.com's public release download path.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	rel := s.releaseByTagLocked(r.PathValue("tag"), false)
+	var a *asset
+	if rel != nil {
+		a = rel.assetByName(r.PathValue("name"))
+	}
+	if a == nil {
+		s.mu.Unlock()
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method == http.MethodGet {
+		a.downloads++
+	}
+	data, modified := a.data, a.updatedAt
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", "attachment; filename="+r.PathValue("name"))
+	http.ServeContent(w, r, "", modified, bytes.NewReader(data))
+}

@@ -1,0 +1,152 @@
+package ghsim
+
+import (
+	"net/http"
+	"strings"
+)
+
+// authKind is what a route asks of the caller.
+type authKind int
+
+const (
+	authNone         authKind = iota // public downloads, control endpoints
+	authApp                          // the app's JWT
+	authInstallation                 // an installation token
+	authAny                          // either
+)
+
+func (s *Server) registerRoutes() {
+	const (
+		api  = "/api/v3"
+		repo = api + "/repos/{owner}/{repo}"
+	)
+
+	s.handle("GET "+api+"/app", authApp, s.getApp)
+	s.handle("GET "+api+"/app/installations", authApp, s.listInstallations)
+	s.handle("GET "+api+"/app/installations/{installation_id}", authApp, s.getInstallation)
+	s.handle("POST "+api+"/app/installations/{installation_id}/access_tokens", authApp, s.createAccessToken)
+	s.handle("GET "+repo+"/installation", authApp, s.getRepoInstallation)
+	s.handle("GET "+api+"/app/hook/deliveries", authApp, s.listDeliveries)
+	s.handle("GET "+api+"/app/hook/deliveries/{delivery_id}", authApp, s.getDelivery)
+	s.handle("POST "+api+"/app/hook/deliveries/{delivery_id}/attempts", authApp, s.redeliver)
+	s.handle("GET "+api+"/rate_limit", authAny, s.getRateLimit)
+
+	s.handle("GET "+repo+"/releases", authInstallation, s.listReleases)
+	s.handle("POST "+repo+"/releases", authInstallation, s.createRelease)
+	s.handle("GET "+repo+"/releases/{release_id}", authInstallation, s.getRelease)
+	s.handle("PATCH "+repo+"/releases/{release_id}", authInstallation, s.updateRelease)
+	s.releaseSubroutes(repo)
+	s.handle("DELETE "+repo+"/releases/assets/{asset_id}", authInstallation, s.deleteAsset)
+	s.handle("POST /api/uploads/repos/{owner}/{repo}/releases/{release_id}/assets", authInstallation, s.uploadAsset)
+
+	s.handle("GET "+repo+"/actions/workflows", authInstallation, s.listWorkflows)
+	s.handle("GET "+repo+"/actions/workflows/{workflow_id}", authInstallation, s.getWorkflow)
+	s.handle("POST "+repo+"/actions/workflows/{workflow_id}/dispatches", authInstallation, s.dispatch)
+	s.handle("GET "+repo+"/actions/workflows/{workflow_id}/runs", authInstallation, s.listWorkflowRuns)
+	s.handle("GET "+repo+"/actions/runs", authInstallation, s.listRuns)
+	s.handle("GET "+repo+"/actions/runs/{run_id}", authInstallation, s.getRun)
+	s.handle("GET "+repo+"/actions/runs/{run_id}/jobs", authInstallation, s.listJobs)
+	s.handle("POST "+repo+"/actions/runs/{run_id}/cancel", authInstallation, s.cancelRun)
+	s.handle("GET "+repo+"/actions/jobs/{job_id}", authInstallation, s.getJob)
+
+	s.handle("GET /{owner}/{repo}/releases/download/{tag}/{name}", authNone, s.download)
+
+	s.handle("GET /_sim/stats", authNone, s.getStats)
+	s.handle("GET /_sim/faults", authNone, s.getFaults)
+	s.handle("POST /_sim/faults", authNone, s.postFaults)
+	s.handle("DELETE /_sim/faults", authNone, s.deleteFaults)
+}
+
+// releaseSubroutes serves GitHub's .../releases/tags/{tag},
+// .../releases/assets/{asset_id} and .../releases/{release_id}/assets,
+// which ServeMux refuses to register side by side because they overlap
+// (a tag or release named "assets"). One pattern takes all three and
+// hands each request to its route, resolving overlaps as GitHub does.
+func (s *Server) releaseSubroutes(repo string) {
+	byTag := s.chain("GET "+repo+"/releases/tags/{tag}", authInstallation, s.getReleaseByTag)
+	asset := s.chain("GET "+repo+"/releases/assets/{asset_id}", authInstallation, s.getAsset)
+	assets := s.chain("GET "+repo+"/releases/{release_id}/assets", authInstallation, s.listAssets)
+	s.mux.HandleFunc("GET "+repo+"/releases/{first}/{second}", func(w http.ResponseWriter, r *http.Request) {
+		first, second := r.PathValue("first"), r.PathValue("second")
+		switch {
+		case first == "tags":
+			r.SetPathValue("tag", second)
+			byTag(w, r)
+		case first == "assets":
+			r.SetPathValue("asset_id", second)
+			asset(w, r)
+		case second == "assets":
+			r.SetPathValue("release_id", first)
+			assets(w, r)
+		default:
+			notFound(w, r)
+		}
+	})
+}
+
+// serve answers API paths that match no route (or not with this method)
+// with GitHub's JSON 404; ServeMux would answer in plain text.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
+		notFound(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) handle(pattern string, auth authKind, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, s.chain(pattern, auth, h))
+}
+
+// chain wraps h for the route named route ("METHOD pattern"), under which
+// it is counted and addressed by faults. The order is GitHub's: a fault
+// stands for the server failing before anything else; then come
+// authentication, the rate limit and the repository check.
+func (s *Server) chain(route string, auth authKind, h http.HandlerFunc) http.HandlerFunc {
+	control := strings.Contains(route, " /_sim/")
+	if !control {
+		s.routes[route] = true
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if control {
+			h(w, r)
+			return
+		}
+		s.countRequest(route)
+		if f := s.takeFault(route); f != nil {
+			s.writeFault(w, r, f)
+			return
+		}
+		if auth == authNone {
+			if s.isRepo(r) {
+				h(w, r)
+			} else {
+				http.NotFound(w, r)
+			}
+			return
+		}
+		bucket, ok := s.authenticate(w, r, auth)
+		if !ok {
+			return
+		}
+		rw, ok := s.rateLimit(w, r, bucket)
+		if !ok {
+			return
+		}
+		if !s.isRepo(r) {
+			notFound(rw, r)
+			return
+		}
+		h(rw, r)
+	}
+}
+
+// isRepo reports whether the request's {owner}/{repo}, if any, is the
+// simulated repository. GitHub compares names case-insensitively.
+func (s *Server) isRepo(r *http.Request) bool {
+	owner, repo := r.PathValue("owner"), r.PathValue("repo")
+	if owner == "" && repo == "" {
+		return true
+	}
+	return strings.EqualFold(owner, s.cfg.Owner) && strings.EqualFold(repo, s.cfg.Repo)
+}

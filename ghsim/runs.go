@@ -1,0 +1,381 @@
+package ghsim
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+)
+
+// Run and job statuses and conclusions, as GitHub spells them.
+const (
+	statusQueued     = "queued"
+	statusInProgress = "in_progress"
+	statusCompleted  = "completed"
+
+	conclusionSuccess   = "success"
+	conclusionFailure   = "failure"
+	conclusionCancelled = "cancelled"
+	conclusionSkipped   = "skipped"
+)
+
+// buildSteps are the steps of a simulated driver build.
+var buildSteps = []string{"Set up job", "Install kernel headers", "Build driver", "Package", "Upload", "Complete job"}
+
+type run struct {
+	id, number   int64
+	jobID        int64
+	checkSuiteID int64
+	inputs       map[string]string // resolved, never modified
+	title        string
+	status       string
+	conclusion   string
+	createdAt    time.Time
+	updatedAt    time.Time
+	job          job
+	stop         chan struct{} // closed when the run completes
+}
+
+type job struct {
+	status, conclusion                string
+	createdAt, startedAt, completedAt time.Time
+	steps                             []step
+}
+
+type step struct {
+	name, status, conclusion string
+	startedAt, completedAt   time.Time
+}
+
+func (s *Server) runByIDLocked(id int64) *run {
+	for _, r := range s.runs {
+		if r.id == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// headSHA is the fixed commit main points at.
+func (s *Server) headSHA() string {
+	sum := sha1.Sum([]byte(s.cfg.Owner + "/" + s.cfg.Repo + "@" + defaultBranch))
+	return hex.EncodeToString(sum[:])
+}
+
+// startRunLocked creates a queued run for a dispatch, announces it and
+// starts its simulation.
+func (s *Server) startRunLocked(inputs map[string]string) *run {
+	now := s.now()
+	s.runNumber++
+	r := &run{
+		id:           s.newIDLocked(),
+		number:       s.runNumber,
+		jobID:        s.newIDLocked(),
+		checkSuiteID: s.newIDLocked(),
+		inputs:       inputs,
+		title:        s.workflow.displayTitle(inputs),
+		status:       statusQueued,
+		createdAt:    now,
+		updatedAt:    now,
+		// GitHub reports a queued job's creation time as started_at.
+		job:  job{status: statusQueued, createdAt: now, startedAt: now, steps: []step{}},
+		stop: make(chan struct{}),
+	}
+	s.runs = append(s.runs, r)
+	s.stats.dispatches++
+	s.log.Info().Int64("run_id", r.id).Str("display_title", r.title).Msg("run queued")
+	s.workflowRunEventLocked("requested", r)
+	s.workflowJobEventLocked(statusQueued, r)
+	s.wg.Add(1)
+	go s.simulate(r)
+	return r
+}
+
+// simulate moves a run through its steps on timers: queued for a tenth of
+// BuildDuration, then the steps share the rest. It returns when the run
+// completes, is cancelled, or the server closes.
+func (s *Server) simulate(r *run) {
+	defer s.wg.Done()
+	queued := s.cfg.BuildDuration / 10
+	perStep := (s.cfg.BuildDuration - queued) / time.Duration(len(buildSteps))
+	timer := time.NewTimer(queued)
+	defer timer.Stop()
+	if !s.wait(timer, r) || !s.begin(r) {
+		return
+	}
+	var pkg *artifact
+	for i, name := range buildSteps {
+		timer.Reset(perStep)
+		if !s.wait(timer, r) {
+			return
+		}
+		err := s.stepWork(r, name, &pkg)
+		if !s.finishStep(r, i, err) {
+			return
+		}
+	}
+}
+
+func (s *Server) wait(timer *time.Timer, r *run) bool {
+	select {
+	case <-timer.C:
+		return true
+	case <-r.stop:
+		return false
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// artifact is the package a run built.
+type artifact struct {
+	name, label string
+	data        []byte
+}
+
+// stepWork does what a step does besides taking time; its error fails the step.
+func (s *Server) stepWork(r *run, name string, pkg **artifact) error {
+	switch name {
+	case "Build driver":
+		if s.cfg.FailKernels != nil && s.cfg.FailKernels.MatchString(r.inputs["kernel_version"]) {
+			return fmt.Errorf("kernel %s: driver does not compile", r.inputs["kernel_version"])
+		}
+	case "Package":
+		name, data, label, err := s.cfg.Artifact(maps.Clone(r.inputs))
+		if err != nil {
+			return fmt.Errorf("package: %w", err)
+		}
+		*pkg = &artifact{name: name, label: label, data: data}
+	case "Upload":
+		return s.uploadArtifact(r, *pkg)
+	}
+	return nil
+}
+
+// uploadArtifact publishes the package and its .sha256 to the release of
+// the run's driver_version, replacing assets of the same name as
+// `gh release upload --clobber` does.
+func (s *Server) uploadArtifact(r *run, pkg *artifact) error {
+	if pkg == nil {
+		return errors.New("upload: nothing was packaged")
+	}
+	sumName := pkg.name + ".sha256"
+	if !validAssetName(sumName) || !validLabel(pkg.label) {
+		return fmt.Errorf("upload: invalid asset name %q or label %q", pkg.name, pkg.label)
+	}
+	sum := hashHex(pkg.data)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.status == statusCompleted {
+		return nil // cancelled meanwhile; finishStep sees it
+	}
+	rel := s.releaseByTagLocked(r.inputs["driver_version"], true)
+	if rel == nil {
+		return fmt.Errorf("upload: release %s not found", r.inputs["driver_version"])
+	}
+	files := []struct {
+		name, label, contentType string
+		data                     []byte
+	}{
+		{pkg.name, pkg.label, packageContentType(pkg.name), pkg.data},
+		{sumName, "", "text/plain", []byte(sum + "  " + pkg.name + "\n")},
+	}
+	for _, f := range files {
+		if old := rel.assetByName(f.name); old != nil {
+			rel.removeAsset(old.id)
+		}
+		if _, err := s.addAssetLocked(rel, f.name, f.label, f.contentType, f.data); err != nil {
+			return fmt.Errorf("upload %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// begin moves a queued run to in_progress with its first step running.
+func (s *Server) begin(r *run) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.status == statusCompleted || s.closed {
+		return false
+	}
+	now := s.now()
+	r.status, r.updatedAt = statusInProgress, now
+	r.job.status, r.job.startedAt = statusInProgress, now
+	for _, name := range buildSteps {
+		r.job.steps = append(r.job.steps, step{name: name, status: statusQueued})
+	}
+	r.job.steps[0].status, r.job.steps[0].startedAt = statusInProgress, now
+	s.log.Debug().Int64("run_id", r.id).Msg("run in progress")
+	s.workflowRunEventLocked(statusInProgress, r)
+	s.workflowJobEventLocked(statusInProgress, r)
+	return true
+}
+
+// finishStep completes step i and starts the next, or completes the run
+// after the last step or a failure. It reports whether the run goes on.
+func (s *Server) finishStep(r *run, i int, stepErr error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.status == statusCompleted || s.closed {
+		return false
+	}
+	now := s.now()
+	st := &r.job.steps[i]
+	st.status, st.completedAt, st.conclusion = statusCompleted, now, conclusionSuccess
+	if stepErr != nil {
+		st.conclusion = conclusionFailure
+		s.log.Info().Int64("run_id", r.id).Str("step", st.name).Err(stepErr).Msg("run step failed")
+		s.completeLocked(r, conclusionFailure)
+		return false
+	}
+	if i+1 == len(r.job.steps) {
+		s.completeLocked(r, conclusionSuccess)
+		return false
+	}
+	next := &r.job.steps[i+1]
+	next.status, next.startedAt = statusInProgress, now
+	r.updatedAt = now
+	return true
+}
+
+// completeLocked ends the run and its job with conclusion. Steps not yet
+// done are skipped (a running one is cancelled with the run), except that
+// "Complete job" still runs after a failure, as on GitHub.
+func (s *Server) completeLocked(r *run, conclusion string) {
+	now := s.now()
+	for i := range r.job.steps {
+		st := &r.job.steps[i]
+		if st.status == statusCompleted {
+			continue
+		}
+		switch {
+		case st.status == statusInProgress && conclusion == conclusionCancelled:
+			st.conclusion = conclusionCancelled
+		case i == len(r.job.steps)-1 && conclusion == conclusionFailure:
+			st.conclusion = conclusionSuccess
+		default:
+			st.conclusion = conclusionSkipped
+		}
+		st.status, st.completedAt = statusCompleted, now
+		if st.startedAt.IsZero() {
+			st.startedAt = now
+		}
+	}
+	r.job.status, r.job.conclusion, r.job.completedAt = statusCompleted, conclusion, now
+	r.status, r.conclusion, r.updatedAt = statusCompleted, conclusion, now
+	close(r.stop)
+	s.log.Info().Int64("run_id", r.id).Str("conclusion", conclusion).Msg("run completed")
+	s.workflowJobEventLocked(statusCompleted, r)
+	s.workflowRunEventLocked(statusCompleted, r)
+}
+
+func (s *Server) workflowJSONLocked() workflowJSON {
+	u := s.urlsLocked()
+	return workflowJSON{
+		ID:        workflowID,
+		NodeID:    nodeID("Workflow", workflowID),
+		Name:      s.workflow.name,
+		Path:      s.workflow.path,
+		State:     "active",
+		CreatedAt: timestamp(s.started),
+		UpdatedAt: timestamp(s.started),
+		URL:       u.repoAPI() + "/actions/workflows/" + strconv.Itoa(workflowID),
+		HTMLURL:   u.repoHTML() + "/blob/" + defaultBranch + "/" + s.workflow.path,
+		BadgeURL:  u.repoHTML() + "/workflows/" + s.workflow.name + "/badge.svg",
+	}
+}
+
+func (s *Server) runJSONLocked(r *run) runJSON {
+	u := s.urlsLocked()
+	api := u.repoAPI() + "/actions/runs/" + strconv.FormatInt(r.id, 10)
+	bot := s.botLocked()
+	sha := s.headSHA()
+	return runJSON{
+		ID:                  r.id,
+		Name:                s.workflow.name,
+		NodeID:              nodeID("WorkflowRun", r.id),
+		HeadBranch:          defaultBranch,
+		HeadSHA:             sha,
+		Path:                s.workflow.path,
+		DisplayTitle:        r.title,
+		RunNumber:           r.number,
+		Event:               "workflow_dispatch",
+		Status:              r.status,
+		Conclusion:          optString(r.conclusion),
+		WorkflowID:          workflowID,
+		CheckSuiteID:        r.checkSuiteID,
+		CheckSuiteNodeID:    nodeID("CheckSuite", r.checkSuiteID),
+		URL:                 api,
+		HTMLURL:             u.repoHTML() + "/actions/runs/" + strconv.FormatInt(r.id, 10),
+		PullRequests:        []any{},
+		CreatedAt:           timestamp(r.createdAt),
+		UpdatedAt:           timestamp(r.updatedAt),
+		Actor:               bot,
+		TriggeringActor:     bot,
+		RunAttempt:          1,
+		ReferencedWorkflows: []any{},
+		RunStartedAt:        timestamp(r.createdAt),
+		JobsURL:             api + "/jobs",
+		LogsURL:             api + "/logs",
+		CheckSuiteURL:       u.repoAPI() + "/check-suites/" + strconv.FormatInt(r.checkSuiteID, 10),
+		ArtifactsURL:        api + "/artifacts",
+		CancelURL:           api + "/cancel",
+		RerunURL:            api + "/rerun",
+		WorkflowURL:         u.repoAPI() + "/actions/workflows/" + strconv.Itoa(workflowID),
+		HeadCommit: commitJSON{
+			ID:        sha,
+			TreeID:    hashHex([]byte(sha))[:40],
+			Message:   "Simulated head of " + defaultBranch,
+			Timestamp: timestamp(s.started),
+			Author:    gitUserJSON{Name: "ghsim", Email: "ghsim@users.noreply.github.com"},
+			Committer: gitUserJSON{Name: "GitHub", Email: "noreply@github.com"},
+		},
+		Repository:     u.minimalRepo(),
+		HeadRepository: u.minimalRepo(),
+	}
+}
+
+func (s *Server) jobJSONLocked(r *run) jobJSON {
+	u := s.urlsLocked()
+	runID := strconv.FormatInt(r.id, 10)
+	jobID := strconv.FormatInt(r.jobID, 10)
+	out := jobJSON{
+		ID:              r.jobID,
+		RunID:           r.id,
+		WorkflowName:    s.workflow.name,
+		HeadBranch:      defaultBranch,
+		RunURL:          u.repoAPI() + "/actions/runs/" + runID,
+		RunAttempt:      1,
+		NodeID:          nodeID("CheckRun", r.jobID),
+		HeadSHA:         s.headSHA(),
+		URL:             u.repoAPI() + "/actions/jobs/" + jobID,
+		HTMLURL:         u.repoHTML() + "/actions/runs/" + runID + "/job/" + jobID,
+		Status:          r.job.status,
+		Conclusion:      optString(r.job.conclusion),
+		CreatedAt:       timestamp(r.job.createdAt),
+		StartedAt:       timestamp(r.job.startedAt),
+		CompletedAt:     timestamp(r.job.completedAt),
+		Name:            s.workflow.jobName,
+		Steps:           []stepJSON{},
+		CheckRunURL:     u.repoAPI() + "/check-runs/" + jobID,
+		Labels:          s.workflow.labels,
+		RunnerID:        r.id%20 + 1,
+		RunnerName:      fmt.Sprintf("GitHub Actions %d", r.id%20+1),
+		RunnerGroupID:   2,
+		RunnerGroupName: "GitHub Actions",
+	}
+	for i, st := range r.job.steps {
+		out.Steps = append(out.Steps, stepJSON{
+			Name:        st.name,
+			Status:      st.status,
+			Conclusion:  optString(st.conclusion),
+			Number:      i + 1,
+			StartedAt:   timestamp(st.startedAt),
+			CompletedAt: timestamp(st.completedAt),
+		})
+	}
+	return out
+}

@@ -1,0 +1,369 @@
+// Package ghsim is a GitHub simulator for driverbuild: the REST subset the
+// build-service and driver-loader call (app authentication, releases and
+// assets, workflow dispatch and runs), simulated driver-build runs that
+// publish packages, signed webhooks with a deliveries log, and fault
+// injection. It serves GitHub Enterprise style paths (/api/v3/,
+// /api/uploads/) so go-github and go-githubapp talk to it unmodified.
+package ghsim
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild"
+)
+
+const defaultBranch = "main"
+
+// ArtifactFunc produces the package a successful run uploads: the asset
+// name, its bytes and its label. A non-nil error fails the run's Package step.
+type ArtifactFunc func(inputs map[string]string) (name string, data []byte, label string, err error)
+
+// Config configures a Server. The zero value is usable: every field has a default.
+type Config struct {
+	// BaseURL is the simulator's root URL as clients reach it, such as
+	// http://127.0.0.1:9000. Start derives it from the listener when empty;
+	// with Handler alone call SetBaseURL.
+	BaseURL string
+
+	Owner, Repo    string // default riptides/driver
+	AppID          int64  // default 1
+	AppSlug        string // default driverbuild-sim
+	InstallationID int64  // default 1
+
+	// PrivateKeyPEM is the app's RSA key (PKCS#1 or PKCS#8); a fresh
+	// 2048-bit key is generated when empty.
+	PrivateKeyPEM []byte
+
+	// WebhookURL receives the app's webhooks; empty sends none.
+	WebhookURL string
+	// WebhookSecret signs webhook bodies; generated when empty.
+	WebhookSecret string
+	// WebhookTimeout bounds one delivery (default 10s, as GitHub).
+	WebhookTimeout time.Duration
+
+	// WorkflowFile and WorkflowYAML define the dispatchable workflow;
+	// defaults driver-build.yml and driverbuild.DriverBuildWorkflow.
+	WorkflowFile string
+	WorkflowYAML []byte
+
+	// Releases are tags published at start, without webhooks.
+	Releases []string
+
+	// BuildDuration is how long a run takes from dispatch to completion (default 20s).
+	BuildDuration time.Duration
+	// FailKernels fails the Build driver step of runs whose kernel_version matches.
+	FailKernels *regexp.Regexp
+	// RejectRunDetails answers dispatches carrying return_run_details with
+	// 422, as GitHub did before February 2026.
+	RejectRunDetails bool
+	// Artifact builds the package of a successful run; default DefaultArtifact.
+	Artifact ArtifactFunc
+
+	// RateLimit is the hourly request budget per installation (default 5000).
+	RateLimit int
+	// Now is the clock for timestamps, tokens and JWT checks (default time.Now).
+	Now func() time.Time
+	// Logger logs the simulator's work; nil logs nothing.
+	Logger *zerolog.Logger
+}
+
+func (c *Config) setDefaults() {
+	c.Owner = cmpOr(c.Owner, "riptides")
+	c.Repo = cmpOr(c.Repo, "driver")
+	c.AppSlug = cmpOr(c.AppSlug, "driverbuild-sim")
+	c.WorkflowFile = cmpOr(c.WorkflowFile, "driver-build.yml")
+	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if c.AppID == 0 {
+		c.AppID = 1
+	}
+	if c.InstallationID == 0 {
+		c.InstallationID = 1
+	}
+	if c.WebhookTimeout == 0 {
+		c.WebhookTimeout = 10 * time.Second
+	}
+	if c.WorkflowYAML == nil {
+		c.WorkflowYAML = driverbuild.DriverBuildWorkflow
+	}
+	if c.BuildDuration == 0 {
+		c.BuildDuration = 20 * time.Second
+	}
+	if c.Artifact == nil {
+		c.Artifact = DefaultArtifact
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 5000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		nop := zerolog.Nop()
+		c.Logger = &nop
+	}
+}
+
+var accountName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,99})$`)
+
+func (c *Config) validate() error {
+	if !accountName.MatchString(c.Owner) || !accountName.MatchString(c.Repo) {
+		return fmt.Errorf("repository %q/%q: want GitHub owner and repository names", c.Owner, c.Repo)
+	}
+	if c.AppID < 0 || c.InstallationID < 0 {
+		return errors.New("app and installation ids must be positive")
+	}
+	if c.BuildDuration < 0 || c.WebhookTimeout < 0 || c.RateLimit < 0 {
+		return errors.New("durations and rate limit must not be negative")
+	}
+	for _, tag := range c.Releases {
+		if !validTag(tag) {
+			return fmt.Errorf("release tag %q: want letters, digits and ._+-", tag)
+		}
+	}
+	return nil
+}
+
+// Server is a running simulated GitHub. All its state is guarded by mu.
+type Server struct {
+	cfg      Config
+	log      zerolog.Logger
+	key      *rsa.PrivateKey
+	keyPEM   []byte
+	secret   string
+	workflow *workflow
+	started  time.Time
+	mux      *http.ServeMux
+	routes   map[string]bool // route labels, for fault validation
+	hooks    *http.Client
+
+	ctx       context.Context // cancelled by Close; stops runs and deliveries
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // run and delivery goroutines
+	closeOnce sync.Once
+	httpSrv   *http.Server
+
+	mu         sync.Mutex
+	closed     bool
+	baseURL    string
+	webhookURL string
+	nextID     int64
+	releases   []*release // by id
+	runs       []*run     // by id
+	runNumber  int64
+	tokens     map[string]installationToken
+	limits     map[int64]*rateWindow
+	deliveries []*delivery // by id
+	queues     map[string][]*delivery
+	faults     []*Fault
+	paused     bool
+	stats      counters
+}
+
+// New creates a simulator; it serves nothing until Start or Handler is used.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("ghsim config: %w", err)
+	}
+	wf, err := parseWorkflow(cfg.WorkflowFile, cfg.WorkflowYAML)
+	if err != nil {
+		return nil, fmt.Errorf("ghsim config: %w", err)
+	}
+	key, keyPEM, err := appKey(cfg.PrivateKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("ghsim config: %w", err)
+	}
+	secret := cfg.WebhookSecret
+	if secret == "" {
+		secret = randomHex(20)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger.With().Str("component", "ghsim").Logger(),
+		key:        key,
+		keyPEM:     keyPEM,
+		secret:     secret,
+		workflow:   wf,
+		started:    cfg.Now().UTC().Truncate(time.Second),
+		routes:     map[string]bool{},
+		hooks:      &http.Client{Timeout: cfg.WebhookTimeout},
+		ctx:        ctx,
+		cancel:     cancel,
+		baseURL:    cfg.BaseURL,
+		webhookURL: cfg.WebhookURL,
+		nextID:     1000,
+		tokens:     map[string]installationToken{},
+		limits:     map[int64]*rateWindow{},
+		queues:     map[string][]*delivery{},
+		stats:      newCounters(),
+	}
+	for _, tag := range cfg.Releases {
+		s.createReleaseLocked(releaseParams{Tag: tag, Name: tag})
+	}
+	s.mux = http.NewServeMux()
+	s.registerRoutes()
+	return s, nil
+}
+
+// appKey parses the configured key or generates one, returning it with
+// its PKCS#1 PEM, the form GitHub hands out.
+func appKey(pemBytes []byte) (*rsa.PrivateKey, []byte, error) {
+	if len(pemBytes) > 0 {
+		key, err := jwt.ParseRSAPrivateKeyFromPEM(pemBytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("app private key: %w", err)
+		}
+		return key, pemBytes, nil
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate app key: %w", err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails, see crypto/rand
+	return hex.EncodeToString(b)
+}
+
+// Handler serves the simulator: the API under /api/v3/ and /api/uploads/,
+// release downloads at /{owner}/{repo}/releases/download/..., and the
+// control endpoints under /_sim/.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
+// PrivateKeyPEM is the app's private key.
+func (s *Server) PrivateKeyPEM() []byte { return s.keyPEM }
+
+// WebhookSecret is the secret webhook bodies are signed with.
+func (s *Server) WebhookSecret() string { return s.secret }
+
+// AppID is the simulated app's id.
+func (s *Server) AppID() int64 { return s.cfg.AppID }
+
+// InstallationID is the id of the app's one installation.
+func (s *Server) InstallationID() int64 { return s.cfg.InstallationID }
+
+// URL is the simulator's base URL; the REST API is URL()+"/api/v3/".
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.baseURL
+}
+
+// SetBaseURL sets the URL clients reach the simulator at, for use with
+// Handler, e.g. httptest.NewServer(sim.Handler()) followed by
+// sim.SetBaseURL(ts.URL).
+func (s *Server) SetBaseURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.baseURL = strings.TrimSuffix(u, "/")
+}
+
+// SetWebhookURL changes where webhooks go from the next delivery on, for
+// a receiver that starts after the simulator.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.webhookURL = u
+}
+
+// Start serves the simulator on ln in the background until Close.
+func (s *Server) Start(ln net.Listener) {
+	s.mu.Lock()
+	if s.baseURL == "" {
+		s.baseURL = "http://" + dialableAddr(ln.Addr())
+	}
+	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.httpSrv
+	s.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("serve")
+		}
+	}()
+}
+
+// dialableAddr turns a wildcard listen address into one clients can dial.
+func dialableAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+}
+
+// Close stops serving (when started with Start), stops simulated runs and
+// webhook deliveries, and waits for their goroutines.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		srv := s.httpSrv
+		s.mu.Unlock()
+		if srv != nil {
+			err = srv.Close()
+		}
+		s.cancel()
+		s.wg.Wait()
+	})
+	return err
+}
+
+// ListenAndServe runs a simulator on addr until ctx is done. When
+// configPath is not empty it writes a build-service config pointing at the
+// simulator there first.
+func ListenAndServe(ctx context.Context, addr string, cfg Config, configPath string) error {
+	sim, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	sim.Start(ln)
+	defer sim.Close()
+	sim.log.Info().Str("url", sim.URL()).Str("repository", sim.cfg.Owner+"/"+sim.cfg.Repo).Msg("ghsim serving")
+	if configPath != "" {
+		if err := sim.WriteServiceConfigFile(configPath); err != nil {
+			return err
+		}
+		sim.log.Info().Str("path", configPath).Msg("wrote build-service config")
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// urls builds absolute URLs from the current base URL; callers hold mu.
+func (s *Server) urlsLocked() urls {
+	return newURLs(s.baseURL, s.cfg.Owner, s.cfg.Repo)
+}
+
+func (s *Server) newIDLocked() int64 {
+	s.nextID++
+	return s.nextID
+}
+
+func (s *Server) now() time.Time {
+	return s.cfg.Now().UTC().Truncate(time.Second)
+}
