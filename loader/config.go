@@ -168,16 +168,19 @@ func (c *Config) Finish() error {
 	if _, err := c.Catalog(); err != nil {
 		bad("distributions: %v", err)
 	}
-	for file, token := range map[string]*string{c.ServiceTokenFile: &c.ServiceToken, c.GitHubTokenFile: &c.GitHubToken} {
-		if file == "" {
+	for _, t := range []struct {
+		file  string
+		token *string
+	}{{c.ServiceTokenFile, &c.ServiceToken}, {c.GitHubTokenFile, &c.GitHubToken}} {
+		if t.file == "" {
 			continue
 		}
-		b, err := os.ReadFile(file)
+		b, err := os.ReadFile(t.file)
 		if err != nil {
 			bad("token file: %v", err)
 			continue
 		}
-		*token = strings.TrimSpace(string(b))
+		*t.token = strings.TrimSpace(string(b))
 	}
 	return errors.Join(errs...)
 }

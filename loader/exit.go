@@ -1,9 +1,6 @@
 package loader
 
-import (
-	"context"
-	"errors"
-)
+import "errors"
 
 // Exit codes of driver-loader; docs/driver-loader.md lists them too.
 const (
@@ -33,7 +30,8 @@ func withCode(code int, err error) error {
 	return &exitError{code: code, err: err}
 }
 
-// ExitCode is the process exit code for the error Run returned.
+// ExitCode is the process exit code for the error Run returned; an error
+// without a code (an interrupted run among them) is ExitError.
 func ExitCode(err error) int {
 	var e *exitError
 	switch {
@@ -41,8 +39,6 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &e):
 		return e.code
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return ExitError
 	}
 	return ExitError
 }

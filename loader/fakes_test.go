@@ -163,6 +163,27 @@ type node struct {
 	kernel  *recordingKernel
 	exec    *recordingExec
 	cache   string
+	http    *recordingTransport
+	backoff func() backoff.BackOff
+}
+
+// recordingTransport notes every request the loader makes.
+type recordingTransport struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.requests = append(rt.requests, r.Method+" "+r.URL.String())
+	rt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (rt *recordingTransport) Requests() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return append([]string(nil), rt.requests...)
 }
 
 func newNode(t *testing.T, osRelease, kernelRelease string) *node {
@@ -172,8 +193,10 @@ func newNode(t *testing.T, osRelease, kernelRelease string) *node {
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "os-release"), fixtures.Read(t, "os-release", osRelease), 0o644))
 	return &node{
 		root: root, release: kernelRelease, arch: "x86_64", kernel: newKernel(),
-		exec:  &recordingExec{have: map[string]bool{"apt-get": true, "dpkg": true, "dnf": true, "rpm": true}},
-		cache: t.TempDir(),
+		exec:    &recordingExec{have: map[string]bool{"apt-get": true, "dpkg": true, "dnf": true, "rpm": true}},
+		cache:   t.TempDir(),
+		http:    &recordingTransport{},
+		backoff: func() backoff.BackOff { return &backoff.ZeroBackOff{} },
 	}
 }
 
@@ -199,9 +222,9 @@ func (n *node) run(t *testing.T, cfg loader.Config) result {
 	require.NoError(t, cfg.Finish())
 	var out strings.Builder
 	l := &loader.Loader{
-		Config: cfg, HTTP: http.DefaultClient, Kernel: n.kernel, Exec: n.exec, Out: &out,
+		Config: cfg, HTTP: &http.Client{Transport: n.http}, Kernel: n.kernel, Exec: n.exec, Out: &out,
 		Uname:   func() (string, string, error) { return n.release, n.arch, nil },
-		Backoff: func() backoff.BackOff { return &backoff.ZeroBackOff{} },
+		Backoff: n.backoff,
 	}
 	ctx := zerolog.New(zerolog.NewTestWriter(t)).WithContext(context.Background())
 	err := l.Run(ctx)

@@ -104,7 +104,12 @@ func (l *Loader) Run(ctx context.Context) error {
 		l.sayf("platform: %s %s, kernel %s, %s", req.Distribution, req.DistroVersion, req.KernelVersion, req.Architecture)
 	}
 
-	pkg, err := l.obtain(ctx, req, name)
+	cacheDir, cleanup, err := l.cacheDir(ctx)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	pkg, err := l.obtain(ctx, req, name, cacheDir)
 	if err != nil || pkg == nil {
 		if pkg == nil && err == nil { // a dry run that could not reach anyone
 			l.sayf("would then verify the package, check each module's vermagic against %s and load it (%s mode)", req.KernelVersion, cfg.Mode)

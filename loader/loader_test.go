@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -367,4 +369,26 @@ func TestDryRunOffline(t *testing.T) {
 	res = n.run(t, cfg)
 	require.Equal(t, loader.ExitUnavailable, res.code)
 	require.Regexp(t, `^package: `, res.out)
+}
+
+func TestUnusableCacheDir(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	publish(t, rel, ubuntuPkg, ubuntuSpec(), true)
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	n.cache = filepath.Join(file, "cache") // not creatable, even by root
+
+	cfg := n.config(url)
+	cfg.DryRun = true
+	res := n.run(t, cfg)
+	require.NoError(t, res.err, "a dry run downloads to a temporary dir instead")
+	require.Contains(t, res.out, "would load: riptides v0.1.2")
+
+	cfg.DryRun = false
+	res = n.run(t, cfg)
+	require.Equal(t, loader.ExitError, res.code)
+	require.ErrorContains(t, res.err, "cache dir")
+	require.Empty(t, n.kernel.Calls())
 }

@@ -3,7 +3,6 @@ package loader
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/loader/kmod"
@@ -124,5 +123,5 @@ func names(mods []*module) []string {
 	for _, m := range mods {
 		out = append(out, m.info.Name)
 	}
-	return slices.Clip(out)
+	return out
 }

@@ -19,12 +19,12 @@ import (
 // obtain returns the verified package: from the cache, else the release
 // and its mirrors, else a build the service runs. In a dry run that cannot
 // reach anyone it returns neither package nor error.
-func (l *Loader) obtain(ctx context.Context, req kernel.Request, name string) (*fetch.Result, error) {
+func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir string) (*fetch.Result, error) {
 	log := zerolog.Ctx(ctx)
 	cfg := l.Config
 	f := &fetch.Fetcher{
 		HTTP: l.HTTP, Sources: append([]string{cfg.ReleaseURL}, cfg.Mirrors...), Token: cfg.GitHubToken,
-		CacheDir: cfg.CacheDir, UserAgent: l.UserAgent, Backoff: l.Backoff,
+		CacheDir: cacheDir, UserAgent: l.UserAgent, Backoff: l.Backoff,
 	}
 	if res, ok, err := f.Cached(req.DriverVersion, name); err != nil {
 		log.Warn().Err(err).Msg("cache unreadable; downloading")
@@ -35,19 +35,6 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name string) (*
 		}
 		return &res, nil
 	}
-	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
-		if !cfg.DryRun {
-			return nil, fmt.Errorf("cache dir: %w", err)
-		}
-		tmp, terr := os.MkdirTemp("", "driver-loader-cache-")
-		if terr != nil {
-			return nil, fmt.Errorf("cache dir: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		log.Warn().Err(err).Str("instead", tmp).Msg("cache dir not writable; the dry run downloads to a temporary dir")
-		f.CacheDir = tmp
-	}
-
 	svc := l.service()
 	freq := fetch.Request{DriverVersion: req.DriverVersion, Package: name}
 	if svc != nil {
@@ -85,7 +72,11 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name string) (*
 	}
 	if cfg.DryRun {
 		body, _ := json.Marshal(req)
-		l.sayf("not in the release (%v)", err)
+		if missing {
+			l.sayf("not in the release (%v)", err)
+		} else {
+			l.sayf("could not reach the release: %v", err)
+		}
 		l.sayf("would request a build: POST %s/build %s, and wait up to %s", strings.TrimSuffix(cfg.ServiceURL, "/"), body, cfg.BuildTimeout)
 		return nil, nil
 	}
@@ -107,6 +98,25 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name string) (*
 	}
 	log.Info().Str("url", res.URL).Str("sha256", res.SHA256).Str("path", res.Path).Msg("downloaded and verified")
 	return &res, nil
+}
+
+// cacheDir makes the cache dir. A dry run that may not write there (not
+// root) uses a temporary one instead, removed by cleanup.
+func (l *Loader) cacheDir(ctx context.Context) (dir string, cleanup func(), err error) {
+	dir = l.Config.CacheDir
+	err = os.MkdirAll(dir, 0o755)
+	switch {
+	case err == nil:
+		return dir, func() {}, nil
+	case !l.Config.DryRun:
+		return "", nil, fmt.Errorf("cache dir: %w", err)
+	}
+	tmp, terr := os.MkdirTemp("", "driver-loader-cache-")
+	if terr != nil {
+		return "", nil, fmt.Errorf("cache dir: %w", err)
+	}
+	zerolog.Ctx(ctx).Warn().Err(err).Str("instead", tmp).Msg("cache dir not writable; the dry run downloads to a temporary dir")
+	return tmp, func() { os.RemoveAll(tmp) }, nil
 }
 
 func (l *Loader) service() *service.Client {
