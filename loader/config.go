@@ -15,6 +15,7 @@ import (
 
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/loader/detect"
+	"github.com/riptides/driverbuild/loader/fetch"
 )
 
 // Mode is how modules get into the kernel.
@@ -55,9 +56,13 @@ type Config struct {
 	ReleaseURL string `yaml:"release_url"`
 	// Mirrors are tried after ReleaseURL, in order (air-gapped sites).
 	Mirrors []string `yaml:"mirrors"`
-	// GitHubToken is sent to the release URL's host (private repositories).
+	// GitHubToken serves a private repository: with a github.com release
+	// URL, or GitHubAPIURL set, assets are fetched through the REST API;
+	// otherwise it is sent as a bearer token to the release URL's host.
 	GitHubToken     string `yaml:"github_token"`
 	GitHubTokenFile string `yaml:"github_token_file"`
+	// GitHubAPIURL is GitHub Enterprise Server's API, https://HOST/api/v3.
+	GitHubAPIURL string `yaml:"github_api_url"`
 
 	ServiceURL       string        `yaml:"service_url"`
 	ServiceToken     string        `yaml:"service_token"`
@@ -151,10 +156,16 @@ func (c *Config) Finish() error {
 			bad("release URL or mirror: %v", err)
 		}
 	}
-	if c.ServiceURL != "" {
-		if err := checkURL(c.ServiceURL); err != nil {
-			bad("--service-url: %v", err)
+	for flag, u := range map[string]string{"--service-url": c.ServiceURL, "--github-api-url": c.GitHubAPIURL} {
+		if u == "" {
+			continue
 		}
+		if err := checkURL(u); err != nil {
+			bad("%s: %v", flag, err)
+		}
+	}
+	if c.GitHubAPIURL != "" && !repoRe.MatchString(c.Repository) {
+		bad("repository %q: want owner/repo", c.Repository)
 	}
 	if c.BuildTimeout <= 0 {
 		bad("build timeout %s: must be positive, e.g. 20m", c.BuildTimeout)
@@ -183,6 +194,25 @@ func (c *Config) Finish() error {
 		*t.token = strings.TrimSpace(string(b))
 	}
 	return errors.Join(errs...)
+}
+
+var githubReleaseRe = regexp.MustCompile(`^https://github\.com/([^/]+)/([^/]+)/releases/download/?$`)
+
+// GitHubAPI is how release assets are found when a token is configured:
+// through github.com's API for a github.com release URL, or through the
+// configured Enterprise API. Nil means plain downloads.
+func (c *Config) GitHubAPI() *fetch.GitHubAPI {
+	if c.GitHubToken == "" {
+		return nil
+	}
+	if c.GitHubAPIURL != "" {
+		owner, repo, _ := strings.Cut(c.Repository, "/")
+		return &fetch.GitHubAPI{URL: c.GitHubAPIURL, Owner: owner, Repo: repo}
+	}
+	if m := githubReleaseRe.FindStringSubmatch(c.ReleaseURL); m != nil {
+		return &fetch.GitHubAPI{URL: "https://api.github.com", Owner: m[1], Repo: m[2]}
+	}
+	return nil
 }
 
 // Catalog is the configured distributions, or the defaults.

@@ -21,7 +21,7 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir 
 	cfg := l.Config
 	f := &fetch.Fetcher{
 		HTTP: l.HTTP, Sources: append([]string{cfg.ReleaseURL}, cfg.Mirrors...), Token: cfg.GitHubToken,
-		CacheDir: cacheDir, UserAgent: l.UserAgent, Backoff: l.Backoff,
+		API: cfg.GitHubAPI(), CacheDir: cacheDir, UserAgent: l.UserAgent, Backoff: l.Backoff,
 	}
 	if res, ok, err := f.Cached(req.DriverVersion, name); err != nil {
 		log.Warn().Err(err).Msg("cache unreadable; downloading")

@@ -54,7 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	str("service-token-file", "file holding the build-service bearer token", func(c *loader.Config) *string { return &c.ServiceTokenFile })
 	str("release-url", "prefix before /{driver_version}/{package} (default https://github.com/{repository}/releases/download)", func(c *loader.Config) *string { return &c.ReleaseURL })
 	str("repository", "GitHub owner/repo of the releases (default "+loader.DefaultRepository+")", func(c *loader.Config) *string { return &c.Repository })
-	str("github-token-file", "file holding a token for a private repository's release downloads", func(c *loader.Config) *string { return &c.GitHubTokenFile })
+	str("github-token-file", "file holding a token for a private repository's releases", func(c *loader.Config) *string { return &c.GitHubTokenFile })
+	str("github-api-url", "GitHub Enterprise Server API (https://HOST/api/v3) for a private repository's releases", func(c *loader.Config) *string { return &c.GitHubAPIURL })
 	str("cache-dir", "where downloaded packages are kept (default "+loader.DefaultCacheDir+")", func(c *loader.Config) *string { return &c.CacheDir })
 	mode := fs.String("mode", "", "host (package manager and modprobe) or container (extract and finit_module) (default host)")
 	set["mode"] = func() { cfg.Mode = loader.Mode(*mode) }

@@ -43,9 +43,12 @@ type Fetcher struct {
 	HTTP *http.Client
 	// Sources are tried in order: the release first, then mirrors.
 	Sources []string
-	// Token is sent as a bearer token to the first source's host only
-	// (a private repository); mirrors and redirects never see it.
-	Token     string
+	// Token is sent as a bearer token to the first source's host only, or
+	// to the API's when API is set; mirrors and redirects never see it.
+	Token string
+	// API, when set, replaces the first source: assets are found and
+	// downloaded through GitHub's REST API, as a private repository needs.
+	API       *GitHubAPI
 	CacheDir  string
 	MaxSize   int64 // 0 means DefaultMaxSize
 	UserAgent string
@@ -135,19 +138,21 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("cache: %w", err)
 	}
 
-	urls := []string{r.URL}
-	if r.URL == "" {
-		urls = urls[:0]
-		for _, s := range f.Sources {
-			urls = append(urls, strings.TrimSuffix(s, "/")+"/"+url.PathEscape(r.DriverVersion)+"/"+url.PathEscape(r.Package))
-		}
-	}
-	if len(urls) == 0 {
+	locators := f.locators(r)
+	if len(locators) == 0 {
 		return Result{}, errors.New("no release URL or mirror to download from")
 	}
 	var errs []error
-	for _, u := range urls {
-		res, err := f.fetchFrom(ctx, dir, u, r)
+	for _, locate := range locators {
+		loc, err := locate(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Result{}, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		res, err := f.fetchFrom(ctx, dir, loc, r)
 		if err == nil {
 			return res, nil
 		}
@@ -160,7 +165,34 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
 	return Result{}, errors.Join(errs...)
 }
 
-func (f *Fetcher) fetchFrom(ctx context.Context, dir, u string, r Request) (Result, error) {
+// location is where one source keeps a package and, when it has one, its
+// .sha256 asset.
+type location struct{ pkg, sum string }
+
+type locator func(ctx context.Context) (location, error)
+
+// locators lists where to look, in order: the service's URL alone, or the
+// release (through the API when configured) and then the mirrors.
+func (f *Fetcher) locators(r Request) []locator {
+	fixed := func(u string) locator {
+		return func(context.Context) (location, error) { return location{pkg: u, sum: u + ".sha256"}, nil }
+	}
+	if r.URL != "" {
+		return []locator{fixed(r.URL)}
+	}
+	var out []locator
+	for i, s := range f.Sources {
+		if i == 0 && f.API != nil {
+			out = append(out, func(ctx context.Context) (location, error) { return f.locateAsset(ctx, r.DriverVersion, r.Package) })
+			continue
+		}
+		out = append(out, fixed(strings.TrimSuffix(s, "/")+"/"+url.PathEscape(r.DriverVersion)+"/"+url.PathEscape(r.Package)))
+	}
+	return out
+}
+
+func (f *Fetcher) fetchFrom(ctx context.Context, dir string, loc location, r Request) (Result, error) {
+	u := loc.pkg
 	tmp, err := os.CreateTemp(dir, ".partial-*")
 	if err != nil {
 		return Result{}, fmt.Errorf("cache: %w", err)
@@ -180,7 +212,7 @@ func (f *Fetcher) fetchFrom(ctx context.Context, dir, u string, r Request) (Resu
 			return "", backoff.Permanent(err)
 		}
 		h := sha256.New()
-		if err := f.get(ctx, u, io.MultiWriter(tmp, h), maxSize); err != nil {
+		if err := f.get(ctx, u, acceptBinary, io.MultiWriter(tmp, h), maxSize); err != nil {
 			return "", err
 		}
 		return hex.EncodeToString(h.Sum(nil)), nil
@@ -191,7 +223,7 @@ func (f *Fetcher) fetchFrom(ctx context.Context, dir, u string, r Request) (Resu
 
 	want := strings.ToLower(r.SHA256)
 	if want == "" {
-		if want, err = f.sidecar(ctx, u, r.Package); err != nil {
+		if want, err = f.sidecar(ctx, loc.sum, r.Package); err != nil {
 			return Result{}, err
 		}
 	}
@@ -226,11 +258,14 @@ func (f *Fetcher) fetchFrom(ctx context.Context, dir, u string, r Request) (Resu
 	return Result{Path: final, SHA256: got, URL: u}, nil
 }
 
-// sidecar reads {u}.sha256: "HEX" or sha256sum's "HEX  NAME". A 404 is
-// no digest, not an error.
+// sidecar reads a .sha256 asset: "HEX" or sha256sum's "HEX  NAME". None,
+// or a 404, is no digest, not an error.
 func (f *Fetcher) sidecar(ctx context.Context, u, pkg string) (string, error) {
+	if u == "" {
+		return "", nil
+	}
 	var buf strings.Builder
-	err := f.get(ctx, u+".sha256", &buf, 4096)
+	err := f.get(ctx, u, acceptBinary, &buf, 4096)
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}
@@ -248,18 +283,20 @@ func (f *Fetcher) sidecar(ctx context.Context, u, pkg string) (string, error) {
 	return strings.ToLower(fields[0]), nil
 }
 
+const acceptBinary = "application/octet-stream"
+
 // get downloads u into w, following redirects. A 404 is ErrNotFound and
 // permanent; other answers and network errors are worth retrying.
-func (f *Fetcher) get(ctx context.Context, u string, w io.Writer, maxSize int64) error {
+func (f *Fetcher) get(ctx context.Context, u, accept string, w io.Writer, maxSize int64) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return backoff.Permanent(err)
 	}
-	req.Header.Set("Accept", "application/octet-stream")
+	req.Header.Set("Accept", accept)
 	if f.UserAgent != "" {
 		req.Header.Set("User-Agent", f.UserAgent)
 	}
-	if f.Token != "" && len(f.Sources) > 0 && sameHost(u, f.Sources[0]) {
+	if f.Token != "" && sameHost(u, f.tokenURL()) {
 		req.Header.Set("Authorization", "Bearer "+f.Token)
 	}
 	hc := f.HTTP
@@ -299,6 +336,17 @@ func retry[T any](ctx context.Context, bo func() backoff.BackOff, op backoff.Ope
 		b = bo()
 	}
 	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(3))
+}
+
+// tokenURL is the one place the token may go.
+func (f *Fetcher) tokenURL() string {
+	switch {
+	case f.API != nil:
+		return f.API.URL
+	case len(f.Sources) > 0:
+		return f.Sources[0]
+	}
+	return ""
 }
 
 func sameHost(a, b string) bool {
