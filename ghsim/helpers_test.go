@@ -42,6 +42,16 @@ func startSim(t *testing.T, cfg ghsim.Config) *ghsim.Server {
 	return sim
 }
 
+// newTestServer serves sim through Handler, the way a test that owns the
+// listener does.
+func newTestServer(t *testing.T, sim *ghsim.Server) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewServer(sim.Handler())
+	sim.SetBaseURL(ts.URL)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
 func apiURL(sim *ghsim.Server) string { return sim.URL() + "/api/v3" }
 
 // appClient is a go-github client authenticated as the app, the way

@@ -30,11 +30,12 @@ func (s *Server) windowLocked(bucket int64) *rateWindow {
 // the X-RateLimit headers once the status is known, because GitHub does
 // not charge a 304 answer to a conditional request.
 func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, bucket int64) (http.ResponseWriter, bool) {
+	free := r.URL.Path == "/api/v3/rate_limit" // GitHub does not charge it
 	s.mu.Lock()
 	spent := s.windowLocked(bucket).used >= s.cfg.RateLimit
 	s.mu.Unlock()
-	if !spent {
-		return &rateWriter{ResponseWriter: w, s: s, bucket: bucket, free: r.URL.Path == "/api/v3/rate_limit"}, true
+	if !spent || free {
+		return &rateWriter{ResponseWriter: w, s: s, bucket: bucket, free: free}, true
 	}
 	s.setRateHeaders(w.Header(), bucket, false)
 	who := fmt.Sprintf("installation ID %d", bucket)
