@@ -68,25 +68,9 @@ func (l *Loader) Run(ctx context.Context) error {
 	if err != nil {
 		return UsageError(err)
 	}
-
-	p, err := detect.Detector{HostRoot: cfg.HostRoot, Aliases: cfg.Aliases, Catalog: catalog, Uname: l.Uname}.Detect(cfg.Platform)
-	var unsupported *detect.UnsupportedError
-	switch {
-	case errors.As(err, &unsupported):
-		return withCode(ExitUnsupported, err)
-	case err != nil:
+	req, err := l.resolve(catalog)
+	if err != nil {
 		return err
-	}
-	req, err := catalog.Normalize(kernel.Request{
-		KernelVersion: p.KernelRelease, Architecture: p.Arch, Distribution: p.Distribution,
-		DistroVersion: p.DistroVersion, DriverVersion: cfg.DriverVersion,
-	})
-	var fe *kernel.FieldError
-	switch {
-	case errors.As(err, &fe) && fe.Field == "driver_version":
-		return UsageError(err)
-	case err != nil:
-		return withCode(ExitUnsupported, fmt.Errorf("unsupported platform: %w", err))
 	}
 	name, err := catalog.PackageName(cfg.Packages, req)
 	if err != nil {
@@ -110,23 +94,54 @@ func (l *Loader) Run(ctx context.Context) error {
 	}
 	defer cleanup()
 	pkg, err := l.obtain(ctx, req, name, cacheDir)
-	if err != nil || pkg == nil {
-		if pkg == nil && err == nil { // a dry run that could not reach anyone
-			l.sayf("would then verify the package, check each module's vermagic against %s and load it (%s mode)", req.KernelVersion, cfg.Mode)
-		}
+	if err != nil {
 		return err
 	}
+	if pkg == nil { // a dry run that stopped short of a package
+		l.sayf("would then verify the package, check each module's vermagic against %s and load it (%s mode)", req.KernelVersion, cfg.Mode)
+		return nil
+	}
+	format, err := catalog.Format(req.Distribution)
+	if err != nil {
+		return withCode(ExitUnsupported, err)
+	}
+	return l.load(ctx, req, format, name, pkg.Path)
+}
 
+// resolve detects the platform and checks it as the service would.
+func (l *Loader) resolve(catalog *kernel.Catalog) (kernel.Request, error) {
+	cfg := l.Config
+	p, err := detect.Detector{HostRoot: cfg.HostRoot, Aliases: cfg.Aliases, Catalog: catalog, Uname: l.Uname}.Detect(cfg.Platform)
+	var unsupported *detect.UnsupportedError
+	switch {
+	case errors.As(err, &unsupported):
+		return kernel.Request{}, withCode(ExitUnsupported, err)
+	case err != nil:
+		return kernel.Request{}, err
+	}
+	req, err := catalog.Normalize(kernel.Request{
+		KernelVersion: p.KernelRelease, Architecture: p.Arch, Distribution: p.Distribution,
+		DistroVersion: p.DistroVersion, DriverVersion: cfg.DriverVersion,
+	})
+	var fe *kernel.FieldError
+	switch {
+	case errors.As(err, &fe) && fe.Field == "driver_version":
+		return kernel.Request{}, UsageError(err)
+	case err != nil:
+		return kernel.Request{}, withCode(ExitUnsupported, fmt.Errorf("unsupported platform: %w", err))
+	}
+	return req, nil
+}
+
+// load extracts the package's modules into a fresh work dir, checks them
+// against the kernel and what it has loaded, and loads them.
+func (l *Loader) load(ctx context.Context, req kernel.Request, format kernel.Format, name, file string) error {
 	work, err := os.MkdirTemp("", "driver-loader-")
 	if err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
 	defer os.RemoveAll(work)
-	format, err := catalog.Format(req.Distribution)
-	if err != nil {
-		return withCode(ExitUnsupported, err)
-	}
-	res, err := extract.File(pkg.Path, format, work, extract.Options{Arch: req.Architecture})
+	res, err := extract.File(file, format, work, extract.Options{Arch: req.Architecture})
 	if err != nil {
 		return withCode(ExitRejected, fmt.Errorf("package %s refused: %w", name, err))
 	}
@@ -135,20 +150,17 @@ func (l *Loader) Run(ctx context.Context) error {
 		return withCode(ExitRejected, fmt.Errorf("package %s: %w", name, err))
 	}
 	for _, m := range mods {
-		log.Info().Str("module", m.info.Name).Str("version", m.info.Version).Str("vermagic", m.info.Vermagic).Msg("module matches the running kernel")
+		zerolog.Ctx(ctx).Info().Str("module", m.info.Name).Str("version", m.info.Version).Str("vermagic", m.info.Vermagic).Msg("module matches the running kernel")
 	}
 	if err := l.plan(mods); err != nil {
 		return withCode(ExitLoad, err)
 	}
-	if cfg.Mode == ModeHost {
-		err = l.loadHost(ctx, pkg.Path, format, req.KernelVersion, mods)
+	if l.Config.Mode == ModeHost {
+		err = l.loadHost(ctx, file, format, req.KernelVersion, mods)
 	} else {
 		err = l.loadContainer(ctx, work, mods)
 	}
-	if err != nil {
-		return withCode(ExitLoad, err)
-	}
-	return nil
+	return withCode(ExitLoad, err)
 }
 
 // sayf writes one line of the report.
