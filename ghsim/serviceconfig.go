@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 )
@@ -81,13 +82,26 @@ func WriteServiceConfig(w io.Writer, c ServiceConfig) error {
 }
 
 // WriteServiceConfigFile writes the simulator's ServiceConfig to path,
-// readable only by its owner because it holds the app's private key.
+// readable only by its owner because it holds the app's private key. It
+// replaces the file in one step, so a reader never sees half of it.
 func (s *Server) WriteServiceConfigFile(path string) error {
 	var buf bytes.Buffer
 	if err := WriteServiceConfig(&buf, s.ServiceConfig()); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ghsim-config-*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("write service config: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write service config: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write service config: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write service config: %w", err)
 	}
 	return nil

@@ -2,9 +2,12 @@ package ghsim_test
 
 import (
 	"bytes"
+	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -53,6 +56,33 @@ func TestServiceConfig(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, ghsim.WriteServiceConfig(&buf, sim.ServiceConfig()))
 	require.Equal(t, raw, buf.Bytes())
+}
+
+func TestListenAndServeWritesConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "config.yml")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ghsim.ListenAndServe(ctx, "127.0.0.1:0", ghsim.Config{WebhookURL: ""}, path) }()
+
+	var raw []byte
+	require.Eventually(t, func() bool {
+		var err error
+		raw, err = os.ReadFile(path)
+		return err == nil && len(raw) > 0
+	}, waitFor, 10*time.Millisecond)
+	var cfg ghsim.ServiceConfig
+	require.NoError(t, yaml.Unmarshal(raw, &cfg))
+	resp, body := call(t, http.MethodGet, cfg.Repository.DownloadBaseURL+"/_sim/stats", "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitFor):
+		require.FailNow(t, "ListenAndServe did not return")
+	}
 }
 
 func TestConfiguredKeyAndSecret(t *testing.T) {

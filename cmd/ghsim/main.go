@@ -1,0 +1,100 @@
+// Command ghsim serves a simulated GitHub for the build-service and the
+// driver-loader: app authentication, releases, driver-build runs and signed
+// webhooks. With -write-config it writes a build-service config.yml that
+// points at it, holding the simulator's fresh app key and webhook secret.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/ghsim"
+)
+
+type options struct {
+	listen      string
+	writeConfig string
+	verbose     bool
+}
+
+func main() {
+	cfg, opts, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ghsim:", err)
+		os.Exit(2)
+	}
+	level := zerolog.InfoLevel
+	if opts.verbose {
+		level = zerolog.DebugLevel
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).Level(level).With().Timestamp().Logger()
+	cfg.Logger = &log
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := ghsim.ListenAndServe(ctx, opts.listen, cfg, opts.writeConfig); err != nil {
+		log.Error().Err(err).Msg("ghsim")
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) {
+	var (
+		cfg            ghsim.Config
+		opts           options
+		repo, releases string
+		failKernels    string
+		fs             = flag.NewFlagSet("ghsim", flag.ContinueOnError)
+	)
+	fs.SetOutput(stderr)
+	fs.StringVar(&opts.listen, "listen", "127.0.0.1:9000", "address to serve on")
+	fs.StringVar(&cfg.WebhookURL, "webhook-url", "http://127.0.0.1:8080/api/github/hook", "where to deliver the app's webhooks (empty: none)")
+	fs.StringVar(&repo, "repo", "riptides/driver", "the simulated repository, OWNER/NAME")
+	fs.StringVar(&releases, "releases", "", "comma-separated release tags to create at start, e.g. v0.1.0,v0.1.2")
+	fs.DurationVar(&cfg.BuildDuration, "build-duration", 20*time.Second, "how long a simulated build takes")
+	fs.StringVar(&failKernels, "fail-kernels", "", "regular expression of kernel versions whose builds fail")
+	fs.BoolVar(&cfg.RejectRunDetails, "reject-run-details", false, "answer dispatches asking for return_run_details with 422, as GitHub did before February 2026")
+	fs.StringVar(&opts.writeConfig, "write-config", "", "write a build-service config.yml for this simulator to `FILE`, then serve")
+	fs.BoolVar(&opts.verbose, "v", false, "log debug detail")
+	if err := fs.Parse(args); err != nil {
+		return cfg, opts, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, opts, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return cfg, opts, fmt.Errorf("-repo %q: want OWNER/NAME", repo)
+	}
+	cfg.Owner, cfg.Repo = owner, name
+	for tag := range strings.SplitSeq(releases, ",") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			cfg.Releases = append(cfg.Releases, tag)
+		}
+	}
+	if cfg.BuildDuration <= 0 {
+		return cfg, opts, fmt.Errorf("-build-duration %v: want a positive duration", cfg.BuildDuration)
+	}
+	if failKernels != "" {
+		re, err := regexp.Compile(failKernels)
+		if err != nil {
+			return cfg, opts, fmt.Errorf("-fail-kernels: %w", err)
+		}
+		cfg.FailKernels = re
+	}
+	return cfg, opts, nil
+}
