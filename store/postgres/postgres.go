@@ -131,7 +131,8 @@ func (s *Store) InsertJob(ctx context.Context, args river.JobArgs, opts *river.I
 }
 
 // NewJobs creates the River client on this database, in the store's schema
-// when it has one. Call it once.
+// when it has one. A later call replaces the client, as a service
+// restarted in-process does once the old one has stopped.
 func (s *Store) NewJobs(cfg *river.Config) (store.Jobs, error) {
 	if s.schema != "" {
 		c := *cfg
@@ -142,9 +143,7 @@ func (s *Store) NewJobs(cfg *river.Config) (store.Jobs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	if !s.jobs.CompareAndSwap(nil, client) {
-		return nil, errors.New("river client: NewJobs was already called")
-	}
+	s.jobs.Store(client)
 	return client, nil
 }
 

@@ -106,15 +106,15 @@ func (s *Store) InsertJob(ctx context.Context, args river.JobArgs, opts *river.I
 	return nil
 }
 
-// NewJobs creates the River client on this database. Call it once.
+// NewJobs creates the River client on this database. A later call
+// replaces the client, as a service restarted in-process does once the old
+// one has stopped.
 func (s *Store) NewJobs(cfg *river.Config) (store.Jobs, error) {
 	client, err := river.NewClient(riversqlite.New(s.db), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	if !s.jobs.CompareAndSwap(nil, client) {
-		return nil, errors.New("river client: NewJobs was already called")
-	}
+	s.jobs.Store(client)
 	return client, nil
 }
 
