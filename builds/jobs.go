@@ -101,11 +101,11 @@ func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJ
 	river.AddWorker(workers, &pollWorker{svc: s, interval: p.Poll})
 	river.AddWorker(workers, &sweepWorker{svc: s})
 	river.AddWorker(workers, &refreshWorker{svc: s})
+	// Only the leader enqueues periodic jobs, so they need no uniqueness;
+	// a failed run is not retried, the next period is the retry.
 	periodic := func(every time.Duration, args river.JobArgs) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(every),
-			func() (river.JobArgs, *river.InsertOpts) {
-				return args, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
-			},
+			func() (river.JobArgs, *river.InsertOpts) { return args, &river.InsertOpts{MaxAttempts: 1} },
 			&river.PeriodicJobOpts{RunOnStart: true})
 	}
 	return []*river.PeriodicJob{
