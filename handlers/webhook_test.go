@@ -1,0 +1,272 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/handlers"
+	"github.com/riptides/driverbuild/internal/fixtures"
+	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/storetest"
+)
+
+const (
+	secret = "fixture-secret"
+	repo   = "riptides/driver"
+	tag    = "v0.1.2"
+	pkg    = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb"
+)
+
+// noGitHub fails the test on any call: with the asset index filled, no
+// webhook needs GitHub.
+type noGitHub struct{ t *testing.T }
+
+func (g noGitHub) fail() { g.t.Helper(); g.t.Error("unexpected GitHub call") }
+func (g noGitHub) Dispatch(context.Context, map[string]string) (ghclient.RunRef, error) {
+	g.fail()
+	return ghclient.RunRef{}, nil
+}
+func (g noGitHub) Run(context.Context, int64) (ghclient.Run, error) { g.fail(); return ghclient.Run{}, nil }
+func (g noGitHub) FindRun(context.Context, time.Time, func(string) bool) (ghclient.Run, bool, error) {
+	g.fail()
+	return ghclient.Run{}, false, nil
+}
+func (g noGitHub) CancelRun(context.Context, int64) error { g.fail(); return nil }
+func (g noGitHub) Releases(context.Context) ([]ghclient.Release, error) {
+	g.fail()
+	return nil, nil
+}
+func (g noGitHub) Assets(context.Context, int64, string) ([]ghclient.Asset, string, bool, error) {
+	g.fail()
+	return nil, "", false, nil
+}
+
+type harness struct {
+	t     *testing.T
+	st    store.Store
+	srv   *httptest.Server
+	build store.Build
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	st := storetest.SQLite(t)
+	ctx := t.Context()
+	svc := builds.New(builds.Config{
+		Catalog: kernel.DefaultCatalog(), Naming: kernel.DefaultNaming(), Workflow: "driver-build.yml",
+		Cooldown: time.Minute, Timeout: time.Hour,
+	}, st, noGitHub{t})
+	base := handlers.Base{Observer: svc, Repo: repo}
+	srv := httptest.NewServer(githubapp.NewEventDispatcher(
+		[]githubapp.EventHandler{&handlers.WorkflowRun{Base: base}, &handlers.WorkflowJob{Base: base}, &handlers.Release{Base: base}},
+		secret))
+	t.Cleanup(srv.Close)
+
+	b, created, err := st.BuildCreate(ctx, store.BuildCreateParams{
+		ID: uuid.NewString(), CacheKey: "6.8.0-1053-gcp:x86_64:ubuntu:24.04:v0.1.2", Package: pkg,
+		KernelVersion: "6.8.0-1053-gcp", Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04",
+		DriverVersion: tag, Now: time.Now(),
+	})
+	require.NoError(t, err)
+	require.True(t, created)
+	return &harness{t: t, st: st, srv: srv, build: b}
+}
+
+// fixture loads a real payload and applies edits to it, given as paths
+// into the JSON object, so that it describes this harness's build.
+func fixture(t *testing.T, name string, edits map[string]any) []byte {
+	t.Helper()
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(fixtures.Read(t, "github-webhooks", name), &doc))
+	for path, v := range edits {
+		obj := doc
+		keys := splitPath(path)
+		for _, k := range keys[:len(keys)-1] {
+			obj = obj[k].(map[string]any)
+		}
+		obj[keys[len(keys)-1]] = v
+	}
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	return b
+}
+
+func splitPath(p string) []string {
+	var out []string
+	start := 0
+	for i := range len(p) {
+		if p[i] == '.' {
+			out = append(out, p[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, p[start:])
+}
+
+func (h *harness) send(event, delivery string, body []byte, key string) int {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL, bytes.NewReader(body))
+	require.NoError(h.t, err)
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write(body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(h.t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (h *harness) run(action, status string, conclusion any) []byte {
+	return fixture(h.t, "workflow_run.requested.json", map[string]any{
+		"action":                     action,
+		"repository.full_name":       repo,
+		"workflow_run.id":            4242,
+		"workflow_run.status":        status,
+		"workflow_run.conclusion":    conclusion,
+		"workflow_run.event":         "workflow_dispatch",
+		"workflow_run.path":          ".github/workflows/driver-build.yml",
+		"workflow_run.display_title": "build " + h.build.ID + ": ubuntu 24.04 6.8.0-1053-gcp x86_64 v0.1.2",
+		"workflow_run.html_url":      "https://github.com/riptides/driver/actions/runs/4242",
+	})
+}
+
+func (h *harness) current() store.Build {
+	b, err := h.st.BuildByID(h.t.Context(), h.build.ID)
+	require.NoError(h.t, err)
+	return b
+}
+
+func TestWorkflowRunLifecycle(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	require.NoError(t, h.st.AssetUpsert(t.Context(), store.Asset{
+		Tag: tag, Name: pkg, AssetID: 7, DownloadURL: "https://github.com/riptides/driver/releases/download/v0.1.2/" + pkg,
+		Digest: "sha256:" + hex.EncodeToString(make([]byte, 32)), DistroVersion: "24.04",
+	}))
+
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "d1", h.run("requested", "queued", nil), secret))
+	b := h.current()
+	require.Equal(t, store.StatusInProgress, b.Status)
+	require.EqualValues(t, 4242, b.RunID)
+	require.Equal(t, "https://github.com/riptides/driver/actions/runs/4242", b.RunURL)
+
+	job := fixture(t, "workflow_job.in_progress.json", map[string]any{
+		"repository.full_name": repo, "workflow_job.run_id": 4242, "workflow_job.name": "build",
+	})
+	require.Equal(t, http.StatusOK, h.send("workflow_job", "d2", job, secret))
+	require.Equal(t, "build: Set up job", h.current().Progress)
+
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "d3", h.run("completed", "completed", "success"), secret))
+	b = h.current()
+	require.Equal(t, store.StatusDone, b.Status)
+	require.Contains(t, b.DownloadURL, pkg)
+	require.Equal(t, "sha256:"+hex.EncodeToString(make([]byte, 32)), b.Digest)
+
+	// A late in_progress event, and a redelivery, change nothing.
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "d4", h.run("in_progress", "in_progress", nil), secret))
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "d1", h.run("requested", "queued", nil), secret))
+	require.Equal(t, store.StatusDone, h.current().Status)
+
+	events, err := h.st.BuildEvents(t.Context(), h.build.ID)
+	require.NoError(t, err)
+	require.Len(t, events, 3, "queued, in_progress, done")
+	for _, e := range events[1:] {
+		require.Equal(t, store.SourceWebhook, e.Source)
+	}
+}
+
+func TestWorkflowRunConclusions(t *testing.T) {
+	t.Parallel()
+	for conclusion, reason := range map[string]store.Reason{
+		"failure":   store.ReasonBuildFailed,
+		"cancelled": store.ReasonCancelled,
+		"timed_out": store.ReasonTimedOut,
+	} {
+		t.Run(conclusion, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			require.Equal(t, http.StatusOK, h.send("workflow_run", "c1", h.run("completed", "completed", conclusion), secret))
+			b := h.current()
+			require.Equal(t, store.StatusError, b.Status)
+			require.Equal(t, reason, b.Reason)
+		})
+	}
+}
+
+func TestWebhooksIgnored(t *testing.T) {
+	t.Parallel()
+	for name, edit := range map[string]map[string]any{
+		"other workflow":   {"workflow_run.path": ".github/workflows/test.yml"},
+		"other event":      {"workflow_run.event": "push"},
+		"other repository": {"repository.full_name": "octo-org/octo-repo"},
+		"no build id":      {"workflow_run.display_title": "nightly batch"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			var doc map[string]any
+			require.NoError(t, json.Unmarshal(h.run("requested", "queued", nil), &doc))
+			for path, v := range edit {
+				keys := splitPath(path)
+				doc[keys[0]].(map[string]any)[keys[1]] = v
+			}
+			body, err := json.Marshal(doc)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, h.send("workflow_run", "i1", body, secret))
+			require.Equal(t, store.StatusQueued, h.current().Status)
+		})
+	}
+}
+
+func TestWebhookSignature(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	require.Equal(t, http.StatusBadRequest, h.send("workflow_run", "s1", h.run("requested", "queued", nil), "wrong-secret"))
+	require.Equal(t, store.StatusQueued, h.current().Status)
+
+	// The untouched fixture bytes verify, and are ignored: they are about
+	// another repository's workflow.
+	raw := fixtures.Read(t, "github-webhooks", "workflow_run.completed.json")
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "s2", raw, secret))
+	require.Equal(t, store.StatusQueued, h.current().Status)
+}
+
+func TestReleaseWebhookFillsIndex(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	body := fixture(t, "release.published.json", map[string]any{
+		"repository.full_name": repo,
+		"release.tag_name":     "v0.2.0",
+		"release.assets": []any{map[string]any{
+			"id": 9, "name": "riptides-driver-debian-6.12.63+deb13-amd64_v0.2.0_amd64.deb", "label": "debian 13",
+			"state": "uploaded", "size": 1234, "browser_download_url": "https://example.invalid/pkg.deb",
+			"digest": "sha256:" + hex.EncodeToString(make([]byte, 32)),
+		}},
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "r1", body, secret))
+	rel, err := h.st.ReleaseByTag(t.Context(), "v0.2.0")
+	require.NoError(t, err)
+	require.EqualValues(t, 17372790, rel.ReleaseID)
+	a, err := h.st.AssetByName(t.Context(), "v0.2.0", "riptides-driver-debian-6.12.63+deb13-amd64_v0.2.0_amd64.deb")
+	require.NoError(t, err)
+	require.Equal(t, "13", a.DistroVersion)
+	require.EqualValues(t, 1234, a.Size)
+}
