@@ -1,0 +1,212 @@
+// Package app wires the build-service: config -> store -> GitHub client ->
+// HTTP server -> background jobs, and shuts them down in reverse order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/handlers"
+	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/postgres"
+	"github.com/riptides/driverbuild/store/sqlite"
+)
+
+// App is a running build-service.
+type App struct {
+	store  store.Store
+	jobs   store.Jobs
+	server *http.Server
+	served chan error
+	ownsDB bool
+}
+
+// Deps are what a caller may hand in instead of having them made from the
+// config: tests bring their own store, everyone brings the listener.
+type Deps struct {
+	Listener net.Listener
+	Store    store.Store // nil: opened from cfg, and closed by Close
+}
+
+// OpenStore opens Postgres when DatabaseURL is a postgres URL and the
+// embedded SQLite store in DataDir when it is empty.
+func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
+	switch u := cfg.DatabaseURL; {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		st, err := postgres.Open(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	case u == "":
+		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "driverbuild.db"))
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	default:
+		return nil, errors.New("DATABASE_URL must be a postgres:// or postgresql:// URL; leave it empty for the embedded SQLite store")
+	}
+}
+
+// Start validates the config, opens what it needs, and serves on
+// d.Listener until Close.
+func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
+	log := zerolog.Ctx(ctx)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	catalog, _ := cfg.Catalog() // validated above
+
+	a := &App{store: d.Store, served: make(chan error, 1)}
+	if a.store == nil {
+		st, err := OpenStore(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		a.store, a.ownsDB = st, true
+	}
+
+	// No HTTP cache: conditional requests are made by hand, with the ETags
+	// kept in the database so that they survive restarts.
+	creator := githubapp.NewClientCreator(cfg.GitHub.V3APIURL, cfg.GitHub.V4APIURL,
+		cfg.GitHub.App.IntegrationID, []byte(cfg.GitHub.App.PrivateKey),
+		githubapp.WithClientUserAgent("driverbuild"),
+		githubapp.WithClientTimeout(30*time.Second),
+	)
+	gh := ghclient.New(creator, ghclient.Repo{
+		Owner: cfg.Repository.Owner, Name: cfg.Repository.Name, Workflow: cfg.Repository.Workflow,
+		Ref: cfg.Repository.Ref, InstallationID: cfg.Repository.InstallationID,
+	})
+	svc := builds.New(builds.Config{
+		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
+		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout,
+	}, a.store, gh)
+
+	// The index is filled before the first request is served, so a package
+	// that exists is found; GitHub being down must not stop the service.
+	refreshCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := svc.RefreshAll(refreshCtx); err != nil {
+		log.Warn().Err(err).Msg("initial release index refresh failed; the periodic refresh will retry")
+	}
+	cancel()
+
+	workers := river.NewWorkers()
+	periodic := svc.Register(workers, builds.Periods{
+		Poll: cfg.Builds.PollInterval, Sweep: cfg.Builds.PollInterval, Refresh: cfg.Builds.IndexRefresh,
+	})
+	jobs, err := a.store.NewJobs(&river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Workers:           workers,
+		PeriodicJobs:      periodic,
+		FetchCooldown:     50 * time.Millisecond,
+		FetchPollInterval: 250 * time.Millisecond,
+		JobTimeout:        2 * time.Minute,
+		Logger:            slog.New(zerolog.NewSlogHandler(log.Level(zerolog.WarnLevel))),
+	})
+	if err != nil {
+		a.closeStore()
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	a.jobs = jobs
+	if err := a.jobs.Start(ctx); err != nil {
+		a.closeStore()
+		return nil, fmt.Errorf("start jobs: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Now: time.Now}).Register(mux)
+	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
+	mux.Handle("POST "+githubapp.DefaultWebhookRoute, githubapp.NewEventDispatcher(
+		[]githubapp.EventHandler{&handlers.WorkflowRun{Base: base}, &handlers.WorkflowJob{Base: base}, &handlers.Release{Base: base}},
+		cfg.GitHub.App.WebhookSecret,
+	))
+	a.server = &http.Server{
+		Handler:           withLogging(*log, mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	go func() { a.served <- a.server.Serve(d.Listener) }()
+	log.Info().Str("addr", d.Listener.Addr().String()).Str("repo", base.Repo).Msg("build-service listening")
+	return a, nil
+}
+
+// withLogging puts the logger into each request's context and logs an
+// access line per request.
+func withLogging(log zerolog.Logger, next http.Handler) http.Handler {
+	h := hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
+		ev := hlog.FromRequest(r).Info()
+		if status >= 500 {
+			ev = hlog.FromRequest(r).Error()
+		}
+		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).Dur("duration", d).Msg("request")
+	})(next)
+	return hlog.NewHandler(log)(h)
+}
+
+// Close stops serving, lets running jobs finish, and closes the store.
+func (a *App) Close(ctx context.Context) error {
+	errs := []error{a.server.Shutdown(ctx)}
+	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	errs = append(errs, a.jobs.Stop(ctx))
+	if a.ownsDB {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (a *App) closeStore() {
+	if a.ownsDB {
+		_ = a.store.Close()
+	}
+}
+
+// Run serves until ctx is done, then shuts down within 20 seconds.
+func Run(ctx context.Context, cfg Config, ln net.Listener) error {
+	a, err := Start(ctx, cfg, Deps{Listener: ln})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-a.served:
+		a.served <- err // for Close
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	zerolog.Ctx(ctx).Info().Msg("shutting down")
+	return a.Close(shutdown)
+}
+
+// Kill stops at once, as a crash would, but leaves the store open for the
+// caller that owns it: connections are cut and running jobs cancelled.
+// Tests use it to check that a restart loses nothing.
+func (a *App) Kill() {
+	_ = a.server.Close()
+	<-a.served
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.jobs.StopAndCancel(ctx)
+	if a.ownsDB {
+		_ = a.store.Close()
+	}
+}

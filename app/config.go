@@ -1,0 +1,168 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"gopkg.in/yaml.v3"
+
+	"github.com/riptides/driverbuild/kernel"
+)
+
+// Config is config.yml. Environment variables override it: go-githubapp's
+// GITHUB_* variables for the App, DATABASE_URL for the store.
+type Config struct {
+	// GitHub is go-githubapp's configuration: API URL, app id, key, secret.
+	GitHub githubapp.Config `yaml:"github"`
+
+	Repository struct {
+		Owner    string `yaml:"owner"`
+		Name     string `yaml:"name"`
+		Workflow string `yaml:"workflow"`
+		Ref      string `yaml:"ref"`
+		// InstallationID of the App on the repository; looked up when 0.
+		InstallationID int64 `yaml:"installation_id"`
+		// DownloadBaseURL serves /{owner}/{repo}/releases/download/{tag}/{name}.
+		DownloadBaseURL string `yaml:"download_base_url"`
+	} `yaml:"repository"`
+
+	Packages kernel.Naming `yaml:"packages"`
+
+	// Distributions maps a name to its versions and default; empty means
+	// kernel.DefaultDistributions.
+	Distributions map[string]kernel.Distribution `yaml:"distributions"`
+
+	Builds struct {
+		// Cooldown: a key whose last build failed this recently gets that
+		// failed build back instead of a new dispatch.
+		Cooldown time.Duration `yaml:"cooldown"`
+		// PollInterval: a build that heard nothing this long is polled.
+		PollInterval time.Duration `yaml:"poll_interval"`
+		// Timeout: a build not finished this long after dispatch is timed out.
+		Timeout time.Duration `yaml:"timeout"`
+		// IndexRefresh: how often the release asset index is revalidated.
+		IndexRefresh time.Duration `yaml:"index_refresh"`
+	} `yaml:"builds"`
+
+	API struct {
+		// Tokens, when set, are the bearer tokens loaders must present.
+		Tokens []string `yaml:"tokens"`
+	} `yaml:"api"`
+
+	// DatabaseURL selects Postgres when it is a postgres:// URL; otherwise
+	// the embedded SQLite store lives in DataDir.
+	DatabaseURL string `yaml:"database_url"`
+	DataDir     string `yaml:"data_dir"`
+
+	// Dev relaxes the checks that protect a production App (an empty
+	// webhook secret); set by -dev only.
+	Dev bool `yaml:"-"`
+}
+
+// Defaults are what an empty config.yml means.
+func Defaults() Config {
+	var c Config
+	c.GitHub.V3APIURL = "https://api.github.com/"
+	c.Repository.Owner = "riptides"
+	c.Repository.Name = "driver"
+	c.Repository.Workflow = "driver-build.yml"
+	c.Repository.Ref = "main"
+	c.Repository.DownloadBaseURL = "https://github.com"
+	c.Packages = kernel.DefaultNaming()
+	c.Builds.Cooldown = 10 * time.Minute
+	c.Builds.PollInterval = 15 * time.Second
+	c.Builds.Timeout = 15 * time.Minute
+	c.Builds.IndexRefresh = 5 * time.Minute
+	c.DataDir = "./data"
+	return c
+}
+
+// LoadConfig reads a config file over the defaults (path "" means none)
+// and applies environment overrides. Unknown keys are an error: a typo
+// must not silently fall back to a default.
+func LoadConfig(path string) (Config, error) {
+	c := Defaults()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("parse config %s: %w", path, err)
+		}
+	}
+	c.GitHub.SetValuesFromEnv("")
+	if v, ok := os.LookupEnv("DATABASE_URL"); ok {
+		c.DatabaseURL = v
+	}
+	return c, nil
+}
+
+var (
+	ownerRe    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+	repoRe     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	workflowRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}\.ya?ml$`)
+)
+
+// Catalog returns the configured distributions.
+func (c Config) Catalog() (*kernel.Catalog, error) {
+	if len(c.Distributions) == 0 {
+		return kernel.DefaultCatalog(), nil
+	}
+	ds := make([]kernel.Distribution, 0, len(c.Distributions))
+	for name, d := range c.Distributions {
+		d.Name = name
+		ds = append(ds, d)
+	}
+	return kernel.NewCatalog(ds)
+}
+
+// Validate refuses a configuration the service cannot run safely with.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.GitHub.App.WebhookSecret == "" && !c.Dev {
+		bad("github.app.webhook_secret is empty: unsigned webhooks would be accepted (set it, or GITHUB_APP_WEBHOOK_SECRET)")
+	}
+	if c.GitHub.App.IntegrationID <= 0 {
+		bad("github.app.integration_id must be the App's id (or GITHUB_APP_INTEGRATION_ID)")
+	}
+	if !strings.Contains(c.GitHub.App.PrivateKey, "PRIVATE KEY") {
+		bad("github.app.private_key must hold the App's PEM private key (or GITHUB_APP_PRIVATE_KEY)")
+	}
+	if !ownerRe.MatchString(c.Repository.Owner) || !repoRe.MatchString(c.Repository.Name) {
+		bad("repository.owner/name %q/%q is not a GitHub repository name", c.Repository.Owner, c.Repository.Name)
+	}
+	if !workflowRe.MatchString(c.Repository.Workflow) {
+		bad("repository.workflow %q must be a workflow file name such as driver-build.yml", c.Repository.Workflow)
+	}
+	if c.Repository.Ref == "" {
+		bad("repository.ref is empty")
+	}
+	if err := c.Packages.Validate(); err != nil {
+		bad("packages: %w", err)
+	}
+	if _, err := c.Catalog(); err != nil {
+		bad("distributions: %w", err)
+	}
+	for name, d := range map[string]time.Duration{
+		"builds.poll_interval": c.Builds.PollInterval, "builds.timeout": c.Builds.Timeout, "builds.index_refresh": c.Builds.IndexRefresh,
+	} {
+		if d <= 0 {
+			bad("%s must be positive", name)
+		}
+	}
+	if c.Builds.Cooldown < 0 {
+		bad("builds.cooldown must not be negative")
+	}
+	return errors.Join(errs...)
+}

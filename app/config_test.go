@@ -1,0 +1,78 @@
+package app_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/app"
+	"github.com/riptides/driverbuild/kernel"
+)
+
+// The commented example at the repository root says what the defaults are.
+func TestExampleConfigIsTheDefaults(t *testing.T) {
+	cfg, err := app.LoadConfig("../config.yml")
+	require.NoError(t, err)
+	def := app.Defaults()
+	require.Equal(t, def.Builds, cfg.Builds)
+	require.Equal(t, def.Packages, cfg.Packages)
+	require.Equal(t, def.Repository, cfg.Repository)
+	cat, err := cfg.Catalog()
+	require.NoError(t, err)
+	require.Equal(t, kernel.DefaultCatalog().Distributions(), cat.Distributions())
+
+	err = cfg.Validate()
+	require.ErrorContains(t, err, "webhook_secret is empty")
+	require.ErrorContains(t, err, "integration_id")
+	require.ErrorContains(t, err, "private_key")
+}
+
+func TestLoadConfig(t *testing.T) {
+	write := func(t *testing.T, body string) string {
+		p := filepath.Join(t.TempDir(), "config.yml")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+
+	t.Run("unknown keys are refused", func(t *testing.T) {
+		_, err := app.LoadConfig(write(t, "builds:\n  cooldwn: 5m\n"))
+		require.ErrorContains(t, err, "cooldwn")
+	})
+	t.Run("environment overrides the file", func(t *testing.T) {
+		t.Setenv("GITHUB_APP_WEBHOOK_SECRET", "from-env")
+		t.Setenv("GITHUB_APP_INTEGRATION_ID", "42")
+		t.Setenv("DATABASE_URL", "postgres://db/x")
+		cfg, err := app.LoadConfig(write(t, "github:\n  app:\n    webhook_secret: from-file\n    integration_id: 1\nbuilds:\n  cooldown: 1m\n"))
+		require.NoError(t, err)
+		require.Equal(t, "from-env", cfg.GitHub.App.WebhookSecret)
+		require.EqualValues(t, 42, cfg.GitHub.App.IntegrationID)
+		require.Equal(t, "postgres://db/x", cfg.DatabaseURL)
+		require.Equal(t, time.Minute, cfg.Builds.Cooldown)
+		require.Equal(t, 15*time.Second, cfg.Builds.PollInterval, "unset keys keep their defaults")
+	})
+	t.Run("bad values are named", func(t *testing.T) {
+		cfg, err := app.LoadConfig(write(t, `
+repository: {owner: "a b", workflow: "x.sh"}
+packages: {prefix: riptides-driver, name_template: "{prefix}-{kernel_release}.{ext}"}
+distributions:
+  ubuntu: {versions: ["24.04"], default: "22.04"}
+`))
+		require.NoError(t, err)
+		cfg.Dev = true
+		err = cfg.Validate()
+		require.ErrorContains(t, err, "repository.owner/name")
+		require.ErrorContains(t, err, "repository.workflow")
+		require.ErrorContains(t, err, "must contain {distribution}")
+		require.ErrorContains(t, err, `default version "22.04"`)
+		require.NotContains(t, err.Error(), "webhook_secret", "dev mode may run without a secret")
+	})
+	t.Run("an empty secret is refused outside dev mode", func(t *testing.T) {
+		cfg := app.Defaults()
+		require.ErrorContains(t, cfg.Validate(), "webhook_secret is empty")
+		cfg.Dev = true
+		require.NotContains(t, cfg.Validate().Error(), "webhook_secret")
+	})
+}

@@ -1,0 +1,329 @@
+package app_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/internal/e2e"
+	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/storetest"
+)
+
+type status struct {
+	BuildID     string `json:"build_id"`
+	Status      string `json:"status"`
+	Reason      string `json:"reason"`
+	Package     string `json:"package"`
+	DownloadURL string `json:"download_url"`
+	SHA256      string `json:"sha256"`
+	RunURL      string `json:"run_url"`
+	Progress    string `json:"progress"`
+	Message     string `json:"message"`
+	Error       string `json:"error"`
+	Field       string `json:"field"`
+}
+
+func post(t *testing.T, env *e2e.Env, body string) (int, status) {
+	t.Helper()
+	resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var s status
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
+	return resp.StatusCode, s
+}
+
+func fetchStatus(env *e2e.Env, id string) (status, error) {
+	resp, err := http.Get(env.ServiceURL + "/status/" + id)
+	if err != nil {
+		return status{}, err
+	}
+	defer resp.Body.Close()
+	var s status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return status{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("GET /status: %d %s", resp.StatusCode, s.Error)
+	}
+	return s, nil
+}
+
+func getStatus(t *testing.T, env *e2e.Env, id string) status {
+	t.Helper()
+	s, err := fetchStatus(env, id)
+	require.NoError(t, err)
+	return s
+}
+
+// waitFor polls the build's status until cond holds, and returns every
+// status it saw on the way.
+func waitFor(t *testing.T, env *e2e.Env, id string, cond func(status) bool) []string {
+	t.Helper()
+	var seen []string
+	var lastErr error
+	require.Eventually(t, func() bool {
+		s, err := fetchStatus(env, id)
+		if err != nil {
+			lastErr = err
+			return false
+		}
+		if len(seen) == 0 || seen[len(seen)-1] != s.Status {
+			seen = append(seen, s.Status)
+		}
+		return cond(s)
+	}, 30*time.Second, 20*time.Millisecond, "statuses seen: %v, last error: %v", seen, lastErr)
+	return seen
+}
+
+func request(kernel string) string {
+	b, err := json.Marshal(map[string]string{
+		"kernel_version": kernel, "architecture": "x86_64", "distribution": "ubuntu",
+		"distro_version": "24.04", "driver_version": "v0.1.2",
+	})
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func terminal(s status) bool { return s.Status == "done" || s.Status == "error" }
+
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+		t.Run("build, download, then served at once", func(t *testing.T) {
+			t.Parallel()
+			env := e2e.Start(t, e2e.Options{Store: open, BuildDuration: time.Second})
+
+			code, accepted := post(t, env, request("6.8.0-1053-gcp"))
+			require.Equal(t, http.StatusAccepted, code, accepted.Error)
+			require.Equal(t, "queued", accepted.Status)
+			require.Equal(t, "workflow dispatched", accepted.Message)
+			require.NotEmpty(t, accepted.BuildID)
+
+			seen := waitFor(t, env, accepted.BuildID, terminal)
+			require.Contains(t, seen, "in_progress")
+			final := getStatus(t, env, accepted.BuildID)
+			require.Equal(t, "done", final.Status, final.Reason)
+			require.Equal(t, "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb", final.Package)
+			require.Equal(t, env.PackageURL("v0.1.2", final.Package), final.DownloadURL)
+			require.NotEmpty(t, final.RunURL)
+
+			resp, err := http.Get(final.DownloadURL)
+			require.NoError(t, err)
+			pkg, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.True(t, bytes.HasPrefix(pkg, []byte("!<arch>\n")), "a .deb is an ar archive")
+			sum := sha256.Sum256(pkg)
+			require.Equal(t, hex.EncodeToString(sum[:]), final.SHA256)
+
+			dispatches := env.Sim.Stats().Dispatches
+			code, again := post(t, env, request("6.8.0-1053-gcp"))
+			require.Equal(t, http.StatusOK, code)
+			require.Equal(t, "done", again.Status)
+			require.Equal(t, final.DownloadURL, again.DownloadURL)
+			require.Equal(t, final.SHA256, again.SHA256)
+			require.Equal(t, dispatches, env.Sim.Stats().Dispatches, "a cached package must not be dispatched again")
+
+			events, err := env.Store.BuildEvents(t.Context(), accepted.BuildID)
+			require.NoError(t, err)
+			var trail []string
+			for _, e := range events {
+				trail = append(trail, fmt.Sprintf("%s>%s by %s", e.From, e.To, e.Source))
+			}
+			require.Equal(t, ">queued by api", trail[0])
+			require.Equal(t, "in_progress>done by webhook", trail[len(trail)-1])
+
+			reqs, err := env.Store.RequestsRecent(t.Context(), 10)
+			require.NoError(t, err)
+			require.Len(t, reqs, 2)
+			outcomes := []string{reqs[0].Outcome, reqs[1].Outcome}
+			require.ElementsMatch(t, []string{"dispatched", "cached"}, outcomes)
+		})
+
+		t.Run("200 concurrent requests make one build", func(t *testing.T) {
+			t.Parallel()
+			env := e2e.Start(t, e2e.Options{Store: open, BuildDuration: 2 * time.Second})
+			const n = 200
+			ids := make(chan string, n)
+			var wg sync.WaitGroup
+			for range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(request("6.14.0-1017-azure")))
+					if err != nil {
+						ids <- "error: " + err.Error()
+						return
+					}
+					defer resp.Body.Close()
+					var s status
+					_ = json.NewDecoder(resp.Body).Decode(&s)
+					ids <- fmt.Sprint(resp.StatusCode, " ", s.BuildID)
+				}()
+			}
+			wg.Wait()
+			close(ids)
+			distinct := map[string]int{}
+			for id := range ids {
+				distinct[id]++
+			}
+			require.Len(t, distinct, 1, "answers: %v", distinct)
+			for answer := range distinct {
+				require.True(t, strings.HasPrefix(answer, "202 "), answer)
+			}
+			require.Eventually(t, func() bool { return env.Sim.Stats().Dispatches >= 1 }, 10*time.Second, 10*time.Millisecond)
+			require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
+		})
+
+		t.Run("a restart in the middle of a build loses nothing", func(t *testing.T) {
+			t.Parallel()
+			env := e2e.Start(t, e2e.Options{Store: open, BuildDuration: 2 * time.Second})
+			code, accepted := post(t, env, request("6.8.0-1044-aws"))
+			require.Equal(t, http.StatusAccepted, code)
+			waitFor(t, env, accepted.BuildID, func(s status) bool { return s.Status == "in_progress" })
+
+			env.Kill(t)
+			// The run completes while the service is down: its webhooks fail.
+			completion := func() (ghsim.DeliveryInfo, bool) {
+				for _, d := range env.Sim.Deliveries() {
+					if d.Event == "workflow_run" && d.Action == "completed" && d.Attempted {
+						return d, true
+					}
+				}
+				return ghsim.DeliveryInfo{}, false
+			}
+			require.Eventually(t, func() bool { _, ok := completion(); return ok }, 30*time.Second, 20*time.Millisecond)
+			lost, _ := completion()
+			require.Zero(t, lost.StatusCode, "nobody listened for the completion")
+
+			env.Restart(t)
+			waitFor(t, env, accepted.BuildID, terminal)
+			final := getStatus(t, env, accepted.BuildID)
+			require.Equal(t, "done", final.Status, final.Reason)
+			require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
+			events, err := env.Store.BuildEvents(t.Context(), accepted.BuildID)
+			require.NoError(t, err)
+			require.Equal(t, store.SourcePoller, events[len(events)-1].Source, "the poller finished what the lost webhook would have")
+		})
+	})
+}
+
+func TestFailedBuildCoolsDown(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{FailKernels: regexp.MustCompile(`^6\.8\.0-9`)})
+	code, accepted := post(t, env, request("6.8.0-999-generic"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "error", final.Status)
+	require.Equal(t, "build_failed", final.Reason)
+
+	code, again := post(t, env, request("6.8.0-999-generic"))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, accepted.BuildID, again.BuildID, "the failed build comes back during the cool-down")
+	require.Equal(t, "error", again.Status)
+	require.Contains(t, again.Message, "not retried before")
+	require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
+}
+
+func TestDispatchWithoutRunDetails(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{RejectRunDetails: true})
+	code, accepted := post(t, env, request("6.17.0-1020-azure"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "done", final.Status, final.Reason)
+	require.NotEmpty(t, final.RunURL, "the run was found by its run-name")
+}
+
+func TestDistroVersionMismatch(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{})
+	body := `{"kernel_version":"6.8.0-40-generic","architecture":"x86_64","distribution":"ubuntu","distro_version":"22.04","driver_version":"v0.1.2"}`
+	code, accepted := post(t, env, body)
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
+
+	code, s := post(t, env, strings.Replace(body, "22.04", "24.04", 1))
+	require.Equal(t, http.StatusConflict, code)
+	require.Equal(t, "distro_version", s.Field)
+	require.Contains(t, s.Error, "built for ubuntu 22.04, not 24.04")
+}
+
+func TestInvalidRequestsDispatchNothing(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{})
+	for name, tc := range map[string]struct {
+		contentType, body string
+		code              int
+		field, says       string
+	}{
+		"shell in kernel":     {"application/json", request("6.8.0-$(reboot)"), 400, "kernel_version", "only letters"},
+		"newline in kernel":   {"application/json", request("6.8.0\n-generic"), 400, "kernel_version", "only letters"},
+		"NUL in kernel":       {"application/json", request("6.8.0\x00"), 400, "kernel_version", "only letters"},
+		"10 kB kernel":        {"application/json", request("6.8." + strings.Repeat("1", 10240)), 400, "kernel_version", "at most 128"},
+		"non-ASCII kernel":    {"application/json", request("6.8.0-gé"), 400, "kernel_version", "only letters"},
+		"unknown release":     {"application/json", strings.Replace(request("6.8.0-1-gcp"), "v0.1.2", "v9.9.9", 1), 400, "driver_version", "no release v9.9.9"},
+		"unknown field":       {"application/json", `{"kernel_version":"6.8.0-1-gcp","evil":"x"}`, 400, "evil", "unknown field"},
+		"number for string":   {"application/json", `{"kernel_version":6.8}`, 400, "kernel_version", "must be a JSON string"},
+		"malformed JSON":      {"application/json", `{"kernel_version":`, 400, "", "JSON"},
+		"two objects":         {"application/json", request("6.8.0-1-gcp") + "{}", 400, "", "trailing data"},
+		"empty body":          {"application/json", ``, 400, "", "empty body"},
+		"wrong content type":  {"text/plain", request("6.8.0-1-gcp"), 415, "", "Content-Type must be application/json"},
+		"body over 64 KiB":    {"application/json", `{"kernel_version":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "", "larger than"},
+		"architecture sparc":  {"application/json", strings.Replace(request("6.8.0-1-gcp"), "x86_64", "sparc", 1), 400, "architecture", "x86_64 and aarch64"},
+		"distribution arch":   {"application/json", strings.Replace(request("6.8.0-1-gcp"), `"ubuntu"`, `"arch"`, 1), 400, "distribution", "accepted are"},
+		"distro version 9.10": {"application/json", strings.Replace(request("6.8.0-1-gcp"), "24.04", "9.10", 1), 400, "distro_version", "22.04, 24.04"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			resp, err := http.Post(env.ServiceURL+"/build", tc.contentType, strings.NewReader(tc.body))
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, tc.code, resp.StatusCode)
+			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			var s status
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
+			require.Equal(t, tc.field, s.Field)
+			require.Contains(t, s.Error, tc.says)
+		})
+	}
+	require.Zero(t, env.Sim.Stats().Dispatches)
+}
+
+func TestStatusAndHealth(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{})
+	for path, code := range map[string]int{
+		"/healthz": 200, "/readyz": 200,
+		"/status/0190c3f4-0000-7000-8000-000000000000": 404,
+		"/status/..%2F..%2Fetc%2Fpasswd":               404,
+		"/status/not-a-build":                          404,
+	} {
+		resp, err := http.Get(env.ServiceURL + path)
+		require.NoError(t, err)
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body), path)
+		resp.Body.Close()
+		require.Equal(t, code, resp.StatusCode, path)
+	}
+}

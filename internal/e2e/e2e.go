@@ -1,0 +1,130 @@
+// Package e2e runs the build-service and ghsim as two real HTTP servers on
+// loopback, for end-to-end tests of the service and of its clients.
+package e2e
+
+import (
+	"context"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/app"
+	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/storetest"
+)
+
+// Options shape an environment; the zero value is a quick SQLite one.
+type Options struct {
+	// Store opens the service's database; default storetest.SQLite.
+	Store func(t *testing.T) store.Store
+	// BuildDuration of a simulated run; default 300ms.
+	BuildDuration time.Duration
+	// FailKernels fails the simulated builds of matching kernels.
+	FailKernels *regexp.Regexp
+	// RejectRunDetails makes ghsim refuse return_run_details.
+	RejectRunDetails bool
+	// Configure adjusts the service's config after the defaults for tests.
+	Configure func(*app.Config)
+}
+
+// Env is a running service and simulator.
+type Env struct {
+	ServiceURL string
+	// ReleaseURL is the prefix before /{driver_version}/{package}.
+	ReleaseURL string
+	Sim        *ghsim.Server
+	Store      store.Store
+	Config     app.Config
+
+	addr string
+	app  *app.App
+}
+
+// Start runs ghsim and the build-service for the test, and stops both when
+// it ends.
+func Start(t *testing.T, o Options) *Env {
+	t.Helper()
+	if o.Store == nil {
+		o.Store = storetest.SQLite
+	}
+	if o.BuildDuration == 0 {
+		o.BuildDuration = 300 * time.Millisecond
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	e := &Env{addr: ln.Addr().String(), Store: o.Store(t)}
+	e.ServiceURL = "http://" + e.addr
+
+	cfg := app.Defaults()
+	catalog, err := cfg.Catalog()
+	require.NoError(t, err)
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	sim, err := ghsim.New(ghsim.Config{
+		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: app.DevReleases,
+		BuildDuration: o.BuildDuration, FailKernels: o.FailKernels, RejectRunDetails: o.RejectRunDetails,
+		Artifact: app.SimArtifact(catalog, cfg.Packages),
+	})
+	require.NoError(t, err)
+	sim.Start(simLn)
+	t.Cleanup(func() { _ = sim.Close() })
+	e.Sim = sim
+	e.ReleaseURL = sim.URL() + "/" + cfg.Repository.Owner + "/" + cfg.Repository.Name + "/releases/download"
+
+	cfg = app.SimConfig(cfg, sim)
+	cfg.Builds.PollInterval = 500 * time.Millisecond
+	cfg.Builds.IndexRefresh = time.Minute
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	e.Config = cfg
+	e.start(t, ln)
+	return e
+}
+
+func (e *Env) start(t *testing.T, ln net.Listener) {
+	t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	a, err := app.Start(log.WithContext(context.Background()), e.Config, app.Deps{Listener: ln, Store: e.Store})
+	require.NoError(t, err)
+	e.app = a
+	t.Cleanup(func() {
+		if e.app == a {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.Close(ctx)
+		}
+	})
+}
+
+// Kill stops the service at once: the listener and open connections close,
+// running jobs are cancelled. Webhooks sent meanwhile are lost, as they
+// would be for a crashed process.
+func (e *Env) Kill(t *testing.T) {
+	t.Helper()
+	e.app.Kill()
+	e.app = nil
+}
+
+// Restart starts the service again on the same address and database.
+func (e *Env) Restart(t *testing.T) {
+	t.Helper()
+	var ln net.Listener
+	require.Eventually(t, func() bool {
+		var err error
+		ln, err = net.Listen("tcp", e.addr)
+		return err == nil
+	}, 5*time.Second, 50*time.Millisecond, "listen again on %s", e.addr)
+	e.start(t, ln)
+}
+
+// PackageURL is where the loader downloads a package of a driver version.
+func (e *Env) PackageURL(driverVersion, pkg string) string {
+	return strings.Join([]string{e.ReleaseURL, driverVersion, pkg}, "/")
+}
