@@ -41,7 +41,10 @@ func (g noGitHub) Dispatch(context.Context, map[string]string) (ghclient.RunRef,
 	g.fail()
 	return ghclient.RunRef{}, nil
 }
-func (g noGitHub) Run(context.Context, int64) (ghclient.Run, error) { g.fail(); return ghclient.Run{}, nil }
+func (g noGitHub) Run(context.Context, int64) (ghclient.Run, error) {
+	g.fail()
+	return ghclient.Run{}, nil
+}
 func (g noGitHub) FindRun(context.Context, time.Time, func(string) bool) (ghclient.Run, bool, error) {
 	g.fail()
 	return ghclient.Run{}, false, nil

@@ -5,6 +5,7 @@ package deps
 import (
 	_ "github.com/bradleyfalzon/ghinstallation/v2"
 	_ "github.com/cenkalti/backoff/v5"
+	_ "github.com/golang-jwt/jwt/v5"
 	_ "github.com/google/go-github/v66/github"
 	_ "github.com/google/uuid"
 	_ "github.com/goreleaser/nfpm/v2"
@@ -26,5 +27,4 @@ import (
 	_ "github.com/ulikunitz/xz"
 	_ "gopkg.in/yaml.v3"
 	_ "modernc.org/sqlite"
-	_ "github.com/golang-jwt/jwt/v5"
 )
