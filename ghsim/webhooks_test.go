@@ -185,6 +185,11 @@ func TestPausedWebhooksAndRedelivery(t *testing.T) {
 	require.True(t, all[0].GetRedelivery())
 	require.Equal(t, http.StatusOK, all[0].GetStatusCode())
 
+	infos := sim.Deliveries()
+	require.Len(t, infos, 12)
+	require.Equal(t, ghsim.DeliveryInfo{Event: "workflow_run", Action: "requested", Attempted: true}, infos[0], "failed while paused")
+	require.Equal(t, ghsim.DeliveryInfo{Event: "workflow_run", Action: "completed", Attempted: true, StatusCode: http.StatusOK}, infos[11])
+
 	_, _, err = app.Apps.RedeliverHookDelivery(ctx, 1)
 	var ghErr *github.ErrorResponse
 	require.ErrorAs(t, err, &ghErr)
