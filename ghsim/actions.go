@@ -63,12 +63,14 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var ref string
-	if raw, ok := body["ref"]; !ok {
+	rawRef, ok := body["ref"]
+	if !ok {
 		invalidRequest(w, r, `"ref" wasn't supplied.`)
 		return
-	} else if json.Unmarshal(raw, &ref) != nil {
-		invalidRequest(w, r, fmt.Sprintf("For 'properties/ref', %s is not a string.", raw))
+	}
+	var ref string
+	if json.Unmarshal(rawRef, &ref) != nil {
+		invalidRequest(w, r, fmt.Sprintf("For 'properties/ref', %s is not a string.", rawRef))
 		return
 	}
 	given, ok := s.dispatchInputs(w, r, body["inputs"])

@@ -38,6 +38,9 @@ func (s *Server) checkFault(f Fault) (Fault, error) {
 	if f.Route != "" && !s.routes[f.Route] {
 		return f, fmt.Errorf("fault route %q: not a route of the simulator", f.Route)
 	}
+	if f.Count < 0 || f.RetryAfter < 0 {
+		return f, fmt.Errorf("fault count and retry_after must not be negative")
+	}
 	switch {
 	case f.Status >= 500 && f.Status <= 599:
 	case f.Status == http.StatusForbidden || f.Status == http.StatusTooManyRequests:
@@ -46,9 +49,6 @@ func (s *Server) checkFault(f Fault) (Fault, error) {
 		}
 	default:
 		return f, fmt.Errorf("fault status %d: want 5xx, 403 or 429", f.Status)
-	}
-	if f.Count < 0 || f.RetryAfter < 0 {
-		return f, fmt.Errorf("fault count and retry_after must not be negative")
 	}
 	if f.Count == 0 {
 		f.Count = 1

@@ -67,6 +67,7 @@ func TestFaultValidation(t *testing.T) {
 		"not a failure":   {Status: 200},
 		"client error":    {Status: 404},
 		"negative count":  {Status: 500, Count: -1},
+		"negative retry":  {Status: 403, RetryAfter: -1},
 		"control route":   {Route: "GET /_sim/stats", Status: 500},
 		"route no method": {Route: "/api/v3/app", Status: 500},
 	}

@@ -1,11 +1,13 @@
 package ghsim
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -50,13 +52,13 @@ type step struct {
 	startedAt, completedAt   time.Time
 }
 
+// runByIDLocked finds a run; runs are kept in id order.
 func (s *Server) runByIDLocked(id int64) *run {
-	for _, r := range s.runs {
-		if r.id == id {
-			return r
-		}
+	i, found := slices.BinarySearchFunc(s.runs, id, func(r *run, id int64) int { return cmp.Compare(r.id, id) })
+	if !found {
+		return nil
 	}
-	return nil
+	return s.runs[i]
 }
 
 // headSHA is the fixed commit main points at.

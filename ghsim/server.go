@@ -196,7 +196,7 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:        cfg,
-		log:        cfg.Logger.With().Str("component", "ghsim").Logger(),
+		log:        *cfg.Logger,
 		key:        key,
 		keyPEM:     keyPEM,
 		secret:     secret,
