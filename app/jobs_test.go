@@ -1,0 +1,92 @@
+package app_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/app"
+	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/internal/e2e"
+	"github.com/riptides/driverbuild/store"
+)
+
+const dispatchRoute = "POST /api/v3/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+
+func sources(t *testing.T, env *e2e.Env, id string) []store.Source {
+	t.Helper()
+	events, err := env.Store.BuildEvents(t.Context(), id)
+	require.NoError(t, err)
+	var out []store.Source
+	for _, e := range events {
+		out = append(out, e.Source)
+	}
+	return out
+}
+
+func TestDispatchIsRetried(t *testing.T) {
+	t.Parallel()
+	for name, fault := range map[string]ghsim.Fault{
+		"server error":         {Route: dispatchRoute, Status: http.StatusBadGateway},
+		"secondary rate limit": {Route: dispatchRoute, Status: http.StatusForbidden, RetryAfter: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := e2e.Start(t, e2e.Options{})
+			require.NoError(t, env.Sim.InjectFault(fault))
+			code, accepted := post(t, env, request("6.8.0-1012-aws"))
+			require.Equal(t, http.StatusAccepted, code)
+			waitFor(t, env, accepted.BuildID, terminal)
+			require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
+			stats := env.Sim.Stats()
+			require.EqualValues(t, 1, stats.FaultsInjected)
+			require.EqualValues(t, 2, stats.ByRoute[dispatchRoute], "one refused call, one retry")
+			require.EqualValues(t, 1, stats.Dispatches)
+		})
+	}
+}
+
+func TestDispatchRefusedForGood(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) { c.Repository.Workflow = "no-such-workflow.yml" }})
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "error", final.Status)
+	require.Equal(t, "dispatch_failed", final.Reason)
+	require.EqualValues(t, 1, env.Sim.Stats().ByRoute[dispatchRoute], "a 404 is not retried")
+}
+
+// With every webhook lost, the poller alone carries the build to the end.
+func TestPollerWithoutWebhooks(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{})
+	env.Sim.PauseWebhooks(true)
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
+	require.Equal(t, []store.Source{store.SourceAPI, store.SourceAPI, store.SourcePoller}, sources(t, env, accepted.BuildID))
+	require.Positive(t, env.Sim.Stats().WebhooksFailed)
+}
+
+func TestSweeperTimesOut(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{
+		BuildDuration: time.Minute,
+		Configure:     func(c *app.Config) { c.Builds.Timeout = time.Second },
+	})
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "error", final.Status)
+	require.Equal(t, "timed_out", final.Reason)
+	src := sources(t, env, accepted.BuildID)
+	require.Equal(t, store.SourceSweeper, src[len(src)-1])
+	require.Eventually(t, func() bool { return env.Sim.Stats().Conclusions["cancelled"] == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the timed-out run is cancelled so it frees its runner")
+}
