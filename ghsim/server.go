@@ -3,7 +3,16 @@
 // assets, workflow dispatch and runs), simulated driver-build runs that
 // publish packages, signed webhooks with a deliveries log, and fault
 // injection. It serves GitHub Enterprise style paths (/api/v3/,
-// /api/uploads/) so go-github and go-githubapp talk to it unmodified.
+// /api/uploads/) so go-github and go-githubapp talk to it unmodified, and
+// release downloads at github.com's /{owner}/{repo}/releases/download/....
+//
+// Besides the Go API (Stats, InjectFault, PauseWebhooks), control
+// endpoints serve tests and people with curl:
+//
+//	GET    /_sim/stats   counters, as Stats
+//	GET    /_sim/faults  pending faults and whether webhooks are paused
+//	POST   /_sim/faults  {"faults":[{"route","status","count","retry_after"}],"webhooks_paused":true}
+//	DELETE /_sim/faults  clear faults and resume webhooks
 package ghsim
 
 import (

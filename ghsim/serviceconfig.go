@@ -17,18 +17,22 @@ type ServiceConfig struct {
 	Repository ServiceRepository `yaml:"repository"`
 }
 
+// ServiceGitHub has githubapp.Config's keys for what the simulator sets.
 type ServiceGitHub struct {
 	WebURL   string     `yaml:"web_url"`
 	V3APIURL string     `yaml:"v3_api_url"`
 	App      ServiceApp `yaml:"app"`
 }
 
+// ServiceApp is the app's identity: id, webhook secret and private key (PEM).
 type ServiceApp struct {
 	IntegrationID int64  `yaml:"integration_id"`
 	WebhookSecret string `yaml:"webhook_secret"`
 	PrivateKey    string `yaml:"private_key"`
 }
 
+// ServiceRepository names the repository, its build workflow and the ref
+// to dispatch on.
 type ServiceRepository struct {
 	Owner    string `yaml:"owner"`
 	Name     string `yaml:"name"`
