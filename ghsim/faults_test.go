@@ -202,6 +202,8 @@ func TestCloseStopsRuns(t *testing.T) {
 	id := dispatch(t, sim, token, "6.8.0-1")
 	rc.waitHook(t, runHook("workflow_job", "queued", id))
 
+	// Close returns once the run's and the deliveries' goroutines are gone,
+	// although the run had an hour to go.
 	require.NoError(t, sim.Close())
 	require.NoError(t, sim.Close(), "Close is idempotent")
 	require.Equal(t, map[string]int{"queued": 1, "in_progress": 0, "completed": 0}, sim.Stats().Runs)
