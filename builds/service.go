@@ -87,18 +87,14 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 	if err != nil {
 		return Outcome{}, err
 	}
-	if _, err := s.store.ReleaseByTag(ctx, req.DriverVersion); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return Outcome{}, &kernel.FieldError{Field: "driver_version", Msg: fmt.Sprintf("no release %s exists: a driver version must be a published release tag", req.DriverVersion)}
-		}
-		return Outcome{}, fmt.Errorf("look up release: %w", err)
-	}
 	pkg, err := s.cfg.Catalog.PackageName(s.cfg.Naming, req)
 	if err != nil {
 		return Outcome{}, err
 	}
 	out := Outcome{Request: req, Package: pkg}
 
+	// The asset first: when it exists, so does its release, and the hot
+	// path costs one read.
 	asset, err := s.store.AssetByName(ctx, req.DriverVersion, pkg)
 	switch {
 	case err == nil:
@@ -109,6 +105,12 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 		return out, nil
 	case !errors.Is(err, store.ErrNotFound):
 		return Outcome{}, fmt.Errorf("look up asset: %w", err)
+	}
+	if _, err := s.store.ReleaseByTag(ctx, req.DriverVersion); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Outcome{}, &kernel.FieldError{Field: "driver_version", Msg: fmt.Sprintf("no release %s exists: a driver version must be a published release tag", req.DriverVersion)}
+		}
+		return Outcome{}, fmt.Errorf("look up release: %w", err)
 	}
 
 	key := req.CacheKey()
