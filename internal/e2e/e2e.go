@@ -22,7 +22,7 @@ import (
 // Options shape an environment; the zero value is a quick SQLite one.
 type Options struct {
 	// Store opens the service's database; default storetest.SQLite.
-	Store func(t *testing.T) store.Store
+	Store func(t testing.TB) store.Store
 	// BuildDuration of a simulated run; default 300ms.
 	BuildDuration time.Duration
 	// FailKernels fails the simulated builds of matching kernels.
@@ -48,7 +48,7 @@ type Env struct {
 
 // Start runs ghsim and the build-service for the test, and stops both when
 // it ends.
-func Start(t *testing.T, o Options) *Env {
+func Start(t testing.TB, o Options) *Env {
 	t.Helper()
 	if o.Store == nil {
 		o.Store = storetest.SQLite
@@ -88,7 +88,7 @@ func Start(t *testing.T, o Options) *Env {
 	return e
 }
 
-func (e *Env) start(t *testing.T, ln net.Listener) {
+func (e *Env) start(t testing.TB, ln net.Listener) {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	a, err := app.Start(log.WithContext(context.Background()), e.Config, app.Deps{Listener: ln, Store: e.Store})
@@ -106,14 +106,14 @@ func (e *Env) start(t *testing.T, ln net.Listener) {
 // Kill stops the service at once: the listener and open connections close,
 // running jobs are cancelled. Webhooks sent meanwhile are lost, as they
 // would be for a crashed process.
-func (e *Env) Kill(t *testing.T) {
+func (e *Env) Kill(t testing.TB) {
 	t.Helper()
 	e.app.Kill()
 	e.app = nil
 }
 
 // Restart starts the service again on the same address and database.
-func (e *Env) Restart(t *testing.T) {
+func (e *Env) Restart(t testing.TB) {
 	t.Helper()
 	var ln net.Listener
 	require.Eventually(t, func() bool {

@@ -19,7 +19,7 @@ import (
 )
 
 // SQLite returns a store on a fresh database file, closed when the test ends.
-func SQLite(t *testing.T) store.Store {
+func SQLite(t testing.TB) store.Store {
 	t.Helper()
 	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "driverbuild.db"))
 	require.NoError(t, err)
@@ -30,7 +30,7 @@ func SQLite(t *testing.T) store.Store {
 // Postgres returns a store in a fresh schema of the database at
 // TEST_DATABASE_URL, dropped when the test ends. Without that variable the
 // test is skipped, or fails when CI is set: CI must not pass by skipping.
-func Postgres(t *testing.T) store.Store {
+func Postgres(t testing.TB) store.Store {
 	t.Helper()
 	url := os.Getenv("TEST_DATABASE_URL")
 	if url == "" {
@@ -59,7 +59,7 @@ func Postgres(t *testing.T) store.Store {
 
 // Each runs fn once per implementation, as the subtests "sqlite" and
 // "postgres", with open making a fresh store of that kind.
-func Each(t *testing.T, fn func(t *testing.T, open func(t *testing.T) store.Store)) {
+func Each(t *testing.T, fn func(t *testing.T, open func(t testing.TB) store.Store)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres) })
 }

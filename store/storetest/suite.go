@@ -20,7 +20,7 @@ import (
 // Run is the conformance suite. open returns a fresh, empty store, closed
 // when its test ends; Run opens one to share between the tests whose rows
 // cannot meet, and one each for those that read whole tables or use River.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+func Run(t *testing.T, open func(t testing.TB) store.Store) {
 	shared := open(t)
 	for name, test := range map[string]func(*testing.T, store.Store){
 		"BuildCreate":               testBuildCreate,
@@ -43,7 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			test(t, shared)
 		})
 	}
-	for name, test := range map[string]func(*testing.T, func(*testing.T) store.Store){
+	for name, test := range map[string]func(*testing.T, func(testing.TB) store.Store){
 		"BuildsStale":    testBuildsStale,
 		"BuildsOverdue":  testBuildsOverdue,
 		"RequestsRecent": testRequestsRecent,
@@ -628,7 +628,7 @@ func testPing(t *testing.T, s store.Store) {
 	require.NoError(t, s.Ping(t.Context()))
 }
 
-func testBuildsStale(t *testing.T, open func(*testing.T) store.Store) {
+func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	build := func(steps ...store.BuildTransitionParams) store.Build {
@@ -662,7 +662,7 @@ func testBuildsStale(t *testing.T, open func(*testing.T) store.Store) {
 	require.Equal(t, []store.Build{first, second, late}, got)
 }
 
-func testBuildsOverdue(t *testing.T, open func(*testing.T) store.Store) {
+func testBuildsOverdue(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	build := func(createdAt int, steps ...store.BuildTransitionParams) store.Build {
@@ -692,7 +692,7 @@ func testBuildsOverdue(t *testing.T, open func(*testing.T) store.Store) {
 	require.Equal(t, []store.Build{neverDispatched, queuedLater}, got)
 }
 
-func testRequestsRecent(t *testing.T, open func(*testing.T) store.Store) {
+func testRequestsRecent(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	got, err := s.RequestsRecent(ctx, 10)
@@ -760,7 +760,7 @@ func jobMarkers(t *testing.T, jobs store.Jobs) []string {
 	return markers
 }
 
-func testJobs(t *testing.T, open func(*testing.T) store.Store) {
+func testJobs(t *testing.T, open func(testing.TB) store.Store) {
 	errRollback := errors.New("roll back")
 	t.Run("InTx commits rows and jobs together", func(t *testing.T) {
 		t.Parallel()
