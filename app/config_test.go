@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/app"
+	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/kernel"
 )
 
@@ -75,4 +76,24 @@ distributions:
 		cfg.Dev = true
 		require.NotContains(t, cfg.Validate().Error(), "webhook_secret")
 	})
+}
+
+// ghsim -write-config writes a config the service loads as it is, and it
+// says what SimConfig says.
+func TestSimulatorWrittenConfig(t *testing.T) {
+	t.Parallel()
+	sim, err := ghsim.New(ghsim.Config{BaseURL: "http://127.0.0.1:9000"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	path := filepath.Join(t.TempDir(), "sim.yml")
+	require.NoError(t, sim.WriteServiceConfigFile(path))
+
+	cfg, err := app.LoadConfig(path)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	want := app.SimConfig(app.Defaults(), sim)
+	require.Equal(t, want.GitHub, cfg.GitHub)
+	require.Equal(t, want.Repository.Owner, cfg.Repository.Owner)
+	require.Equal(t, want.Repository.Name, cfg.Repository.Name)
+	require.Equal(t, want.Repository.DownloadBaseURL, cfg.Repository.DownloadBaseURL)
 }
