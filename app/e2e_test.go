@@ -104,7 +104,7 @@ func terminal(s status) bool { return s.Status == "done" || s.Status == "error" 
 
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, open func(t *testing.T) store.Store) {
+	storetest.Each(t, func(t *testing.T, open func(t testing.TB) store.Store) {
 		t.Run("build, download, then served at once", func(t *testing.T) {
 			t.Parallel()
 			env := e2e.Start(t, e2e.Options{Store: open, BuildDuration: time.Second})
