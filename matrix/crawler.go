@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -120,12 +121,19 @@ func crawlerEntries(ce crawlerEntry, defaultArch string) ([]Entry, *Skipped) {
 	return out, nil
 }
 
-// rpmArch is the architecture an RPM kernel release ends in.
+// rpmArch is the architecture a kernel release names, or defaultArch.
 func rpmArch(release, defaultArch string) string {
-	for _, a := range []string{kernel.ArchX86_64, kernel.ArchAarch64} {
-		if strings.HasSuffix(release, "."+a) {
-			return a
-		}
+	return cmp.Or(releaseArch(release), defaultArch)
+}
+
+// releaseArch is the architecture a release ends in, as RPM kernels
+// (.x86_64, .aarch64) and Debian's (-amd64, -cloud-arm64) do, or "".
+func releaseArch(release string) string {
+	switch {
+	case strings.HasSuffix(release, ".x86_64"), strings.HasSuffix(release, "-amd64"):
+		return kernel.ArchX86_64
+	case strings.HasSuffix(release, ".aarch64"), strings.HasSuffix(release, "-arm64"):
+		return kernel.ArchAarch64
 	}
-	return defaultArch
+	return ""
 }

@@ -92,6 +92,10 @@ func derive(cat *kernel.Catalog, e Entry, driverVersion string) (kernel.Request,
 		s := skip(e, "%v", err)
 		return kernel.Request{}, &s
 	}
+	if a := releaseArch(r.KernelVersion); a != "" && a != r.Architecture {
+		s := skip(e, "the release is an %s kernel, listed for %s", a, r.Architecture)
+		return kernel.Request{}, &s
+	}
 	return r, nil
 }
 

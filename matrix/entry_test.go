@@ -98,6 +98,8 @@ func TestDeriveSkips(t *testing.T) {
 		"fedora no marker":       {matrix.Entry{Arch: "x86_64", Target: "fedora", KernelRelease: "6.15.5-200.x86_64"}, "cannot tell the fedora version: the release has no .fcNN."},
 		"wrong given version":    {matrix.Entry{Arch: "x86_64", Target: "fedora", KernelRelease: "6.15.5-200.fc42.x86_64", DistroVersion: "43"}, "disagrees with kernel_version"},
 		"hostile release":        {matrix.Entry{Arch: "x86_64", Target: "ubuntu", KernelRelease: "6.8.0-40-$(reboot)", DistroVersion: "24.04"}, "is not a kernel release"},
+		"rpm of the other arch":  {matrix.Entry{Arch: "x86_64", Target: "fedora", KernelRelease: "6.15.5-200.fc42.aarch64"}, "the release is an aarch64 kernel, listed for x86_64"},
+		"deb of the other arch":  {matrix.Entry{Arch: "aarch64", Target: "debian", KernelRelease: "6.1.0-43-cloud-amd64"}, "the release is an x86_64 kernel, listed for aarch64"},
 		"i386":                   {matrix.Entry{Arch: "i386", Target: "ubuntu", KernelRelease: "6.8.0-40-generic", DistroVersion: "24.04"}, "accepted are x86_64 and aarch64"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -47,6 +47,9 @@ func TestValidateKernels(t *testing.T) {
 		"duplicate": {`{"x86_64": [
 			{"target": "fedora", "kernelrelease": "6.15.5-200.fc42.x86_64"},
 			{"target": "fedora", "kernelrelease": "6.15.5-200.fc42.x86_64", "distroversion": "42"}]}`, []string{"x86_64[1]", "the same kernel as x86_64[0] (fedora 42 6.15.5-200.fc42.x86_64)"}},
+		"exact duplicate": {`{"x86_64": [
+			{"target": "centos", "kernelrelease": "5.14.0-596.el9.x86_64"},
+			{"target": "centos", "kernelrelease": "5.14.0-596.el9.x86_64"}]}`, []string{"x86_64[1] (centos 5.14.0-596.el9.x86_64): the same kernel as x86_64[0]"}},
 		"every problem": {`{"x86_64": [
 			{"target": "ubuntu", "kernelrelease": "6.8.0-40-generic", "distroversion": "20.04"},
 			{"target": "fedora", "kernelrelease": "5.19.4-200.fc36.x86_64"}]}`, []string{"ubuntu 20.04 is not supported", "fedora 36 is not supported"}},
