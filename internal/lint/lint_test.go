@@ -71,7 +71,7 @@ func TestActionlint(t *testing.T) {
 
 // scriptDirs are where shell scripts without the .sh suffix live (the build
 // scripts' test fakes are named as the commands they stand in for).
-var scriptDirs = []string{"images", "scripts"}
+var scriptDirs = []string{".ci", "images", "scripts"}
 
 // scripts lists the shell scripts in the repository: every *.sh file, and
 // in scriptDirs also the executables whose first line names sh or bash.
