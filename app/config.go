@@ -115,15 +115,7 @@ var (
 
 // Catalog returns the configured distributions.
 func (c Config) Catalog() (*kernel.Catalog, error) {
-	if len(c.Distributions) == 0 {
-		return kernel.DefaultCatalog(), nil
-	}
-	ds := make([]kernel.Distribution, 0, len(c.Distributions))
-	for name, d := range c.Distributions {
-		d.Name = name
-		ds = append(ds, d)
-	}
-	return kernel.NewCatalog(ds)
+	return kernel.CatalogOf(c.Distributions)
 }
 
 // Validate refuses a configuration the service cannot run safely with.

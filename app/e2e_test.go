@@ -16,24 +16,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/internal/e2e"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/storetest"
 )
 
+// status is any answer of the API: a build, or an error.
 type status struct {
-	BuildID     string `json:"build_id"`
-	Status      string `json:"status"`
-	Reason      string `json:"reason"`
-	Package     string `json:"package"`
-	DownloadURL string `json:"download_url"`
-	SHA256      string `json:"sha256"`
-	RunURL      string `json:"run_url"`
-	Progress    string `json:"progress"`
-	Message     string `json:"message"`
-	Error       string `json:"error"`
-	Field       string `json:"field"`
+	buildapi.Build
+	Error string `json:"error"`
+	Field string `json:"field"`
 }
 
 func post(t *testing.T, env *e2e.Env, body string) (int, status) {

@@ -135,21 +135,16 @@ func (s *Service) replaceAssets(ctx context.Context, tag string, list []ghclient
 
 // ReleaseEvent is the part of a release webhook the index uses.
 type ReleaseEvent struct {
-	Action    string
 	ReleaseID int64
 	Tag       string
 	Assets    []ghclient.Asset
 }
 
-// ObserveRelease applies a release webhook: a published or edited release
-// becomes known with the assets the payload lists. Its ETag is dropped so
+// ObserveRelease applies a release webhook about a release that exists
+// (published, edited, ...): it becomes known with the assets the payload
+// lists. Its ETag is dropped so
 // the next refresh reads the listing in full.
 func (s *Service) ObserveRelease(ctx context.Context, d *Delivery, e ReleaseEvent) error {
-	switch e.Action {
-	case "published", "created", "released", "prereleased", "edited":
-	default:
-		return s.recordOnly(ctx, d)
-	}
 	if err := s.apply(ctx, d, func(tx store.Tx) error {
 		return tx.ReleaseUpsert(ctx, store.Release{Tag: e.Tag, ReleaseID: e.ReleaseID, RefreshedAt: s.now()})
 	}); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
@@ -58,11 +59,6 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", a.ready)
 }
 
-type errorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -71,7 +67,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, field, format string, args ...any) {
-	writeJSON(w, code, errorBody{Error: fmt.Sprintf(format, args...), Field: field})
+	writeJSON(w, code, buildapi.Error{Error: fmt.Sprintf(format, args...), Field: field})
 }
 
 func (a *API) authorized(next http.Handler) http.Handler {
@@ -106,9 +102,9 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 
 // decodeRequest reads a POST /build body strictly: JSON only, one object,
 // known string fields only, at most MaxBodyBytes.
-func decodeRequest(w http.ResponseWriter, r *http.Request) (kernel.Request, int, *errorBody) {
-	fail := func(code int, field, format string, args ...any) (kernel.Request, int, *errorBody) {
-		return kernel.Request{}, code, &errorBody{Error: fmt.Sprintf(format, args...), Field: field}
+func decodeRequest(w http.ResponseWriter, r *http.Request) (kernel.Request, int, *buildapi.Error) {
+	fail := func(code int, field, format string, args ...any) (kernel.Request, int, *buildapi.Error) {
+		return kernel.Request{}, code, &buildapi.Error{Error: fmt.Sprintf(format, args...), Field: field}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return fail(http.StatusUnsupportedMediaType, "", "Content-Type must be application/json, got %q", r.Header.Get("Content-Type"))
@@ -148,31 +144,6 @@ func decodeRequest(w http.ResponseWriter, r *http.Request) (kernel.Request, int,
 	}
 }
 
-type acceptedBody struct {
-	Message      string `json:"message"`
-	BuildID      string `json:"build_id"`
-	Status       string `json:"status"`
-	Deduplicated bool   `json:"deduplicated,omitempty"`
-}
-
-type doneBody struct {
-	Status      string `json:"status"`
-	Package     string `json:"package"`
-	DownloadURL string `json:"download_url"`
-	SHA256      string `json:"sha256,omitempty"`
-}
-
-type mismatchBody struct {
-	errorBody
-	Package  string `json:"package"`
-	BuiltFor string `json:"built_for"`
-}
-
-type cooldownBody struct {
-	statusBody
-	Message string `json:"message"`
-}
-
 func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	req, code, bad := decodeRequest(w, r)
@@ -187,7 +158,7 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	}()
 	respond := func(code int, outcome, buildID string, body any) {
 		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
-		if e, ok := body.(errorBody); ok {
+		if e, ok := body.(buildapi.Error); ok {
 			audit.Error = e.Error
 		}
 		writeJSON(w, code, body)
@@ -201,30 +172,29 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	var fe *kernel.FieldError
 	switch {
 	case errors.As(err, &fe):
-		respond(http.StatusBadRequest, "invalid", "", errorBody{Error: fe.Error(), Field: fe.Field})
+		respond(http.StatusBadRequest, "invalid", "", buildapi.Error{Error: fe.Error(), Field: fe.Field})
 		return
 	case err != nil:
 		zerolog.Ctx(ctx).Error().Err(err).Msg("build request")
-		respond(http.StatusInternalServerError, "error", "", errorBody{Error: "internal error; the request was not accepted, retry later"})
+		respond(http.StatusInternalServerError, "error", "", buildapi.Error{Error: "internal error; the request was not accepted, retry later"})
 		return
 	}
 
 	b := out.Build
 	switch out.Kind {
 	case builds.KindCached:
-		respond(http.StatusOK, string(out.Kind), "", doneBody{Status: "done", Package: out.Package, DownloadURL: out.Asset.DownloadURL, SHA256: hexDigest(out.Asset.Digest)})
+		respond(http.StatusOK, string(out.Kind), "", buildapi.Done{Status: buildapi.StatusDone, Package: out.Package, DownloadURL: out.Asset.DownloadURL, SHA256: hexDigest(out.Asset.Digest)})
 	case builds.KindMismatch:
 		msg := fmt.Sprintf("%s exists but was built for %s %s, not %s: configure a package name template with {distro_version} to build both", out.Package, out.Request.Distribution, out.Asset.DistroVersion, out.Request.DistroVersion)
 		audit.Error = msg
-		respond(http.StatusConflict, string(out.Kind), "", mismatchBody{errorBody: errorBody{Error: msg, Field: "distro_version"}, Package: out.Package, BuiltFor: out.Asset.DistroVersion})
+		respond(http.StatusConflict, string(out.Kind), "", buildapi.Mismatch{Error: buildapi.Error{Error: msg, Field: "distro_version"}, Package: out.Package, BuiltFor: out.Asset.DistroVersion})
 	case builds.KindDispatched, builds.KindDeduplicated:
-		respond(http.StatusAccepted, string(out.Kind), b.ID, acceptedBody{Message: "workflow dispatched", BuildID: b.ID, Status: string(b.Status), Deduplicated: out.Kind == builds.KindDeduplicated})
+		respond(http.StatusAccepted, string(out.Kind), b.ID, buildapi.Accepted{Message: "workflow dispatched", BuildID: b.ID, Status: string(b.Status), Deduplicated: out.Kind == builds.KindDeduplicated})
 	case builds.KindCooldown:
 		w.Header().Set("Retry-After", fmt.Sprint(int(out.RetryAt.Sub(a.Now()).Seconds())+1))
-		respond(http.StatusOK, string(out.Kind), b.ID, cooldownBody{
-			statusBody: statusOf(b),
-			Message:    fmt.Sprintf("the last build of this kernel failed (%s) at %s; it is not retried before %s", b.Reason, b.FinishedAt.Format(time.RFC3339), out.RetryAt.Format(time.RFC3339)),
-		})
+		body := statusOf(b)
+		body.Message = fmt.Sprintf("the last build of this kernel failed (%s) at %s; it is not retried before %s", b.Reason, b.FinishedAt.Format(time.RFC3339), out.RetryAt.Format(time.RFC3339))
+		respond(http.StatusOK, string(out.Kind), b.ID, body)
 	}
 }
 
@@ -248,21 +218,8 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 
 var buildIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-type statusBody struct {
-	BuildID     string    `json:"build_id"`
-	Status      string    `json:"status"`
-	Reason      string    `json:"reason"`
-	Package     string    `json:"package"`
-	DownloadURL string    `json:"download_url"`
-	SHA256      string    `json:"sha256"`
-	RunURL      string    `json:"run_url"`
-	Progress    string    `json:"progress"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
-func statusOf(b store.Build) statusBody {
-	return statusBody{
+func statusOf(b store.Build) buildapi.Build {
+	return buildapi.Build{
 		BuildID: b.ID, Status: string(b.Status), Reason: string(b.Reason), Package: b.Package,
 		DownloadURL: b.DownloadURL, SHA256: hexDigest(b.Digest), RunURL: b.RunURL, Progress: b.Progress,
 		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/palantir/go-githubapp/githubapp"
-	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/ghclient"
@@ -36,12 +35,11 @@ func (h *Release) Handle(ctx context.Context, eventType, deliveryID string, payl
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return fmt.Errorf("parse release payload: %w", err)
 	}
-	if !h.ours(e.Repository.FullName) {
-		zerolog.Ctx(ctx).Debug().Str("repo", e.Repository.FullName).Msg("ignoring release of another repository")
+	if !h.accepts(ctx, eventType, e.Action, e.Repository.FullName, "published", "created", "released", "prereleased", "edited") {
 		return nil
 	}
 	return h.Observer.ObserveRelease(ctx, &builds.Delivery{ID: deliveryID, Event: eventType, Action: e.Action},
-		builds.ReleaseEvent{Action: e.Action, ReleaseID: e.Release.ID, Tag: e.Release.TagName, Assets: e.Release.Assets})
+		builds.ReleaseEvent{ReleaseID: e.Release.ID, Tag: e.Release.TagName, Assets: e.Release.Assets})
 }
 
 var _ githubapp.EventHandler = (*Release)(nil)

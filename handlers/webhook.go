@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"context"
+	"slices"
 	"strings"
+
+	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/ghclient"
@@ -23,4 +26,17 @@ type Base struct {
 	Repo string
 }
 
-func (b Base) ours(fullName string) bool { return strings.EqualFold(fullName, b.Repo) }
+// accepts reports whether an event is one to act on: one of the actions
+// handled, about our repository. It says at debug level why not.
+func (b Base) accepts(ctx context.Context, event, action, repo string, actions ...string) bool {
+	log := zerolog.Ctx(ctx)
+	switch {
+	case !slices.Contains(actions, action):
+		log.Debug().Str("action", action).Msgf("ignoring %s action", event)
+		return false
+	case !strings.EqualFold(repo, b.Repo):
+		log.Debug().Str("repo", repo).Msgf("ignoring %s of another repository", event)
+		return false
+	}
+	return true
+}

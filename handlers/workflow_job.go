@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-github/v66/github"
 	"github.com/palantir/go-githubapp/githubapp"
-	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/ghclient"
@@ -24,13 +23,7 @@ func (h *WorkflowJob) Handle(ctx context.Context, eventType, deliveryID string, 
 		return fmt.Errorf("parse workflow_job payload: %w", err)
 	}
 	action, job := e.GetAction(), e.GetWorkflowJob()
-	log := zerolog.Ctx(ctx).With().Int64("run_id", job.GetRunID()).Str("action", action).Logger()
-	switch {
-	case action != "queued" && action != "in_progress" && action != "completed":
-		log.Debug().Msg("ignoring workflow_job action")
-		return nil
-	case !h.ours(e.GetRepo().GetFullName()):
-		log.Debug().Str("repo", e.GetRepo().GetFullName()).Msg("ignoring workflow_job of another repository")
+	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "queued", "in_progress", "completed") {
 		return nil
 	}
 	progress := ghclient.JobProgress(job)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/go-github/v66/github"
 	"github.com/palantir/go-githubapp/githubapp"
-	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/ghclient"
@@ -25,13 +24,7 @@ func (h *WorkflowRun) Handle(ctx context.Context, eventType, deliveryID string, 
 		return fmt.Errorf("parse workflow_run payload: %w", err)
 	}
 	action, run := e.GetAction(), e.GetWorkflowRun()
-	log := zerolog.Ctx(ctx).With().Int64("run_id", run.GetID()).Str("action", action).Logger()
-	switch {
-	case action != "requested" && action != "in_progress" && action != "completed":
-		log.Debug().Msg("ignoring workflow_run action")
-		return nil
-	case !h.ours(e.GetRepo().GetFullName()):
-		log.Debug().Str("repo", e.GetRepo().GetFullName()).Msg("ignoring workflow_run of another repository")
+	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "requested", "in_progress", "completed") {
 		return nil
 	}
 	return h.Observer.ObserveRun(ctx, store.SourceWebhook,

@@ -61,6 +61,20 @@ func DefaultCatalog() *Catalog {
 	return c
 }
 
+// CatalogOf is the catalog a configuration's distributions section
+// describes, keyed by name; an empty section means the defaults.
+func CatalogOf(byName map[string]Distribution) (*Catalog, error) {
+	if len(byName) == 0 {
+		return DefaultCatalog(), nil
+	}
+	ds := make([]Distribution, 0, len(byName))
+	for name, d := range byName {
+		d.Name = name
+		ds = append(ds, d)
+	}
+	return NewCatalog(ds)
+}
+
 // NewCatalog checks a configured set of distributions. Names and versions
 // are allow-listed because they reach image tags and shell scripts too.
 func NewCatalog(ds []Distribution) (*Catalog, error) {

@@ -217,15 +217,7 @@ func (c *Config) GitHubAPI() *fetch.GitHubAPI {
 
 // Catalog is the configured distributions, or the defaults.
 func (c *Config) Catalog() (*kernel.Catalog, error) {
-	if len(c.Distributions) == 0 {
-		return kernel.DefaultCatalog(), nil
-	}
-	ds := make([]kernel.Distribution, 0, len(c.Distributions))
-	for name, d := range c.Distributions {
-		d.Name = name
-		ds = append(ds, d)
-	}
-	return kernel.NewCatalog(ds)
+	return kernel.CatalogOf(c.Distributions)
 }
 
 func checkURL(s string) error {

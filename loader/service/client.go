@@ -17,35 +17,21 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/kernel"
 )
 
-// Build states and failure reasons, as the service reports them.
+// Build states, as the service reports them.
 const (
-	StatusQueued     = "queued"
-	StatusInProgress = "in_progress"
-	StatusDone       = "done"
-	StatusError      = "error"
+	StatusQueued     = buildapi.StatusQueued
+	StatusInProgress = buildapi.StatusInProgress
+	StatusDone       = buildapi.StatusDone
+	StatusError      = buildapi.StatusError
 )
 
 // Build is the service's answer about one package: a finished one (status
 // done, with its URL and digest), or a build to follow.
-type Build struct {
-	BuildID     string    `json:"build_id"`
-	Status      string    `json:"status"`
-	Reason      string    `json:"reason"`
-	Package     string    `json:"package"`
-	DownloadURL string    `json:"download_url"`
-	SHA256      string    `json:"sha256"`
-	RunURL      string    `json:"run_url"`
-	Progress    string    `json:"progress"`
-	Message     string    `json:"message"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
-// Finished reports whether the build will not change any more.
-func (b Build) Finished() bool { return b.Status == StatusDone || b.Status == StatusError }
+type Build = buildapi.Build
 
 // APIError is a refusal from the service: a 4xx with its message and, for
 // a 400 or 409, the request field at fault.
@@ -242,10 +228,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (Buil
 		}
 		return Build{}, nil, err
 	default:
-		var e struct {
-			Error string `json:"error"`
-			Field string `json:"field"`
-		}
+		var e buildapi.Error
 		_ = json.Unmarshal(raw, &e) // a body that is not JSON leaves only the status
 		return Build{}, nil, backoff.Permanent(&APIError{StatusCode: code, Message: e.Error, Field: e.Field})
 	}

@@ -1,0 +1,65 @@
+// Package buildapi is the wire contract of the build-service's REST API:
+// the JSON its handlers write and the driver-loader's client reads. The
+// request body is kernel.Request.
+package buildapi
+
+import "time"
+
+// Build states and failure reasons.
+const (
+	StatusQueued     = "queued"
+	StatusInProgress = "in_progress"
+	StatusDone       = "done"
+	StatusError      = "error"
+)
+
+// Build is GET /status/{id}, and the answer to POST /build for a key that
+// failed recently (with Message). Its fields are a superset of Accepted's
+// and Done's, so a client can read every 2xx answer into it.
+type Build struct {
+	BuildID     string    `json:"build_id"`
+	Status      string    `json:"status"`
+	Reason      string    `json:"reason"`
+	Package     string    `json:"package"`
+	DownloadURL string    `json:"download_url"`
+	SHA256      string    `json:"sha256"`
+	RunURL      string    `json:"run_url"`
+	Progress    string    `json:"progress"`
+	Message     string    `json:"message,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Finished reports whether the build will not change any more.
+func (b Build) Finished() bool { return b.Status == StatusDone || b.Status == StatusError }
+
+// Accepted is the 202 answer to POST /build: a build was queued, or one
+// for the same key is already under way (Deduplicated).
+type Accepted struct {
+	Message      string `json:"message"`
+	BuildID      string `json:"build_id"`
+	Status       string `json:"status"`
+	Deduplicated bool   `json:"deduplicated,omitempty"`
+}
+
+// Done is the 200 answer to POST /build when the package exists.
+type Done struct {
+	Status      string `json:"status"`
+	Package     string `json:"package"`
+	DownloadURL string `json:"download_url"`
+	SHA256      string `json:"sha256,omitempty"`
+}
+
+// Error is every 4xx and 5xx answer; Field names the request field at fault.
+type Error struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// Mismatch is the 409 answer when the package exists but was built for
+// another distro version.
+type Mismatch struct {
+	Error
+	Package  string `json:"package"`
+	BuiltFor string `json:"built_for"`
+}
