@@ -121,7 +121,11 @@ type BuildCreateParams struct {
 // BuildTransitionParams describe what an observer learned about a build.
 // Empty fields leave the stored value alone.
 type BuildTransitionParams struct {
-	ID          string
+	ID string
+	// From, when set, is a precondition: the build moves only if it is
+	// still in this status. A decision made on an earlier read (dispatch
+	// failed, build overdue) must not hit a build that moved meanwhile.
+	From        Status
 	To          Status
 	Reason      Reason
 	Source      Source
@@ -200,7 +204,10 @@ type Queries interface {
 	// When p.To equals the current, non-terminal status it records the
 	// non-empty fields and HeardAt, with no event row. Anything else (a
 	// backward or post-terminal event) changes nothing but filling RunID and
-	// RunURL where they were empty. It returns the build as stored after.
+	// RunURL where they were empty. RunID and RunURL, once set, are never
+	// replaced: a build follows the first run it was told of. A build not
+	// in p.From (when set) is not changed at all. It returns the build as
+	// stored after.
 	BuildTransition(ctx context.Context, p BuildTransitionParams) (b Build, changed bool, err error)
 	// BuildsStale lists in_progress builds whose HeardAt is before the time, oldest first.
 	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]Build, error)

@@ -377,6 +377,29 @@ func testBuildTransition(t *testing.T, s store.Store) {
 			p:     params{To: store.StatusDone, Source: store.SourceWebhook, Progress: "again", DownloadURL: "second"},
 			want:  func(b store.Build) store.Build { return b },
 		},
+		"another run never replaces the known one": {
+			setup: []params{running},
+			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "compile", RunID: 43, RunURL: "other"},
+			want: func(b store.Build) store.Build {
+				b.Progress = "compile"
+				b.UpdatedAt, b.HeardAt = at(10), at(10)
+				return b
+			},
+		},
+		"precondition met: the build moves": {
+			p:       params{From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI},
+			changed: true,
+			want: func(b store.Build) store.Build {
+				b.Status, b.Reason = store.StatusError, store.ReasonDispatchFailed
+				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
+				return b
+			},
+		},
+		"precondition failed: a build that moved meanwhile is left alone": {
+			setup: []params{running},
+			p:     params{From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI, RunID: 43, RunURL: "other"},
+			want:  func(b store.Build) store.Build { return b },
+		},
 		"late event fills the run of a finished build": {
 			setup: []params{{To: store.StatusError, Reason: store.ReasonCancelled, Source: store.SourceWebhook, Now: at(2)}},
 			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "late", RunID: 42, RunURL: runURL},

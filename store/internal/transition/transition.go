@@ -8,6 +8,9 @@ import "github.com/riptides/driverbuild/store"
 // store.Queries.BuildTransition. write reports whether the stored row must
 // change; ev is the event to record, nil unless the status moved.
 func Apply(b store.Build, p store.BuildTransitionParams) (next store.Build, ev *store.Event, write bool) {
+	if p.From != "" && b.Status != p.From {
+		return b, nil, false
+	}
 	switch {
 	case b.Status.Advances(p.To):
 		ev = &store.Event{
@@ -32,12 +35,8 @@ func Apply(b store.Build, p store.BuildTransitionParams) (next store.Build, ev *
 	}
 	// A late or duplicated event still tells us which run the build is,
 	// which is all it may add.
-	if b.RunID == 0 && p.RunID != 0 {
-		b.RunID, write = p.RunID, true
-	}
-	if b.RunURL == "" && p.RunURL != "" {
-		b.RunURL, write = p.RunURL, true
-	}
+	write = fill(&b.RunID, p.RunID)
+	write = fill(&b.RunURL, p.RunURL) || write
 	if write {
 		b.UpdatedAt = p.Now
 	}
@@ -48,13 +47,23 @@ func Apply(b store.Build, p store.BuildTransitionParams) (next store.Build, ev *
 func record(b store.Build, p store.BuildTransitionParams) store.Build {
 	set(&b.Reason, p.Reason)
 	set(&b.Progress, p.Progress)
-	set(&b.RunID, p.RunID)
-	set(&b.RunURL, p.RunURL)
+	fill(&b.RunID, p.RunID)
+	fill(&b.RunURL, p.RunURL)
 	set(&b.DownloadURL, p.DownloadURL)
 	set(&b.Digest, p.Digest)
 	b.UpdatedAt = p.Now
 	b.HeardAt = p.Now
 	return b
+}
+
+// fill sets an empty dst to a non-empty v, and reports whether it did.
+func fill[T comparable](dst *T, v T) bool {
+	var zero T
+	if *dst != zero || v == zero {
+		return false
+	}
+	*dst = v
+	return true
 }
 
 func set[T comparable](dst *T, v T) {
