@@ -38,9 +38,3 @@ func Permanent(err error) bool {
 	code := er.Response.StatusCode
 	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }
-
-// NotFound reports whether GitHub answered 404.
-func NotFound(err error) bool {
-	var er *github.ErrorResponse
-	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
-}

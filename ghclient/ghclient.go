@@ -182,24 +182,6 @@ func (c *Client) FindRun(ctx context.Context, since time.Time, match func(displa
 	}
 }
 
-// Progress is the name of the step a run is at, "job: step", from its jobs.
-func (c *Client) Progress(ctx context.Context, runID int64) (string, error) {
-	gh, err := c.installation(ctx)
-	if err != nil {
-		return "", err
-	}
-	jobs, _, err := gh.Actions.ListWorkflowJobs(ctx, c.repo.Owner, c.repo.Name, runID, &github.ListWorkflowJobsOptions{Filter: "latest"})
-	if err != nil {
-		return "", fmt.Errorf("list jobs of run %d: %w", runID, err)
-	}
-	for _, j := range jobs.Jobs {
-		if p := JobProgress(j); p != "" && j.GetStatus() != "completed" {
-			return p, nil
-		}
-	}
-	return "", nil
-}
-
 // JobProgress renders a job as "job: step" with the step in progress, or
 // the job's status when no step runs.
 func JobProgress(j *github.WorkflowJob) string {

@@ -50,16 +50,17 @@ type Asset struct {
 }
 
 // Assets lists a release's assets. With the ETag of the last listing it
-// makes a conditional request for the first page: GitHub answers 304 when
-// nothing changed, which does not count against the rate limit, and then
-// notModified is true and assets nil.
+// makes a conditional request: GitHub answers 304 when nothing changed,
+// which does not count against the rate limit, and then notModified is true
+// and assets nil. Only a listing that fits in one page gets an ETag back:
+// a page's ETag says nothing of the pages after it, where new assets land.
 func (c *Client) Assets(ctx context.Context, releaseID int64, etag string) (assets []Asset, newETag string, notModified bool, err error) {
 	gh, err := c.installation(ctx)
 	if err != nil {
 		return nil, "", false, err
 	}
-	u := fmt.Sprintf("repos/%s/%s/releases/%d/assets?per_page=100", c.repo.Owner, c.repo.Name, releaseID)
-	for page := 1; u != ""; page++ {
+	for page := 1; page != 0; {
+		u := fmt.Sprintf("repos/%s/%s/releases/%d/assets?per_page=100&page=%d", c.repo.Owner, c.repo.Name, releaseID, page)
 		req, err := gh.NewRequest(http.MethodGet, u, nil)
 		if err != nil {
 			return nil, "", false, fmt.Errorf("assets request: %w", err)
@@ -75,18 +76,11 @@ func (c *Client) Assets(ctx context.Context, releaseID int64, etag string) (asse
 		if err != nil {
 			return nil, "", false, fmt.Errorf("list assets of release %d: %w", releaseID, err)
 		}
-		if page == 1 {
+		if page == 1 && resp.NextPage == 0 {
 			newETag = resp.Header.Get("ETag")
 		}
-		for _, a := range batch {
-			if a.State == "" || a.State == "uploaded" {
-				assets = append(assets, a)
-			}
-		}
-		u = ""
-		if resp.NextPage != 0 {
-			u = fmt.Sprintf("repos/%s/%s/releases/%d/assets?per_page=100&page=%d", c.repo.Owner, c.repo.Name, releaseID, resp.NextPage)
-		}
+		assets = append(assets, batch...)
+		page = resp.NextPage
 	}
 	return assets, newETag, false, nil
 }
