@@ -209,7 +209,10 @@ type Queries interface {
 	// in p.From (when set) is not changed at all. It returns the build as
 	// stored after.
 	BuildTransition(ctx context.Context, p BuildTransitionParams) (b Build, changed bool, err error)
-	// BuildsStale lists in_progress builds whose HeardAt is before the time, oldest first.
+	// BuildsStale lists active (queued or in_progress) builds whose HeardAt
+	// is before the time, oldest first: the ones the poller reconciles.
+	// Queued builds are included because after a crash a dispatch may have
+	// reached GitHub without the build ever being marked dispatched.
 	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]Build, error)
 	// BuildsOverdue lists active builds dispatched (or, if never dispatched,
 	// created) before the time, oldest first.

@@ -154,7 +154,7 @@ func (q queries) eventInsert(ctx context.Context, e store.Event) error {
 func (q queries) BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]store.Build, error) {
 	bs, err := queryAll(ctx, q.db, scanBuild, `
 		SELECT `+buildColumns+` FROM builds
-		WHERE status = 'in_progress' AND heard_at < $1
+		WHERE `+activeStatus+` AND heard_at < $1
 		ORDER BY heard_at, id LIMIT $2`, pgTime(heardBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("stale builds: %w", dbErr(err))

@@ -653,9 +653,8 @@ func testPing(t *testing.T, s store.Store) {
 
 func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
-	ctx := t.Context()
-	build := func(steps ...store.BuildTransitionParams) store.Build {
-		b := mustCreate(t, s, createParams(at(0)))
+	build := func(createdAt int, steps ...store.BuildTransitionParams) store.Build {
+		b := mustCreate(t, s, createParams(at(createdAt)))
 		for _, step := range steps {
 			step.ID = b.ID
 			b = mustTransition(t, s, step)
@@ -665,24 +664,50 @@ func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 	heard := func(sec int) store.BuildTransitionParams {
 		return store.BuildTransitionParams{To: store.StatusInProgress, Source: store.SourceWebhook, Now: at(sec)}
 	}
-	late := build(heard(1), heard(20))
-	second := build(heard(5))
-	first := build(heard(3))
-	build() // queued: not dispatched, so nothing to poll yet
-	build(heard(1), store.BuildTransitionParams{To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)})
+	// Every build is created at 0 unless it says otherwise; HeardAt, not
+	// creation, is what counts.
+	var (
+		late         = build(0, heard(1), heard(20))
+		second       = build(0, heard(5))
+		first        = build(0, heard(3))
+		queued       = build(2) // a dispatch before a crash may have reached GitHub
+		queuedHeard  = build(0, store.BuildTransitionParams{To: store.StatusQueued, Source: store.SourcePoller, Now: at(4)})
+		queuedRecent = build(12)
+	)
+	build(0, heard(1), store.BuildTransitionParams{To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)})
+	build(0, store.BuildTransitionParams{To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI, Now: at(1)})
 
-	got, err := s.BuildsStale(ctx, at(10), 10)
-	require.NoError(t, err)
-	require.Equal(t, []store.Build{first, second}, got)
-	got, err = s.BuildsStale(ctx, at(10), 1)
-	require.NoError(t, err)
-	require.Equal(t, []store.Build{first}, got)
-	got, err = s.BuildsStale(ctx, at(3), 10)
-	require.NoError(t, err)
-	require.Empty(t, got, "heard exactly at the bound is not stale")
-	got, err = s.BuildsStale(ctx, at(21), 10)
-	require.NoError(t, err)
-	require.Equal(t, []store.Build{first, second, late}, got)
+	for name, tc := range map[string]struct {
+		heardBefore int
+		limit       int
+		want        []store.Build
+	}{
+		"active builds heard before the time, oldest first": {
+			heardBefore: 10, limit: 10,
+			want: []store.Build{queued, first, queuedHeard, second},
+		},
+		"the limit keeps the oldest": {
+			heardBefore: 10, limit: 2,
+			want: []store.Build{queued, first},
+		},
+		"heard exactly at the bound is not stale": {
+			heardBefore: 2, limit: 10,
+		},
+		"a build heard again is stale only later": {
+			heardBefore: 21, limit: 10,
+			want: []store.Build{queued, first, queuedHeard, second, queuedRecent, late},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := s.BuildsStale(t.Context(), at(tc.heardBefore), tc.limit)
+			require.NoError(t, err)
+			if tc.want == nil {
+				require.Empty(t, got)
+				return
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
 }
 
 func testBuildsOverdue(t *testing.T, open func(testing.TB) store.Store) {
