@@ -228,6 +228,13 @@ type Queries interface {
 
 	ReleaseUpsert(ctx context.Context, r Release) error
 	ReleaseByTag(ctx context.Context, tag string) (Release, error)
+	// ReleaseDelete removes the release and all its assets, together.
+	// Deleting a release that is not there is no error: GitHub may tell us
+	// about a deletion twice.
+	ReleaseDelete(ctx context.Context, tag string) error
+	// ReleaseTags lists the tags of every stored release in byte order, as
+	// sort.Strings would, whatever the database's collation.
+	ReleaseTags(ctx context.Context) ([]string, error)
 	// AssetsReplace makes the stored assets of the tag exactly the given set,
 	// stored under tag whatever their Tag field says.
 	AssetsReplace(ctx context.Context, tag string, assets []Asset) error

@@ -256,6 +256,28 @@ func (q queries) ReleaseByTag(ctx context.Context, tag string) (r store.Release,
 	return r, nil
 }
 
+func (q queries) ReleaseDelete(ctx context.Context, tag string) error {
+	err := q.atomic(ctx, func(q queries) error {
+		if _, err := q.db.ExecContext(ctx, `DELETE FROM release_assets WHERE tag = ?`, tag); err != nil {
+			return err
+		}
+		_, err := q.db.ExecContext(ctx, `DELETE FROM releases WHERE tag = ?`, tag)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete release %s: %w", tag, dbErr(err))
+	}
+	return nil
+}
+
+func (q queries) ReleaseTags(ctx context.Context) ([]string, error) {
+	tags, err := queryAll(ctx, q.db, scanString, `SELECT tag FROM releases ORDER BY tag`)
+	if err != nil {
+		return nil, fmt.Errorf("release tags: %w", dbErr(err))
+	}
+	return tags, nil
+}
+
 func (q queries) AssetsReplace(ctx context.Context, tag string, assets []store.Asset) error {
 	err := q.atomic(ctx, func(q queries) error {
 		if _, err := q.db.ExecContext(ctx, `DELETE FROM release_assets WHERE tag = ?`, tag); err != nil {
@@ -330,6 +352,11 @@ func scanRequest(s scanner) (r store.Request, err error) {
 	err = s.Scan(timeOf(&r.ReceivedAt), &r.KernelVersion, &r.Architecture, &r.Distribution, &r.DistroVersion,
 		&r.DriverVersion, &r.Outcome, &r.HTTPStatus, &r.BuildID, &r.Error)
 	return r, err
+}
+
+func scanString(s scanner) (v string, err error) {
+	err = s.Scan(&v)
+	return v, err
 }
 
 // queryAll runs a query and scans every row it returns.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"Deliveries":                testDeliveries,
 		"Releases":                  testReleases,
 		"Assets":                    testAssets,
+		"ReleaseDelete":             testReleaseDelete,
 		"Ping":                      testPing,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -47,6 +48,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"BuildsStale":    testBuildsStale,
 		"BuildsOverdue":  testBuildsOverdue,
 		"RequestsRecent": testRequestsRecent,
+		"ReleaseTags":    testReleaseTags,
 		"Jobs":           testJobs,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -645,6 +647,105 @@ func testAssets(t *testing.T, s store.Store) {
 	require.NoError(t, s.AssetsReplace(ctx, tag, nil))
 	requireGone(tag, b.Name, c.Name)
 	requireAssets(otherTag, otherA)
+}
+
+func testReleaseDelete(t *testing.T, s store.Store) {
+	asset := func(tag, name string) store.Asset {
+		return store.Asset{Tag: tag, Name: name, AssetID: 1, DownloadURL: "https://example.com/" + name, Size: 1, UpdatedAt: at(0)}
+	}
+	for name, tc := range map[string]struct {
+		release bool     // whether the release is stored
+		assets  []string // the names of its stored assets
+		times   int      // how often it is deleted
+	}{
+		"a release and its assets":         {release: true, assets: []string{"a.deb", "b.rpm"}, times: 1},
+		"a release without assets":         {release: true, times: 1},
+		"assets of a release never stored": {assets: []string{"a.deb"}, times: 1},
+		"a release not there":              {times: 1},
+		"a release deleted twice":          {release: true, assets: []string{"a.deb"}, times: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			tag, otherTag := "v0.1.2-"+newID(), "v0.1.3-"+newID()
+			other := store.Release{Tag: otherTag, ReleaseID: 2}
+			require.NoError(t, s.ReleaseUpsert(ctx, other))
+			require.NoError(t, s.AssetUpsert(ctx, asset(otherTag, "a.deb")))
+			if tc.release {
+				require.NoError(t, s.ReleaseUpsert(ctx, store.Release{Tag: tag, ReleaseID: 1}))
+			}
+			for _, name := range tc.assets {
+				require.NoError(t, s.AssetUpsert(ctx, asset(tag, name)))
+			}
+
+			for range tc.times {
+				require.NoError(t, s.ReleaseDelete(ctx, tag))
+			}
+			_, err := s.ReleaseByTag(ctx, tag)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			for _, name := range tc.assets {
+				_, err := s.AssetByName(ctx, tag, name)
+				require.ErrorIs(t, err, store.ErrNotFound, name)
+			}
+
+			got, err := s.ReleaseByTag(ctx, otherTag)
+			require.NoError(t, err, "another release stays")
+			require.Equal(t, other, got)
+			_, err = s.AssetByName(ctx, otherTag, "a.deb")
+			require.NoError(t, err, "and so do its assets")
+		})
+	}
+}
+
+func testReleaseTags(t *testing.T, open func(testing.TB) store.Store) {
+	for name, tc := range map[string]struct {
+		upsert []string // releases stored, in this order
+		assets []string // tags that get an asset but no release
+		delete []string
+		want   []string
+	}{
+		"none": {},
+		"in byte order, whatever the collation": {
+			upsert: []string{"v0.2.0", "v0.10.0", "v0.1.2_b", "v0.1.2-rc1", "V1", "v0.1.2"},
+			want:   []string{"V1", "v0.1.2", "v0.1.2-rc1", "v0.1.2_b", "v0.10.0", "v0.2.0"},
+		},
+		"a release stored twice is listed once": {
+			upsert: []string{"v0.1.2", "v0.1.2"},
+			want:   []string{"v0.1.2"},
+		},
+		"assets alone make no release": {
+			upsert: []string{"v0.1.2"},
+			assets: []string{"v0.1.3"},
+			want:   []string{"v0.1.2"},
+		},
+		"a deleted release is not listed": {
+			upsert: []string{"v0.1.2", "v0.1.3"},
+			delete: []string{"v0.1.2"},
+			want:   []string{"v0.1.3"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			ctx := t.Context()
+			for i, tag := range tc.upsert {
+				require.NoError(t, s.ReleaseUpsert(ctx, store.Release{Tag: tag, ReleaseID: int64(i + 1)}))
+			}
+			for _, tag := range tc.assets {
+				require.NoError(t, s.AssetUpsert(ctx, store.Asset{Tag: tag, Name: "a.deb", AssetID: 1, UpdatedAt: at(0)}))
+			}
+			for _, tag := range tc.delete {
+				require.NoError(t, s.ReleaseDelete(ctx, tag))
+			}
+			got, err := s.ReleaseTags(ctx)
+			require.NoError(t, err)
+			if tc.want == nil {
+				require.Empty(t, got)
+				return
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
 }
 
 func testPing(t *testing.T, s store.Store) {
