@@ -83,23 +83,45 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	if err := migrations.Up(ctx, db, migrations.Postgres); err != nil {
 		return err
 	}
-	// rivermigrate takes no lock of its own, and replicas may start together.
-	// The transaction holds the lock while River migrates on other connections.
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "driverbuild river migrations "+schema); err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
-		m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema})
-		if err != nil {
-			return err
-		}
-		_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		return err
-	})
-	if err != nil {
+	if err := migrateRiver(ctx, pool, schema); err != nil {
 		return fmt.Errorf("migrate river: %w", err)
 	}
 	return nil
+}
+
+// migrateRiver applies River's pending migrations one per transaction, each
+// transaction holding an advisory lock: rivermigrate takes no lock of its
+// own, and replicas may start together. The lock comes before the read of
+// the applied versions, so every version is applied once.
+//
+// River migrates on the connection of the transaction that holds the lock,
+// not on others of the pool, so a pool of one (pool_max_conns=1) cannot
+// deadlock. Each migration commits before the next one runs, as Migrate
+// does: MigrateTx is deprecated because one transaction for all of them
+// fails where a migration uses an enum value an earlier one added (River's
+// 006 uses the 'pending' that 004 adds).
+func migrateRiver(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema})
+	if err != nil {
+		return err
+	}
+	for {
+		applied := 0
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "driverbuild river migrations "+schema); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
+			res, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1}) //nolint:staticcheck // one step per transaction, see above
+			if err != nil {
+				return err
+			}
+			applied = len(res.Versions)
+			return nil
+		})
+		if err != nil || applied == 0 {
+			return err
+		}
+	}
 }
 
 // InTx runs fn in one transaction, committed when fn returns nil.

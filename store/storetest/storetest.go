@@ -32,7 +32,19 @@ func SQLite(t testing.TB) store.Store {
 // test is skipped, or fails when CI is set: CI must not pass by skipping.
 func Postgres(t testing.TB) store.Store {
 	t.Helper()
-	url := os.Getenv("TEST_DATABASE_URL")
+	url, schema := PostgresSchema(t)
+	s, err := postgres.Open(t.Context(), url, postgres.WithSchema(schema))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+// PostgresSchema returns TEST_DATABASE_URL and the name of a fresh schema in
+// that database, dropped when the test ends, for tests that open the store
+// themselves. It skips or fails as Postgres does.
+func PostgresSchema(t testing.TB) (url, schema string) {
+	t.Helper()
+	url = os.Getenv("TEST_DATABASE_URL")
 	if url == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("TEST_DATABASE_URL is not set")
@@ -41,7 +53,7 @@ func Postgres(t testing.TB) store.Store {
 	}
 	admin, err := pgx.Connect(t.Context(), url)
 	require.NoError(t, err)
-	schema := "test_" + strings.ToLower(rand.Text())
+	schema = "test_" + strings.ToLower(rand.Text())
 	_, err = admin.Exec(t.Context(), "CREATE SCHEMA "+schema)
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -50,11 +62,7 @@ func Postgres(t testing.TB) store.Store {
 		require.NoError(t, err)
 		require.NoError(t, admin.Close(ctx))
 	})
-
-	s, err := postgres.Open(t.Context(), url, postgres.WithSchema(schema))
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	return s
+	return url, schema
 }
 
 // Each runs fn once per implementation, as the subtests "sqlite" and
