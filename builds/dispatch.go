@@ -44,7 +44,7 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 		if final || ghclient.Permanent(err) {
 			log.Error().Err(err).Msg("dispatch failed for good")
 			_, _, terr := s.store.BuildTransition(ctx, store.BuildTransitionParams{
-				ID: b.ID, To: store.StatusError, Reason: store.ReasonDispatchFailed,
+				ID: b.ID, From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed,
 				Source: store.SourceAPI, Detail: shortErr(err), Now: s.now(),
 			})
 			return terr
@@ -73,9 +73,10 @@ func (s *Service) findRun(ctx context.Context, b store.Build) (ghclient.Run, boo
 	})
 }
 
-// Poll reconciles, through the API, the dispatched builds that heard
-// nothing since before the time: the fallback for lost webhooks. Builds
-// whose webhooks arrive are never stale and cost no call.
+// Poll reconciles, through the API, the active builds that heard nothing
+// since before the time: the fallback for lost webhooks, and for a
+// dispatch that reached GitHub before a crash kept us from recording it.
+// Builds whose webhooks arrive are never stale and cost no call.
 func (s *Service) Poll(ctx context.Context, heardBefore time.Time) (polled int, err error) {
 	stale, err := s.store.BuildsStale(ctx, heardBefore, 100)
 	if err != nil {
@@ -84,8 +85,16 @@ func (s *Service) Poll(ctx context.Context, heardBefore time.Time) (polled int, 
 	var errs []error
 	for _, b := range stale {
 		run, found, err := s.findRun(ctx, b)
-		if err == nil && found {
+		switch {
+		case err == nil && found:
 			err = s.ObserveRun(ctx, store.SourcePoller, nil, run)
+		case err == nil:
+			// No run yet (a dispatch still waiting in the queue, say): the
+			// build counts as heard, so it is looked for once an interval,
+			// not on every poll.
+			_, _, err = s.store.BuildTransition(ctx, store.BuildTransitionParams{
+				ID: b.ID, From: b.Status, To: b.Status, Source: store.SourcePoller, Now: s.now(),
+			})
 		}
 		if err != nil {
 			if _, limited := ghclient.RetryAfter(err, s.now()); limited {
@@ -107,8 +116,9 @@ func (s *Service) Sweep(ctx context.Context) (swept int, err error) {
 		return 0, fmt.Errorf("list overdue builds: %w", err)
 	}
 	for _, b := range overdue {
-		_, changed, err := s.store.BuildTransition(ctx, store.BuildTransitionParams{
-			ID: b.ID, To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper,
+		// From: a build dispatched since the listing is not overdue.
+		b, changed, err := s.store.BuildTransition(ctx, store.BuildTransitionParams{
+			ID: b.ID, From: b.Status, To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper,
 			Detail: fmt.Sprintf("not finished %s after dispatch", s.cfg.Timeout), Now: s.now(),
 		})
 		if err != nil {

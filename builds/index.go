@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/riptides/driverbuild/ghclient"
@@ -27,24 +28,10 @@ func distroVersionOfLabel(label string) string {
 	return m[2]
 }
 
-func assetOf(tag string, a ghclient.Asset) store.Asset {
-	return store.Asset{
-		Tag: tag, Name: a.Name, AssetID: a.ID, DownloadURL: a.BrowserDownloadURL,
-		Size: a.Size, Digest: a.Digest, DistroVersion: distroVersionOfLabel(a.Label),
-	}
-}
-
-// confirmAsset finds the package of a build in the index, refreshing the
-// release's listing from GitHub when it is not there yet. The distro
-// version we built for is recorded when the asset's label does not say.
-func (s *Service) confirmAsset(ctx context.Context, b store.Build) (store.Asset, bool, error) {
-	a, err := s.store.AssetByName(ctx, b.DriverVersion, b.Package)
-	if errors.Is(err, store.ErrNotFound) {
-		if err := s.RefreshTag(ctx, b.DriverVersion); err != nil {
-			return store.Asset{}, false, err
-		}
-		a, err = s.store.AssetByName(ctx, b.DriverVersion, b.Package)
-	}
+// indexedAsset finds a build's package in the index. The distro version we
+// built for is recorded when the asset's label did not say.
+func (s *Service) indexedAsset(ctx context.Context, q store.Queries, b store.Build) (store.Asset, bool, error) {
+	a, err := q.AssetByName(ctx, b.DriverVersion, b.Package)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Asset{}, false, nil
 	}
@@ -53,7 +40,7 @@ func (s *Service) confirmAsset(ctx context.Context, b store.Build) (store.Asset,
 	}
 	if a.DistroVersion == "" {
 		a.DistroVersion = b.DistroVersion
-		if err := s.store.AssetUpsert(ctx, a); err != nil {
+		if err := q.AssetUpsert(ctx, a); err != nil {
 			return store.Asset{}, false, fmt.Errorf("record asset distro version: %w", err)
 		}
 	}
@@ -72,23 +59,40 @@ func (s *Service) RefreshTag(ctx context.Context, tag string) error {
 	return s.refresh(ctx, rel)
 }
 
-// RefreshAll lists the releases and revalidates each one's assets. With
-// nothing changed it costs one listing plus one 304 per release.
+// RefreshAll lists the releases, forgets those that are gone, and
+// revalidates each one's assets. With nothing changed it costs one listing
+// plus one 304 per release of up to 100 assets.
 func (s *Service) RefreshAll(ctx context.Context) error {
 	rels, err := s.gh.Releases(ctx)
 	if err != nil {
 		return err
 	}
+	known, err := s.store.ReleaseTags(ctx)
+	if err != nil {
+		return fmt.Errorf("list releases: %w", err)
+	}
+	listed := make([]string, len(rels))
+	for i, r := range rels {
+		listed[i] = r.Tag
+	}
+	for _, tag := range known {
+		if !slices.Contains(listed, tag) {
+			if err := s.store.ReleaseDelete(ctx, tag); err != nil {
+				return fmt.Errorf("forget release %s: %w", tag, err)
+			}
+		}
+	}
+	s.indexed.Store(true) // which releases exist is known now
 	var errs []error
 	for _, r := range rels {
-		known, err := s.store.ReleaseByTag(ctx, r.Tag)
+		rel, err := s.store.ReleaseByTag(ctx, r.Tag)
 		switch {
-		case errors.Is(err, store.ErrNotFound) || (err == nil && known.ReleaseID != r.ID):
-			known = store.Release{Tag: r.Tag, ReleaseID: r.ID}
+		case errors.Is(err, store.ErrNotFound) || (err == nil && rel.ReleaseID != r.ID):
+			rel = store.Release{Tag: r.Tag, ReleaseID: r.ID}
 		case err != nil:
 			return fmt.Errorf("load release: %w", err)
 		}
-		if err := s.refresh(ctx, known); err != nil {
+		if err := s.refresh(ctx, rel); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -101,33 +105,40 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 		return err
 	}
 	rel.RefreshedAt = s.now()
-	if !notModified {
-		if err := s.replaceAssets(ctx, rel.Tag, list); err != nil {
-			return err
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		if !notModified {
+			if err := s.replaceAssets(ctx, tx, rel.Tag, list); err != nil {
+				return err
+			}
+			rel.ETag = etag
 		}
-		rel.ETag = etag
-	}
-	if err := s.store.ReleaseUpsert(ctx, rel); err != nil {
-		return fmt.Errorf("record release %s: %w", rel.Tag, err)
-	}
-	return nil
+		if err := tx.ReleaseUpsert(ctx, rel); err != nil {
+			return fmt.Errorf("record release %s: %w", rel.Tag, err)
+		}
+		return nil
+	})
 }
 
-// replaceAssets stores a full listing, keeping the distro versions we
-// recorded for assets whose labels do not carry one.
-func (s *Service) replaceAssets(ctx context.Context, tag string, list []ghclient.Asset) error {
+// replaceAssets stores a full listing of uploaded assets, keeping the
+// distro versions we recorded for assets whose labels do not carry one.
+func (s *Service) replaceAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset) error {
 	assets := make([]store.Asset, 0, len(list))
 	for _, a := range list {
-		sa := assetOf(tag, a)
-		sa.UpdatedAt = s.now()
+		if a.State != "" && a.State != "uploaded" {
+			continue // an upload in progress or failed is no package yet
+		}
+		sa := store.Asset{
+			Tag: tag, Name: a.Name, AssetID: a.ID, DownloadURL: a.BrowserDownloadURL, Size: a.Size,
+			Digest: a.Digest, DistroVersion: distroVersionOfLabel(a.Label), UpdatedAt: s.now(),
+		}
 		if sa.DistroVersion == "" {
-			if old, err := s.store.AssetByName(ctx, tag, sa.Name); err == nil {
+			if old, err := q.AssetByName(ctx, tag, sa.Name); err == nil {
 				sa.DistroVersion = old.DistroVersion
 			}
 		}
 		assets = append(assets, sa)
 	}
-	if err := s.store.AssetsReplace(ctx, tag, assets); err != nil {
+	if err := q.AssetsReplace(ctx, tag, assets); err != nil {
 		return fmt.Errorf("store assets of %s: %w", tag, err)
 	}
 	return nil
@@ -138,17 +149,22 @@ type ReleaseEvent struct {
 	ReleaseID int64
 	Tag       string
 	Assets    []ghclient.Asset
+	// Gone is set when the release was deleted or unpublished.
+	Gone bool
 }
 
-// ObserveRelease applies a release webhook about a release that exists
-// (published, edited, ...): it becomes known with the assets the payload
-// lists. Its ETag is dropped so
-// the next refresh reads the listing in full.
+// ObserveRelease applies a release webhook with its delivery, in one
+// transaction: a release that exists becomes known with the assets the
+// payload lists (its ETag dropped, so the next refresh reads it in full);
+// one that is gone is forgotten with its assets.
 func (s *Service) ObserveRelease(ctx context.Context, d *Delivery, e ReleaseEvent) error {
-	if err := s.apply(ctx, d, func(tx store.Tx) error {
-		return tx.ReleaseUpsert(ctx, store.Release{Tag: e.Tag, ReleaseID: e.ReleaseID, RefreshedAt: s.now()})
-	}); err != nil {
-		return err
-	}
-	return s.replaceAssets(ctx, e.Tag, e.Assets)
+	return s.apply(ctx, d, func(tx store.Tx) error {
+		if e.Gone {
+			return tx.ReleaseDelete(ctx, e.Tag)
+		}
+		if err := tx.ReleaseUpsert(ctx, store.Release{Tag: e.Tag, ReleaseID: e.ReleaseID, RefreshedAt: s.now()}); err != nil {
+			return err
+		}
+		return s.replaceAssets(ctx, tx, e.Tag, e.Assets)
+	})
 }

@@ -8,10 +8,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/store"
 )
 
-// dispatchAttempts bounds the retries of one dispatch; with River's
-// backoff (attempt^4 seconds) the last one runs about ten minutes in.
+// dispatchAttempts bounds the retries of one dispatch; with the default
+// RetryDelay of 15s the last one runs two and a half minutes in.
 const dispatchAttempts = 5
 
 // DispatchArgs is the durable job that dispatches one build's workflow. It
@@ -23,13 +24,20 @@ type DispatchArgs struct {
 func (DispatchArgs) Kind() string { return "dispatch_build" }
 
 // InsertOpts makes the job unique per build.
-func (DispatchArgs) InsertOpts() *river.InsertOpts {
-	return &river.InsertOpts{MaxAttempts: dispatchAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+func (DispatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: dispatchAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 type dispatchWorker struct {
 	river.WorkerDefaults[DispatchArgs]
 	svc *Service
+}
+
+// NextRetry waits longer than River's first steps (1s, 16s): a dispatch
+// that failed ambiguously may have started a run that GitHub lists only
+// seconds later, and the retry looks for it before dispatching again.
+func (w *dispatchWorker) NextRetry(job *river.Job[DispatchArgs]) time.Time {
+	return w.svc.retryAt(job.Attempt)
 }
 
 func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
@@ -39,6 +47,43 @@ func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs])
 		return river.JobSnooze(d)
 	}
 	return err
+}
+
+// confirmAttempts bounds how long a succeeded run's package is looked for
+// (RetryDelay, then twice that) before the build is package_missing.
+const confirmAttempts = 3
+
+// ConfirmArgs is the job that confirms a succeeded run's package is in
+// the release, so that webhooks never wait on GitHub.
+type ConfirmArgs struct {
+	BuildID string `json:"build_id"`
+	// Source is who saw the run succeed; the build's end is theirs.
+	Source store.Source `json:"source"`
+}
+
+func (ConfirmArgs) Kind() string { return "confirm_package" }
+
+// InsertOpts makes the job unique per build.
+func (ConfirmArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: confirmAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type confirmWorker struct {
+	river.WorkerDefaults[ConfirmArgs]
+	svc *Service
+}
+
+func (w *confirmWorker) NextRetry(job *river.Job[ConfirmArgs]) time.Time {
+	return w.svc.retryAt(job.Attempt)
+}
+
+func (w *confirmWorker) Work(ctx context.Context, job *river.Job[ConfirmArgs]) error {
+	return w.svc.Confirm(ctx, job.Args.BuildID, job.Args.Source, job.Attempt >= job.MaxAttempts)
+}
+
+// retryAt is when a job that failed its attempt-th time runs again.
+func (s *Service) retryAt(attempt int) time.Time {
+	return time.Now().Add(time.Duration(attempt) * s.cfg.RetryDelay)
 }
 
 // PollArgs is the periodic fallback poll.
@@ -98,6 +143,7 @@ type Periods struct {
 // by River's elected leader only, whatever the number of replicas.
 func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJob {
 	river.AddWorker(workers, &dispatchWorker{svc: s})
+	river.AddWorker(workers, &confirmWorker{svc: s})
 	river.AddWorker(workers, &pollWorker{svc: s, interval: p.Poll})
 	river.AddWorker(workers, &sweepWorker{svc: s})
 	river.AddWorker(workers, &refreshWorker{svc: s})

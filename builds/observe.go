@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rs/zerolog"
+
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/store"
 )
@@ -28,46 +30,58 @@ func outcome(conclusion string) (store.Status, store.Reason) {
 	}
 }
 
+// confirming is the progress of a build whose run succeeded and whose
+// package is being looked for in the release.
+const confirming = "run succeeded; confirming the package in the release"
+
 // ObserveRun applies what a workflow_run webhook or a poll says about a
-// run. Runs of other workflows, and runs whose run-name carries no build
-// of ours, are ignored (the delivery is still recorded). A successful run
-// is confirmed against the release before the build is done: a run that
-// claims success without uploading the package is package_missing.
+// run, with the delivery, in one transaction. Runs of other workflows, runs
+// whose run-name carries no build of ours, and a second run of a build
+// (a dispatch retried after an ambiguous failure) are ignored. A run that
+// succeeded ends the build only once its package is in the release: found
+// in the index at once, or else by a confirm job, which may ask GitHub;
+// a webhook never waits on GitHub.
 func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery, run ghclient.Run) error {
 	buildID := BuildIDFromRunName(run.DisplayTitle)
 	if !s.ours(run) || buildID == "" {
-		return s.recordOnly(ctx, d)
-	}
-	b, err := s.store.BuildByID(ctx, buildID)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.recordOnly(ctx, d)
-	}
-	if err != nil {
-		return fmt.Errorf("load build: %w", err)
-	}
-	p := store.BuildTransitionParams{
-		ID: b.ID, To: store.StatusInProgress, Source: src, RunID: run.ID, RunURL: run.URL, Now: s.now(),
-		Detail: fmt.Sprintf("run %d %s", run.ID, run.Status),
-	}
-	if run.Status == "completed" {
-		p.To, p.Reason = outcome(run.Conclusion)
-		p.Detail += ": " + run.Conclusion
-		if p.To == store.StatusDone && !b.Status.Terminal() {
-			// Outside the transaction: it may call GitHub.
-			asset, found, err := s.confirmAsset(ctx, b)
-			if err != nil {
-				return err
-			}
-			if found {
-				p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
-			} else {
-				p.To, p.Reason = store.StatusError, store.ReasonPackageMissing
-				p.Detail += fmt.Sprintf(", but release %s has no %s", b.DriverVersion, b.Package)
-			}
-		}
+		return s.apply(ctx, d, func(store.Tx) error { return nil })
 	}
 	return s.apply(ctx, d, func(tx store.Tx) error {
-		_, _, err := tx.BuildTransition(ctx, p)
+		b, err := tx.BuildByID(ctx, buildID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("load build: %w", err)
+		}
+		if b.RunID != 0 && b.RunID != run.ID {
+			zerolog.Ctx(ctx).Warn().Str("build_id", b.ID).Int64("run_id", run.ID).Int64("followed_run_id", b.RunID).
+				Msg("ignoring a second run of a build")
+			return nil
+		}
+		p := store.BuildTransitionParams{
+			ID: b.ID, To: store.StatusInProgress, Source: src, RunID: run.ID, RunURL: run.URL, Now: s.now(),
+			Detail: fmt.Sprintf("run %d %s", run.ID, run.Status),
+		}
+		if run.Status == "completed" {
+			p.To, p.Reason = outcome(run.Conclusion)
+			p.Detail += ": " + run.Conclusion
+		}
+		if p.To == store.StatusDone && !b.Status.Terminal() {
+			asset, found, err := s.indexedAsset(ctx, tx, b)
+			switch {
+			case err != nil:
+				return err
+			case found:
+				p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
+			default:
+				p.To, p.Progress = store.StatusInProgress, confirming
+				if err := tx.InsertJob(ctx, ConfirmArgs{BuildID: b.ID, Source: src}, nil); err != nil {
+					return fmt.Errorf("enqueue confirm: %w", err)
+				}
+			}
+		}
+		_, _, err = tx.BuildTransition(ctx, p)
 		return err
 	})
 }
@@ -75,7 +89,7 @@ func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery,
 // ObserveJob applies a workflow_job webhook: it shows the job and step as
 // progress. Jobs join their build through the run id; a job of a run we
 // do not know yet is left to the run's own events and the poller.
-func (s *Service) ObserveJob(ctx context.Context, d *Delivery, runID int64, runURL, progress string) error {
+func (s *Service) ObserveJob(ctx context.Context, d *Delivery, runID int64, progress string) error {
 	return s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByRunID(ctx, runID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -85,8 +99,8 @@ func (s *Service) ObserveJob(ctx context.Context, d *Delivery, runID int64, runU
 			return err
 		}
 		_, _, err = tx.BuildTransition(ctx, store.BuildTransitionParams{
-			ID: b.ID, To: store.StatusInProgress, Source: store.SourceWebhook,
-			Progress: progress, RunID: runID, RunURL: runURL, Now: s.now(),
+			ID: b.ID, From: store.StatusInProgress, To: store.StatusInProgress, Source: store.SourceWebhook,
+			Progress: progress, Now: s.now(),
 		})
 		return err
 	})
@@ -110,9 +124,39 @@ func (s *Service) apply(ctx context.Context, d *Delivery, fn func(tx store.Tx) e
 	})
 }
 
-func (s *Service) recordOnly(ctx context.Context, d *Delivery) error {
-	if d == nil {
+// Confirm looks for the package of a build whose run succeeded, refreshing
+// the release's listing from GitHub, and ends the build: done when the
+// package is there, package_missing when it is still not there on the
+// final attempt. Otherwise it returns an error, for the job to retry.
+func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source, final bool) error {
+	b, err := s.store.BuildByID(ctx, buildID)
+	if err != nil {
+		return fmt.Errorf("load build: %w", err)
+	}
+	if b.Status != store.StatusInProgress {
 		return nil
 	}
-	return s.apply(ctx, d, func(store.Tx) error { return nil })
+	if err := s.RefreshTag(ctx, b.DriverVersion); err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		p := store.BuildTransitionParams{
+			ID: b.ID, From: store.StatusInProgress, To: store.StatusDone, Source: src, Now: s.now(),
+			Detail: fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, b.DriverVersion),
+		}
+		asset, found, err := s.indexedAsset(ctx, tx, b)
+		switch {
+		case err != nil:
+			return err
+		case found:
+			p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
+		case final:
+			p.To, p.Reason = store.StatusError, store.ReasonPackageMissing
+			p.Detail = fmt.Sprintf("run %d succeeded, but release %s has no %s", b.RunID, b.DriverVersion, b.Package)
+		default:
+			return fmt.Errorf("release %s has no %s yet", b.DriverVersion, b.Package)
+		}
+		_, _, err = tx.BuildTransition(ctx, p)
+		return err
+	})
 }

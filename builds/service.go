@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,6 +32,22 @@ type GitHub interface {
 	Assets(ctx context.Context, releaseID int64, etag string) ([]ghclient.Asset, string, bool, error)
 }
 
+// Store is what the service reads and writes.
+type Store interface {
+	BuildByID(ctx context.Context, id string) (store.Build, error)
+	BuildLatestByKey(ctx context.Context, cacheKey string) (store.Build, error)
+	BuildTransition(ctx context.Context, p store.BuildTransitionParams) (store.Build, bool, error)
+	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]store.Build, error)
+	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]store.Build, error)
+	ReleaseByTag(ctx context.Context, tag string) (store.Release, error)
+	ReleaseUpsert(ctx context.Context, r store.Release) error
+	ReleaseTags(ctx context.Context) ([]string, error)
+	ReleaseDelete(ctx context.Context, tag string) error
+	AssetByName(ctx context.Context, tag, name string) (store.Asset, error)
+	AssetsReplace(ctx context.Context, tag string, assets []store.Asset) error
+	InTx(ctx context.Context, fn func(store.Tx) error) error
+}
+
 // Config holds the service's policy.
 type Config struct {
 	Catalog  *kernel.Catalog
@@ -38,23 +55,35 @@ type Config struct {
 	Workflow string        // file name of the build workflow, e.g. driver-build.yml
 	Cooldown time.Duration // a failed key is not rebuilt for this long
 	Timeout  time.Duration // a dispatched build not finished after this is timed out
-	Now      func() time.Time
+	// RetryDelay is the least wait before a failed dispatch or package
+	// check is tried again, times the attempt: long enough for GitHub to
+	// list a run that an ambiguous failure (a timeout, a 502) may have
+	// started after all, or an asset it has just taken.
+	RetryDelay time.Duration
+	Now        func() time.Time
 }
 
 // Service is the build-service's core.
 type Service struct {
 	cfg   Config
-	store store.Store
+	store Store
 	gh    GitHub
+	// indexed is set once the asset index has been filled from GitHub:
+	// before that, a release we do not know may just be one not read yet.
+	indexed atomic.Bool
 }
 
 // New returns a Service.
-func New(cfg Config, st store.Store, gh GitHub) *Service {
+func New(cfg Config, st Store, gh GitHub) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	return &Service{cfg: cfg, store: st, gh: gh}
 }
+
+// ErrIndexNotReady means the release index has not been read from GitHub
+// yet, so whether a driver version exists is not known.
+var ErrIndexNotReady = errors.New("the release index has not been read from GitHub yet")
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
@@ -107,6 +136,9 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 		return Outcome{}, fmt.Errorf("look up asset: %w", err)
 	}
 	if _, err := s.store.ReleaseByTag(ctx, req.DriverVersion); err != nil {
+		if errors.Is(err, store.ErrNotFound) && !s.indexed.Load() {
+			return Outcome{}, ErrIndexNotReady
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return Outcome{}, &kernel.FieldError{Field: "driver_version", Msg: fmt.Sprintf("no release %s exists: a driver version must be a published release tag", req.DriverVersion)}
 		}
@@ -145,7 +177,7 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 			return nil
 		}
 		out.Kind = KindDispatched
-		return tx.InsertJob(ctx, DispatchArgs{BuildID: b.ID}, DispatchArgs{}.InsertOpts())
+		return tx.InsertJob(ctx, DispatchArgs{BuildID: b.ID}, nil)
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("create build: %w", err)
