@@ -113,9 +113,7 @@ func decodeRequest(w http.ResponseWriter, r *http.Request) (kernel.Request, int,
 	dec.DisallowUnknownFields()
 	var req kernel.Request
 	err := dec.Decode(&req)
-	if err == nil && dec.More() {
-		err = errors.New("trailing data after the JSON object")
-	} else if err == nil {
+	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("trailing data after the JSON object")
 		}
@@ -151,15 +149,15 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 		ReceivedAt: a.Now().UTC(), KernelVersion: clip(req.KernelVersion), Architecture: clip(req.Architecture),
 		Distribution: clip(req.Distribution), DistroVersion: clip(req.DistroVersion), DriverVersion: clip(req.DriverVersion),
 	}
-	defer func() {
-		if err := a.Store.RequestRecord(context.WithoutCancel(ctx), audit); err != nil {
-			zerolog.Ctx(ctx).Error().Err(err).Msg("record build request")
-		}
-	}()
+	// The audit row is written before the answer, so a client that has its
+	// answer can count on the row.
 	respond := func(code int, outcome, buildID string, body any) {
 		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
 		if e, ok := body.(buildapi.Error); ok {
 			audit.Error = e.Error
+		}
+		if err := a.Store.RequestRecord(context.WithoutCancel(ctx), audit); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Msg("record build request")
 		}
 		writeJSON(w, code, body)
 	}
@@ -173,6 +171,10 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &fe):
 		respond(http.StatusBadRequest, "invalid", "", buildapi.Error{Error: fe.Error(), Field: fe.Field})
+		return
+	case errors.Is(err, builds.ErrIndexNotReady):
+		w.Header().Set("Retry-After", "10")
+		respond(http.StatusServiceUnavailable, "unavailable", "", buildapi.Error{Error: "the service is starting and has not read the releases from GitHub yet; retry shortly"})
 		return
 	case err != nil:
 		zerolog.Ctx(ctx).Error().Err(err).Msg("build request")
@@ -191,10 +193,12 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	case builds.KindDispatched, builds.KindDeduplicated:
 		respond(http.StatusAccepted, string(out.Kind), b.ID, buildapi.Accepted{Message: "workflow dispatched", BuildID: b.ID, Status: string(b.Status), Deduplicated: out.Kind == builds.KindDeduplicated})
 	case builds.KindCooldown:
-		w.Header().Set("Retry-After", fmt.Sprint(int(out.RetryAt.Sub(a.Now()).Seconds())+1))
 		body := statusOf(b)
 		body.Message = fmt.Sprintf("the last build of this kernel failed (%s) at %s; it is not retried before %s", b.Reason, b.FinishedAt.Format(time.RFC3339), out.RetryAt.Format(time.RFC3339))
 		respond(http.StatusOK, string(out.Kind), b.ID, body)
+	default:
+		zerolog.Ctx(ctx).Error().Str("kind", string(out.Kind)).Msg("build request: unknown outcome")
+		respond(http.StatusInternalServerError, "error", "", buildapi.Error{Error: "internal error; retry later"})
 	}
 }
 

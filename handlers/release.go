@@ -35,11 +35,15 @@ func (h *Release) Handle(ctx context.Context, eventType, deliveryID string, payl
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return fmt.Errorf("parse release payload: %w", err)
 	}
-	if !h.accepts(ctx, eventType, e.Action, e.Repository.FullName, "published", "created", "released", "prereleased", "edited") {
+	if !h.accepts(ctx, eventType, e.Action, e.Repository.FullName,
+		"published", "created", "released", "prereleased", "edited", "deleted", "unpublished") {
 		return nil
 	}
 	return h.Observer.ObserveRelease(ctx, &builds.Delivery{ID: deliveryID, Event: eventType, Action: e.Action},
-		builds.ReleaseEvent{ReleaseID: e.Release.ID, Tag: e.Release.TagName, Assets: e.Release.Assets})
+		builds.ReleaseEvent{
+			ReleaseID: e.Release.ID, Tag: e.Release.TagName, Assets: e.Release.Assets,
+			Gone: e.Action == "deleted" || e.Action == "unpublished",
+		})
 }
 
 var _ githubapp.EventHandler = (*Release)(nil)

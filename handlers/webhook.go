@@ -15,7 +15,7 @@ import (
 // Observer applies what webhooks say.
 type Observer interface {
 	ObserveRun(ctx context.Context, src store.Source, d *builds.Delivery, run ghclient.Run) error
-	ObserveJob(ctx context.Context, d *builds.Delivery, runID int64, runURL, progress string) error
+	ObserveJob(ctx context.Context, d *builds.Delivery, runID int64, progress string) error
 	ObserveRelease(ctx context.Context, d *builds.Delivery, e builds.ReleaseEvent) error
 }
 

@@ -31,7 +31,7 @@ func (h *WorkflowJob) Handle(ctx context.Context, eventType, deliveryID string, 
 		progress = fmt.Sprintf("%s: completed (%s)", job.GetName(), job.GetConclusion())
 	}
 	return h.Observer.ObserveJob(ctx, &builds.Delivery{ID: deliveryID, Event: eventType, Action: action},
-		job.GetRunID(), "", progress)
+		job.GetRunID(), progress)
 }
 
 var _ githubapp.EventHandler = (*WorkflowJob)(nil)
