@@ -26,6 +26,9 @@ import (
 	"github.com/riptides/driverbuild/store/sqlite"
 )
 
+// jobTimeout bounds one job: a dispatch, a poll, a sweep, a refresh.
+const jobTimeout = 2 * time.Minute
+
 // App is a running build-service.
 type App struct {
 	store  store.Store
@@ -94,7 +97,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	})
 	svc := builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
-		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout,
+		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package
@@ -115,15 +118,21 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		PeriodicJobs:      periodic,
 		FetchCooldown:     50 * time.Millisecond,
 		FetchPollInterval: 250 * time.Millisecond,
-		JobTimeout:        2 * time.Minute,
-		Logger:            slog.New(zerolog.NewSlogHandler(log.Level(zerolog.WarnLevel))),
+		JobTimeout:        jobTimeout,
+		// A job that was running when a replica died runs again soon, not
+		// River's default hour later: a queued build waits on it.
+		RescueStuckJobsAfter: jobTimeout + time.Minute,
+		Logger:               slog.New(zerolog.NewSlogHandler(log.Level(zerolog.WarnLevel))),
 	})
 	if err != nil {
 		a.closeStore()
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	a.jobs = jobs
-	if err := a.jobs.Start(ctx); err != nil {
+	// Not ctx: its cancellation would cancel running jobs at once, and a
+	// dispatch cut off in flight may have started a run; Close stops them
+	// gracefully.
+	if err := a.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		a.closeStore()
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}

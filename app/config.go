@@ -29,8 +29,6 @@ type Config struct {
 		Ref      string `yaml:"ref"`
 		// InstallationID of the App on the repository; looked up when 0.
 		InstallationID int64 `yaml:"installation_id"`
-		// DownloadBaseURL serves /{owner}/{repo}/releases/download/{tag}/{name}.
-		DownloadBaseURL string `yaml:"download_base_url"`
 	} `yaml:"repository"`
 
 	Packages kernel.Naming `yaml:"packages"`
@@ -49,6 +47,9 @@ type Config struct {
 		Timeout time.Duration `yaml:"timeout"`
 		// IndexRefresh: how often the release asset index is revalidated.
 		IndexRefresh time.Duration `yaml:"index_refresh"`
+		// RetryDelay: the least wait before a failed dispatch or package
+		// check is retried, times the attempt.
+		RetryDelay time.Duration `yaml:"retry_delay"`
 	} `yaml:"builds"`
 
 	API struct {
@@ -74,12 +75,12 @@ func Defaults() Config {
 	c.Repository.Name = "driver"
 	c.Repository.Workflow = "driver-build.yml"
 	c.Repository.Ref = "main"
-	c.Repository.DownloadBaseURL = "https://github.com"
 	c.Packages = kernel.DefaultNaming()
 	c.Builds.Cooldown = 10 * time.Minute
 	c.Builds.PollInterval = 15 * time.Second
 	c.Builds.Timeout = 15 * time.Minute
 	c.Builds.IndexRefresh = 5 * time.Minute
+	c.Builds.RetryDelay = 15 * time.Second
 	c.DataDir = "./data"
 	return c
 }
@@ -148,6 +149,7 @@ func (c Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"builds.poll_interval": c.Builds.PollInterval, "builds.timeout": c.Builds.Timeout, "builds.index_refresh": c.Builds.IndexRefresh,
+		"builds.retry_delay": c.Builds.RetryDelay,
 	} {
 		if d <= 0 {
 			bad("%s must be positive", name)

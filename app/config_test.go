@@ -95,5 +95,4 @@ func TestSimulatorWrittenConfig(t *testing.T) {
 	require.Equal(t, want.GitHub, cfg.GitHub)
 	require.Equal(t, want.Repository.Owner, cfg.Repository.Owner)
 	require.Equal(t, want.Repository.Name, cfg.Repository.Name)
-	require.Equal(t, want.Repository.DownloadBaseURL, cfg.Repository.DownloadBaseURL)
 }

@@ -51,7 +51,6 @@ func SimConfig(cfg Config, sim *ghsim.Server) Config {
 	cfg.GitHub.App.PrivateKey = string(sim.PrivateKeyPEM())
 	cfg.GitHub.App.WebhookSecret = sim.WebhookSecret()
 	cfg.Repository.InstallationID = sim.InstallationID()
-	cfg.Repository.DownloadBaseURL = sim.URL()
 	return cfg
 }
 

@@ -38,8 +38,6 @@ type ServiceRepository struct {
 	Name     string `yaml:"name"`
 	Workflow string `yaml:"workflow"`
 	Ref      string `yaml:"ref"`
-	// DownloadBaseURL serves /{owner}/{repo}/releases/download/{tag}/{name}.
-	DownloadBaseURL string `yaml:"download_base_url"`
 }
 
 // ServiceConfig returns the config a build-service needs to use this
@@ -58,11 +56,10 @@ func (s *Server) ServiceConfig() ServiceConfig {
 			},
 		},
 		Repository: ServiceRepository{
-			Owner:           s.cfg.Owner,
-			Name:            s.cfg.Repo,
-			Workflow:        s.workflow.file,
-			Ref:             defaultBranch,
-			DownloadBaseURL: base,
+			Owner:    s.cfg.Owner,
+			Name:     s.cfg.Repo,
+			Workflow: s.workflow.file,
+			Ref:      defaultBranch,
 		},
 	}
 }

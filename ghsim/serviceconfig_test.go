@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,6 @@ func TestServiceConfig(t *testing.T) {
 		GitHub     githubapp.Config `yaml:"github"`
 		Repository struct {
 			Owner, Name, Workflow, Ref string
-			DownloadBaseURL            string `yaml:"download_base_url"`
 		} `yaml:"repository"`
 	}
 	require.NoError(t, yaml.Unmarshal(raw, &cfg))
@@ -50,7 +50,6 @@ func TestServiceConfig(t *testing.T) {
 	require.Equal(t, "driver", cfg.Repository.Name)
 	require.Equal(t, "driver-build.yml", cfg.Repository.Workflow)
 	require.Equal(t, "main", cfg.Repository.Ref)
-	require.Equal(t, sim.URL(), cfg.Repository.DownloadBaseURL)
 	require.Contains(t, string(raw), "private_key: |", "the key is a literal block")
 
 	var buf bytes.Buffer
@@ -73,7 +72,7 @@ func TestListenAndServeWritesConfig(t *testing.T) {
 	}, waitFor, 10*time.Millisecond)
 	var cfg ghsim.ServiceConfig
 	require.NoError(t, yaml.Unmarshal(raw, &cfg))
-	resp, body := call(t, http.MethodGet, cfg.Repository.DownloadBaseURL+"/_sim/stats", "", nil)
+	resp, body := call(t, http.MethodGet, strings.TrimSuffix(cfg.GitHub.WebURL, "/")+"/_sim/stats", "", nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 
 	cancel()

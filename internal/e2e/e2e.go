@@ -29,6 +29,10 @@ type Options struct {
 	FailKernels *regexp.Regexp
 	// RejectRunDetails makes ghsim refuse return_run_details.
 	RejectRunDetails bool
+	// Artifact replaces what a successful simulated build uploads.
+	Artifact ghsim.ArtifactFunc
+	// Faults are injected into ghsim before the service starts.
+	Faults []ghsim.Fault
 	// Configure adjusts the service's config after the defaults for tests.
 	Configure func(*app.Config)
 }
@@ -66,12 +70,18 @@ func Start(t testing.TB, o Options) *Env {
 	require.NoError(t, err)
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
+	if o.Artifact == nil {
+		o.Artifact = app.SimArtifact(catalog, cfg.Packages)
+	}
 	sim, err := ghsim.New(ghsim.Config{
 		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: app.DevReleases,
 		BuildDuration: o.BuildDuration, FailKernels: o.FailKernels, RejectRunDetails: o.RejectRunDetails,
-		Artifact: app.SimArtifact(catalog, cfg.Packages),
+		Artifact: o.Artifact,
 	})
 	require.NoError(t, err)
+	for _, f := range o.Faults {
+		require.NoError(t, sim.InjectFault(f))
+	}
 	sim.Start(simLn)
 	t.Cleanup(func() { _ = sim.Close() })
 	e.Sim = sim
@@ -80,6 +90,7 @@ func Start(t testing.TB, o Options) *Env {
 	cfg = app.SimConfig(cfg, sim)
 	cfg.Builds.PollInterval = 500 * time.Millisecond
 	cfg.Builds.IndexRefresh = time.Minute
+	cfg.Builds.RetryDelay = 200 * time.Millisecond
 	if o.Configure != nil {
 		o.Configure(&cfg)
 	}
