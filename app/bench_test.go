@@ -68,6 +68,16 @@ func BenchmarkAPI(b *testing.B) {
 	}
 }
 
+func postQuiet(env *e2e.Env, body string) (int, string) {
+	resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
 func mustBuild(b *testing.B, env *e2e.Env, body string) string {
 	resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(body))
 	if err != nil {

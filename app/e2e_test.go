@@ -182,7 +182,9 @@ func TestEndToEnd(t *testing.T) {
 			for answer := range distinct {
 				require.True(t, strings.HasPrefix(answer, "202 "), answer)
 			}
-			require.Eventually(t, func() bool { return env.Sim.Stats().Dispatches >= 1 }, 10*time.Second, 10*time.Millisecond)
+			for answer := range distinct {
+				waitFor(t, env, strings.TrimPrefix(answer, "202 "), terminal)
+			}
 			require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
 		})
 
@@ -266,40 +268,52 @@ func TestDistroVersionMismatch(t *testing.T) {
 func TestInvalidRequestsDispatchNothing(t *testing.T) {
 	t.Parallel()
 	env := e2e.Start(t, e2e.Options{})
-	for name, tc := range map[string]struct {
-		contentType, body string
-		code              int
-		field, says       string
-	}{
-		"shell in kernel":     {"application/json", request("6.8.0-$(reboot)"), 400, "kernel_version", "only letters"},
-		"newline in kernel":   {"application/json", request("6.8.0\n-generic"), 400, "kernel_version", "only letters"},
-		"NUL in kernel":       {"application/json", request("6.8.0\x00"), 400, "kernel_version", "only letters"},
-		"10 kB kernel":        {"application/json", request("6.8." + strings.Repeat("1", 10240)), 400, "kernel_version", "at most 128"},
-		"non-ASCII kernel":    {"application/json", request("6.8.0-gé"), 400, "kernel_version", "only letters"},
-		"unknown release":     {"application/json", strings.Replace(request("6.8.0-1-gcp"), "v0.1.2", "v9.9.9", 1), 400, "driver_version", "no release v9.9.9"},
-		"unknown field":       {"application/json", `{"kernel_version":"6.8.0-1-gcp","evil":"x"}`, 400, "evil", "unknown field"},
-		"number for string":   {"application/json", `{"kernel_version":6.8}`, 400, "kernel_version", "must be a JSON string"},
-		"malformed JSON":      {"application/json", `{"kernel_version":`, 400, "", "JSON"},
-		"two objects":         {"application/json", request("6.8.0-1-gcp") + "{}", 400, "", "trailing data"},
-		"empty body":          {"application/json", ``, 400, "", "empty body"},
-		"wrong content type":  {"text/plain", request("6.8.0-1-gcp"), 415, "", "Content-Type must be application/json"},
-		"body over 64 KiB":    {"application/json", `{"kernel_version":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "", "larger than"},
-		"architecture sparc":  {"application/json", strings.Replace(request("6.8.0-1-gcp"), "x86_64", "sparc", 1), 400, "architecture", "x86_64 and aarch64"},
-		"distribution arch":   {"application/json", strings.Replace(request("6.8.0-1-gcp"), `"ubuntu"`, `"arch"`, 1), 400, "distribution", "accepted are"},
-		"distro version 9.10": {"application/json", strings.Replace(request("6.8.0-1-gcp"), "24.04", "9.10", 1), 400, "distro_version", "22.04, 24.04"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			resp, err := http.Post(env.ServiceURL+"/build", tc.contentType, strings.NewReader(tc.body))
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			require.Equal(t, tc.code, resp.StatusCode)
-			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-			var s status
-			require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
-			require.Equal(t, tc.field, s.Field)
-			require.Contains(t, s.Error, tc.says)
-		})
+	// The cases run in parallel inside a group, so that what follows the
+	// group sees them all done.
+	t.Run("cases", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			contentType, body string
+			code              int
+			field, says       string
+		}{
+			"shell in kernel":     {"application/json", request("6.8.0-$(reboot)"), 400, "kernel_version", "only letters"},
+			"newline in kernel":   {"application/json", request("6.8.0\n-generic"), 400, "kernel_version", "only letters"},
+			"NUL in kernel":       {"application/json", request("6.8.0\x00"), 400, "kernel_version", "only letters"},
+			"10 kB kernel":        {"application/json", request("6.8." + strings.Repeat("1", 10240)), 400, "kernel_version", "at most 128"},
+			"non-ASCII kernel":    {"application/json", request("6.8.0-gé"), 400, "kernel_version", "only letters"},
+			"unknown release":     {"application/json", strings.Replace(request("6.8.0-1-gcp"), "v0.1.2", "v9.9.9", 1), 400, "driver_version", "no release v9.9.9"},
+			"unknown field":       {"application/json", `{"kernel_version":"6.8.0-1-gcp","evil":"x"}`, 400, "evil", "unknown field"},
+			"number for string":   {"application/json", `{"kernel_version":6.8}`, 400, "kernel_version", "must be a JSON string"},
+			"malformed JSON":      {"application/json", `{"kernel_version":`, 400, "", "JSON"},
+			"two objects":         {"application/json", request("6.8.0-1-gcp") + "{}", 400, "", "trailing data"},
+			"empty body":          {"application/json", ``, 400, "", "empty body"},
+			"wrong content type":  {"text/plain", request("6.8.0-1-gcp"), 415, "", "Content-Type must be application/json"},
+			"body over 64 KiB":    {"application/json", `{"kernel_version":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "", "larger than"},
+			"architecture sparc":  {"application/json", strings.Replace(request("6.8.0-1-gcp"), "x86_64", "sparc", 1), 400, "architecture", "x86_64 and aarch64"},
+			"distribution arch":   {"application/json", strings.Replace(request("6.8.0-1-gcp"), `"ubuntu"`, `"arch"`, 1), 400, "distribution", "accepted are"},
+			"distro version 9.10": {"application/json", strings.Replace(request("6.8.0-1-gcp"), "24.04", "9.10", 1), 400, "distro_version", "22.04, 24.04"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				resp, err := http.Post(env.ServiceURL+"/build", tc.contentType, strings.NewReader(tc.body))
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				require.Equal(t, tc.code, resp.StatusCode)
+				require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+				var s status
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&s))
+				require.Equal(t, tc.field, s.Field)
+				require.Contains(t, s.Error, tc.says)
+			})
+		}
+	})
+	reqs, err := env.Store.RequestsRecent(t.Context(), 100)
+	require.NoError(t, err)
+	require.Len(t, reqs, 16, "every request is in the audit log")
+	for _, r := range reqs {
+		require.Equal(t, "invalid", r.Outcome, "%+v", r)
+		require.Empty(t, r.BuildID)
+		require.NotEmpty(t, r.Error)
 	}
 	require.Zero(t, env.Sim.Stats().Dispatches)
 }

@@ -171,6 +171,10 @@ func TestWorkflowRunLifecycle(t *testing.T) {
 	require.EqualValues(t, 4242, b.RunID)
 	require.Equal(t, "https://github.com/riptides/driver/actions/runs/4242", b.RunURL)
 
+	// A delivery id seen before is not applied again, whatever it carries.
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "d1", h.run("completed", "completed", "failure"), secret))
+	require.Equal(t, store.StatusInProgress, h.current().Status)
+
 	job := fixture(t, "workflow_job.in_progress.json", map[string]any{
 		"repository.full_name": repo, "workflow_job.run_id": 4242, "workflow_job.name": "build",
 	})
@@ -183,9 +187,8 @@ func TestWorkflowRunLifecycle(t *testing.T) {
 	require.Contains(t, b.DownloadURL, pkg)
 	require.Equal(t, "sha256:"+hex.EncodeToString(make([]byte, 32)), b.Digest)
 
-	// A late in_progress event, and a redelivery, change nothing.
+	// A late in_progress event changes nothing.
 	require.Equal(t, http.StatusOK, h.send("workflow_run", "d4", h.run("in_progress", "in_progress", nil), secret))
-	require.Equal(t, http.StatusOK, h.send("workflow_run", "d1", h.run("requested", "queued", nil), secret))
 	require.Equal(t, store.StatusDone, h.current().Status)
 
 	events, err := h.st.BuildEvents(t.Context(), h.build.ID)
@@ -252,6 +255,24 @@ func TestWebhookSignature(t *testing.T) {
 	require.Equal(t, store.StatusQueued, h.current().Status)
 }
 
+// A second run of a build (a dispatch retried after an ambiguous failure)
+// does not take the build over.
+func TestSecondRunIgnored(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "f1", h.run("requested", "queued", nil), secret))
+	second := fixture(t, "workflow_run.requested.json", map[string]any{
+		"action": "completed", "repository.full_name": repo, "workflow_run.id": 4343,
+		"workflow_run.status": "completed", "workflow_run.conclusion": "failure",
+		"workflow_run.event": "workflow_dispatch", "workflow_run.path": ".github/workflows/driver-build.yml",
+		"workflow_run.display_title": "build " + h.build.ID + ": ubuntu 24.04 6.8.0-1053-gcp x86_64 v0.1.2",
+	})
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "f2", second, secret))
+	b := h.current()
+	require.Equal(t, store.StatusInProgress, b.Status)
+	require.EqualValues(t, 4242, b.RunID)
+}
+
 func TestReleaseWebhookFillsIndex(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -272,4 +293,13 @@ func TestReleaseWebhookFillsIndex(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "13", a.DistroVersion)
 	require.EqualValues(t, 1234, a.Size)
+
+	deleted := fixture(t, "release.published.json", map[string]any{
+		"action": "deleted", "repository.full_name": repo, "release.tag_name": "v0.2.0",
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "r2", deleted, secret))
+	_, err = h.st.ReleaseByTag(t.Context(), "v0.2.0")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = h.st.AssetByName(t.Context(), "v0.2.0", "riptides-driver-debian-6.12.63+deb13-amd64_v0.2.0_amd64.deb")
+	require.ErrorIs(t, err, store.ErrNotFound)
 }

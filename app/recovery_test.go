@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/app"
+	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/internal/e2e"
+	"github.com/riptides/driverbuild/store"
+)
+
+// Until the releases have been read from GitHub, an unknown driver version
+// may just be one not read yet: the answer is 503, not the client's fault.
+func TestIndexNotReadyAnswers503(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{
+		Faults:    []ghsim.Fault{{Route: "GET /api/v3/repos/{owner}/{repo}/releases", Status: http.StatusBadGateway, Count: 5}},
+		Configure: func(c *app.Config) { c.Builds.IndexRefresh = 300 * time.Millisecond },
+	})
+	resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(request("6.8.0-1012-aws")))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+
+	require.Eventually(t, func() bool {
+		code, _ := postQuiet(env, request("6.8.0-1012-aws"))
+		return code == http.StatusAccepted
+	}, 20*time.Second, 50*time.Millisecond, "served once the periodic refresh has read the releases")
+}
+
+// A run that claims success without uploading the package ends the build
+// as package_missing, after the confirm job has looked again.
+func TestPackageMissing(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Artifact: func(map[string]string) (string, []byte, string, error) {
+		return "something-else.deb", []byte("not the package"), "", nil
+	}})
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "error", final.Status)
+	require.Equal(t, "package_missing", final.Reason)
+}
+
+// A crash after GitHub accepted a dispatch but before it was recorded
+// leaves a queued build whose run is going on. With every webhook lost
+// too, the poller finds the run by its run-name and follows it to the end.
+func TestPollerAdoptsARunDispatchedBeforeACrash(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{})
+	env.Sim.PauseWebhooks(true)
+	ctx := t.Context()
+
+	id := uuid.Must(uuid.NewV7()).String()
+	const kernel = "6.8.0-1012-aws"
+	b, created, err := env.Store.BuildCreate(ctx, store.BuildCreateParams{
+		ID: id, CacheKey: kernel + ":x86_64:ubuntu:24.04:v0.1.2", Package: "riptides-driver-ubuntu-" + kernel + "_v0.1.2_amd64.deb",
+		KernelVersion: kernel, Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2",
+		Now: time.Now(),
+	})
+	require.NoError(t, err)
+	require.True(t, created)
+	gh := ghclient.New(githubapp.NewClientCreator(env.Config.GitHub.V3APIURL, "", env.Config.GitHub.App.IntegrationID, []byte(env.Config.GitHub.App.PrivateKey)),
+		ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"})
+	_, err = gh.Dispatch(ctx, map[string]string{
+		"kernel_version": kernel, "architecture": "x86_64", "distribution": "ubuntu",
+		"distro_version": "24.04", "driver_version": "v0.1.2", "build_id": b.ID,
+	})
+	require.NoError(t, err)
+
+	waitFor(t, env, b.ID, terminal)
+	final := getStatus(t, env, b.ID)
+	require.Equal(t, "done", final.Status, final.Reason)
+	require.NotEmpty(t, final.RunURL)
+	src := sources(t, env, b.ID)
+	require.Equal(t, store.SourceAPI, src[0], "created")
+	for _, s := range src[1:] {
+		require.Equal(t, store.SourcePoller, s, "every move after creation: %v", src)
+	}
+	require.EqualValues(t, 1, env.Sim.Stats().Dispatches, "the service did not dispatch again")
+}
