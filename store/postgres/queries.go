@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/internal/scan"
 	"github.com/riptides/driverbuild/store/internal/transition"
 )
 
@@ -33,12 +34,6 @@ func (q queries) atomic(ctx context.Context, fn func(queries) error) error {
 	return pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error { return fn(queries{db: tx}) })
 }
 
-const buildColumns = `id, cache_key, kernel_version, architecture, distribution, distro_version,
-	driver_version, package, status, reason, progress, run_id, run_url, download_url, digest,
-	created_at, updated_at, dispatched_at, heard_at, finished_at`
-
-const activeStatus = `status IN ('queued', 'in_progress')`
-
 // createAttempts bounds the retries of BuildCreate when the build holding the
 // key finishes between the insert and the read of the holder.
 const createAttempts = 5
@@ -53,8 +48,8 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 				INSERT INTO builds (id, cache_key, kernel_version, architecture, distribution, distro_version,
 					driver_version, package, status, created_at, updated_at, heard_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $9, $9)
-				ON CONFLICT (cache_key) WHERE `+activeStatus+` DO NOTHING
-				RETURNING `+buildColumns,
+				ON CONFLICT (cache_key) WHERE `+scan.ActiveStatus+` DO NOTHING
+				RETURNING `+scan.BuildColumns,
 				p.ID, p.CacheKey, p.KernelVersion, p.Architecture, p.Distribution, p.DistroVersion,
 				p.DriverVersion, p.Package, now))
 			if err == nil {
@@ -65,7 +60,7 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 				return err
 			}
 			b, err = scanBuild(q.db.QueryRow(ctx,
-				`SELECT `+buildColumns+` FROM builds WHERE cache_key = $1 AND `+activeStatus, p.CacheKey))
+				`SELECT `+scan.BuildColumns+` FROM builds WHERE cache_key = $1 AND `+scan.ActiveStatus, p.CacheKey))
 			if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
@@ -80,7 +75,7 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 }
 
 func (q queries) BuildByID(ctx context.Context, id string) (store.Build, error) {
-	b, err := scanBuild(q.db.QueryRow(ctx, `SELECT `+buildColumns+` FROM builds WHERE id = $1`, id))
+	b, err := scanBuild(q.db.QueryRow(ctx, `SELECT `+scan.BuildColumns+` FROM builds WHERE id = $1`, id))
 	if err != nil {
 		return store.Build{}, fmt.Errorf("build %s: %w", id, dbErr(err))
 	}
@@ -89,7 +84,7 @@ func (q queries) BuildByID(ctx context.Context, id string) (store.Build, error) 
 
 func (q queries) BuildByRunID(ctx context.Context, runID int64) (store.Build, error) {
 	b, err := scanBuild(q.db.QueryRow(ctx, `
-		SELECT `+buildColumns+` FROM builds WHERE run_id = $1 AND run_id <> 0
+		SELECT `+scan.BuildColumns+` FROM builds WHERE run_id = $1 AND run_id <> 0
 		ORDER BY created_at DESC, id DESC LIMIT 1`, runID))
 	if err != nil {
 		return store.Build{}, fmt.Errorf("build of run %d: %w", runID, dbErr(err))
@@ -99,7 +94,7 @@ func (q queries) BuildByRunID(ctx context.Context, runID int64) (store.Build, er
 
 func (q queries) BuildLatestByKey(ctx context.Context, cacheKey string) (store.Build, error) {
 	b, err := scanBuild(q.db.QueryRow(ctx, `
-		SELECT `+buildColumns+` FROM builds WHERE cache_key = $1
+		SELECT `+scan.BuildColumns+` FROM builds WHERE cache_key = $1
 		ORDER BY created_at DESC, id DESC LIMIT 1`, cacheKey))
 	if err != nil {
 		return store.Build{}, fmt.Errorf("latest build of %s: %w", cacheKey, dbErr(err))
@@ -111,7 +106,7 @@ func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionPar
 	err = q.atomic(ctx, func(q queries) error {
 		// FOR UPDATE: concurrent webhooks about one build take turns, each
 		// deciding on what the previous one wrote.
-		cur, err := scanBuild(q.db.QueryRow(ctx, `SELECT `+buildColumns+` FROM builds WHERE id = $1 FOR UPDATE`, p.ID))
+		cur, err := scanBuild(q.db.QueryRow(ctx, `SELECT `+scan.BuildColumns+` FROM builds WHERE id = $1 FOR UPDATE`, p.ID))
 		if err != nil {
 			return err
 		}
@@ -124,7 +119,7 @@ func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionPar
 			UPDATE builds SET status = $2, reason = $3, progress = $4, run_id = $5, run_url = $6,
 				download_url = $7, digest = $8, updated_at = $9, dispatched_at = $10, heard_at = $11, finished_at = $12
 			WHERE id = $1
-			RETURNING `+buildColumns,
+			RETURNING `+scan.BuildColumns,
 			next.ID, next.Status, next.Reason, next.Progress, next.RunID, next.RunURL,
 			next.DownloadURL, next.Digest, pgTime(next.UpdatedAt), pgNullTime(next.DispatchedAt),
 			pgTime(next.HeardAt), pgNullTime(next.FinishedAt)))
@@ -153,8 +148,8 @@ func (q queries) eventInsert(ctx context.Context, e store.Event) error {
 
 func (q queries) BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]store.Build, error) {
 	bs, err := queryAll(ctx, q.db, scanBuild, `
-		SELECT `+buildColumns+` FROM builds
-		WHERE `+activeStatus+` AND heard_at < $1
+		SELECT `+scan.BuildColumns+` FROM builds
+		WHERE `+scan.ActiveStatus+` AND heard_at < $1
 		ORDER BY heard_at, id LIMIT $2`, pgTime(heardBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("stale builds: %w", dbErr(err))
@@ -164,8 +159,8 @@ func (q queries) BuildsStale(ctx context.Context, heardBefore time.Time, limit i
 
 func (q queries) BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]store.Build, error) {
 	bs, err := queryAll(ctx, q.db, scanBuild, `
-		SELECT `+buildColumns+` FROM builds
-		WHERE `+activeStatus+` AND COALESCE(dispatched_at, created_at) < $1
+		SELECT `+scan.BuildColumns+` FROM builds
+		WHERE `+scan.ActiveStatus+` AND COALESCE(dispatched_at, created_at) < $1
 		ORDER BY COALESCE(dispatched_at, created_at), id LIMIT $2`, pgTime(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("overdue builds: %w", dbErr(err))
@@ -231,7 +226,7 @@ func (q queries) ReleaseUpsert(ctx context.Context, r store.Release) error {
 
 func (q queries) ReleaseByTag(ctx context.Context, tag string) (r store.Release, err error) {
 	err = q.db.QueryRow(ctx, `SELECT tag, release_id, etag, refreshed_at FROM releases WHERE tag = $1`, tag).
-		Scan(&r.Tag, &r.ReleaseID, &r.ETag, timeOf(&r.RefreshedAt))
+		Scan(&r.Tag, &r.ReleaseID, &r.ETag, timeCol(&r.RefreshedAt))
 	if err != nil {
 		return store.Release{}, fmt.Errorf("release %s: %w", tag, dbErr(err))
 	}
@@ -306,7 +301,7 @@ func (q queries) AssetByName(ctx context.Context, tag, name string) (a store.Ass
 	err = q.db.QueryRow(ctx, `
 		SELECT tag, name, asset_id, download_url, size, digest, distro_version, updated_at
 		FROM release_assets WHERE tag = $1 AND name = $2`, tag, name).
-		Scan(&a.Tag, &a.Name, &a.AssetID, &a.DownloadURL, &a.Size, &a.Digest, &a.DistroVersion, timeOf(&a.UpdatedAt))
+		Scan(&a.Tag, &a.Name, &a.AssetID, &a.DownloadURL, &a.Size, &a.Digest, &a.DistroVersion, timeCol(&a.UpdatedAt))
 	if err != nil {
 		return store.Asset{}, fmt.Errorf("asset %s/%s: %w", tag, name, dbErr(err))
 	}
@@ -316,23 +311,9 @@ func (q queries) AssetByName(ctx context.Context, tag, name string) (a store.Ass
 // scanner is a row: pgx.Row or pgx.CollectableRow.
 type scanner interface{ Scan(dest ...any) error }
 
-func scanBuild(s scanner) (b store.Build, err error) {
-	err = s.Scan(&b.ID, &b.CacheKey, &b.KernelVersion, &b.Architecture, &b.Distribution, &b.DistroVersion,
-		&b.DriverVersion, &b.Package, &b.Status, &b.Reason, &b.Progress, &b.RunID, &b.RunURL, &b.DownloadURL, &b.Digest,
-		timeOf(&b.CreatedAt), timeOf(&b.UpdatedAt), timeOf(&b.DispatchedAt), timeOf(&b.HeardAt), timeOf(&b.FinishedAt))
-	return b, err
-}
-
-func scanEvent(s scanner) (e store.Event, err error) {
-	err = s.Scan(&e.ID, &e.BuildID, &e.From, &e.To, &e.Reason, &e.Source, &e.Detail, timeOf(&e.CreatedAt))
-	return e, err
-}
-
-func scanRequest(s scanner) (r store.Request, err error) {
-	err = s.Scan(timeOf(&r.ReceivedAt), &r.KernelVersion, &r.Architecture, &r.Distribution, &r.DistroVersion,
-		&r.DriverVersion, &r.Outcome, &r.HTTPStatus, &r.BuildID, &r.Error)
-	return r, err
-}
+func scanBuild(s scanner) (store.Build, error)     { return scan.Build(s, timeCol) }
+func scanEvent(s scanner) (store.Event, error)     { return scan.Event(s, timeCol) }
+func scanRequest(s scanner) (store.Request, error) { return scan.Request(s, timeCol) }
 
 func scanString(s scanner) (v string, err error) {
 	err = s.Scan(&v)
@@ -360,8 +341,8 @@ func pgNullTime(t time.Time) any {
 	return pgTime(t)
 }
 
-// timeOf scans a timestamptz column into t, in UTC; NULL is the zero time.
-func timeOf(t *time.Time) *timeScanner { return &timeScanner{t} }
+// timeCol scans a timestamptz column into t, in UTC; NULL is the zero time.
+func timeCol(t *time.Time) any { return &timeScanner{t} }
 
 type timeScanner struct{ t *time.Time }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/internal/scan"
 	"github.com/riptides/driverbuild/store/internal/transition"
 )
 
@@ -59,12 +60,6 @@ func (q queries) atomic(ctx context.Context, fn func(queries) error) error {
 	return nil
 }
 
-const buildColumns = `id, cache_key, kernel_version, architecture, distribution, distro_version,
-	driver_version, package, status, reason, progress, run_id, run_url, download_url, digest,
-	created_at, updated_at, dispatched_at, heard_at, finished_at`
-
-const activeStatus = `status IN ('queued', 'in_progress')`
-
 func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b store.Build, created bool, err error) {
 	err = q.atomic(ctx, func(q queries) error {
 		now := fmtTime(p.Now)
@@ -72,8 +67,8 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 			INSERT INTO builds (id, cache_key, kernel_version, architecture, distribution, distro_version,
 				driver_version, package, status, created_at, updated_at, heard_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
-			ON CONFLICT (cache_key) WHERE `+activeStatus+` DO NOTHING
-			RETURNING `+buildColumns,
+			ON CONFLICT (cache_key) WHERE `+scan.ActiveStatus+` DO NOTHING
+			RETURNING `+scan.BuildColumns,
 			p.ID, p.CacheKey, p.KernelVersion, p.Architecture, p.Distribution, p.DistroVersion,
 			p.DriverVersion, p.Package, now, now, now))
 		if err == nil {
@@ -86,7 +81,7 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 		// The transaction holds SQLite's only write lock, so the build that
 		// holds the key cannot have finished since the insert.
 		b, err = scanBuild(q.db.QueryRowContext(ctx,
-			`SELECT `+buildColumns+` FROM builds WHERE cache_key = ? AND `+activeStatus, p.CacheKey))
+			`SELECT `+scan.BuildColumns+` FROM builds WHERE cache_key = ? AND `+scan.ActiveStatus, p.CacheKey))
 		return err
 	})
 	if err != nil {
@@ -96,7 +91,7 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 }
 
 func (q queries) BuildByID(ctx context.Context, id string) (store.Build, error) {
-	b, err := scanBuild(q.db.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds WHERE id = ?`, id))
+	b, err := scanBuild(q.db.QueryRowContext(ctx, `SELECT `+scan.BuildColumns+` FROM builds WHERE id = ?`, id))
 	if err != nil {
 		return store.Build{}, fmt.Errorf("build %s: %w", id, dbErr(err))
 	}
@@ -105,7 +100,7 @@ func (q queries) BuildByID(ctx context.Context, id string) (store.Build, error) 
 
 func (q queries) BuildByRunID(ctx context.Context, runID int64) (store.Build, error) {
 	b, err := scanBuild(q.db.QueryRowContext(ctx, `
-		SELECT `+buildColumns+` FROM builds WHERE run_id = ? AND run_id <> 0
+		SELECT `+scan.BuildColumns+` FROM builds WHERE run_id = ? AND run_id <> 0
 		ORDER BY created_at DESC, id DESC LIMIT 1`, runID))
 	if err != nil {
 		return store.Build{}, fmt.Errorf("build of run %d: %w", runID, dbErr(err))
@@ -115,7 +110,7 @@ func (q queries) BuildByRunID(ctx context.Context, runID int64) (store.Build, er
 
 func (q queries) BuildLatestByKey(ctx context.Context, cacheKey string) (store.Build, error) {
 	b, err := scanBuild(q.db.QueryRowContext(ctx, `
-		SELECT `+buildColumns+` FROM builds WHERE cache_key = ?
+		SELECT `+scan.BuildColumns+` FROM builds WHERE cache_key = ?
 		ORDER BY created_at DESC, id DESC LIMIT 1`, cacheKey))
 	if err != nil {
 		return store.Build{}, fmt.Errorf("latest build of %s: %w", cacheKey, dbErr(err))
@@ -125,7 +120,7 @@ func (q queries) BuildLatestByKey(ctx context.Context, cacheKey string) (store.B
 
 func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionParams) (b store.Build, changed bool, err error) {
 	err = q.atomic(ctx, func(q queries) error {
-		cur, err := scanBuild(q.db.QueryRowContext(ctx, `SELECT `+buildColumns+` FROM builds WHERE id = ?`, p.ID))
+		cur, err := scanBuild(q.db.QueryRowContext(ctx, `SELECT `+scan.BuildColumns+` FROM builds WHERE id = ?`, p.ID))
 		if err != nil {
 			return err
 		}
@@ -138,7 +133,7 @@ func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionPar
 			UPDATE builds SET status = ?, reason = ?, progress = ?, run_id = ?, run_url = ?,
 				download_url = ?, digest = ?, updated_at = ?, dispatched_at = ?, heard_at = ?, finished_at = ?
 			WHERE id = ?
-			RETURNING `+buildColumns,
+			RETURNING `+scan.BuildColumns,
 			next.Status, next.Reason, next.Progress, next.RunID, next.RunURL,
 			next.DownloadURL, next.Digest, fmtTime(next.UpdatedAt), fmtNullTime(next.DispatchedAt),
 			fmtTime(next.HeardAt), fmtNullTime(next.FinishedAt), next.ID))
@@ -167,8 +162,8 @@ func (q queries) eventInsert(ctx context.Context, e store.Event) error {
 
 func (q queries) BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]store.Build, error) {
 	bs, err := queryAll(ctx, q.db, scanBuild, `
-		SELECT `+buildColumns+` FROM builds
-		WHERE `+activeStatus+` AND heard_at < ?
+		SELECT `+scan.BuildColumns+` FROM builds
+		WHERE `+scan.ActiveStatus+` AND heard_at < ?
 		ORDER BY heard_at, id LIMIT ?`, fmtTime(heardBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("stale builds: %w", dbErr(err))
@@ -178,8 +173,8 @@ func (q queries) BuildsStale(ctx context.Context, heardBefore time.Time, limit i
 
 func (q queries) BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]store.Build, error) {
 	bs, err := queryAll(ctx, q.db, scanBuild, `
-		SELECT `+buildColumns+` FROM builds
-		WHERE `+activeStatus+` AND COALESCE(dispatched_at, created_at) < ?
+		SELECT `+scan.BuildColumns+` FROM builds
+		WHERE `+scan.ActiveStatus+` AND COALESCE(dispatched_at, created_at) < ?
 		ORDER BY COALESCE(dispatched_at, created_at), id LIMIT ?`, fmtTime(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("overdue builds: %w", dbErr(err))
@@ -249,7 +244,7 @@ func (q queries) ReleaseUpsert(ctx context.Context, r store.Release) error {
 
 func (q queries) ReleaseByTag(ctx context.Context, tag string) (r store.Release, err error) {
 	err = q.db.QueryRowContext(ctx, `SELECT tag, release_id, etag, refreshed_at FROM releases WHERE tag = ?`, tag).
-		Scan(&r.Tag, &r.ReleaseID, &r.ETag, timeOf(&r.RefreshedAt))
+		Scan(&r.Tag, &r.ReleaseID, &r.ETag, timeCol(&r.RefreshedAt))
 	if err != nil {
 		return store.Release{}, fmt.Errorf("release %s: %w", tag, dbErr(err))
 	}
@@ -326,7 +321,7 @@ func (q queries) AssetByName(ctx context.Context, tag, name string) (a store.Ass
 	err = q.db.QueryRowContext(ctx, `
 		SELECT tag, name, asset_id, download_url, size, digest, distro_version, updated_at
 		FROM release_assets WHERE tag = ? AND name = ?`, tag, name).
-		Scan(&a.Tag, &a.Name, &a.AssetID, &a.DownloadURL, &a.Size, &a.Digest, &a.DistroVersion, timeOf(&a.UpdatedAt))
+		Scan(&a.Tag, &a.Name, &a.AssetID, &a.DownloadURL, &a.Size, &a.Digest, &a.DistroVersion, timeCol(&a.UpdatedAt))
 	if err != nil {
 		return store.Asset{}, fmt.Errorf("asset %s/%s: %w", tag, name, dbErr(err))
 	}
@@ -336,23 +331,9 @@ func (q queries) AssetByName(ctx context.Context, tag, name string) (a store.Ass
 // scanner is a row: *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-func scanBuild(s scanner) (b store.Build, err error) {
-	err = s.Scan(&b.ID, &b.CacheKey, &b.KernelVersion, &b.Architecture, &b.Distribution, &b.DistroVersion,
-		&b.DriverVersion, &b.Package, &b.Status, &b.Reason, &b.Progress, &b.RunID, &b.RunURL, &b.DownloadURL, &b.Digest,
-		timeOf(&b.CreatedAt), timeOf(&b.UpdatedAt), timeOf(&b.DispatchedAt), timeOf(&b.HeardAt), timeOf(&b.FinishedAt))
-	return b, err
-}
-
-func scanEvent(s scanner) (e store.Event, err error) {
-	err = s.Scan(&e.ID, &e.BuildID, &e.From, &e.To, &e.Reason, &e.Source, &e.Detail, timeOf(&e.CreatedAt))
-	return e, err
-}
-
-func scanRequest(s scanner) (r store.Request, err error) {
-	err = s.Scan(timeOf(&r.ReceivedAt), &r.KernelVersion, &r.Architecture, &r.Distribution, &r.DistroVersion,
-		&r.DriverVersion, &r.Outcome, &r.HTTPStatus, &r.BuildID, &r.Error)
-	return r, err
-}
+func scanBuild(s scanner) (store.Build, error)     { return scan.Build(s, timeCol) }
+func scanEvent(s scanner) (store.Event, error)     { return scan.Event(s, timeCol) }
+func scanRequest(s scanner) (store.Request, error) { return scan.Request(s, timeCol) }
 
 func scanString(s scanner) (v string, err error) {
 	err = s.Scan(&v)
@@ -391,8 +372,8 @@ func fmtNullTime(t time.Time) any {
 	return fmtTime(t)
 }
 
-// timeOf scans a timestamp column into t; NULL is the zero time.
-func timeOf(t *time.Time) *timeScanner { return &timeScanner{t} }
+// timeCol scans a timestamp column into t; NULL is the zero time.
+func timeCol(t *time.Time) any { return &timeScanner{t} }
 
 type timeScanner struct{ t *time.Time }
 
