@@ -149,14 +149,16 @@ func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJ
 	river.AddWorker(workers, &refreshWorker{svc: s})
 	// Only the leader enqueues periodic jobs, so they need no uniqueness;
 	// a failed run is not retried, the next period is the retry.
-	periodic := func(every time.Duration, args river.JobArgs) *river.PeriodicJob {
+	periodic := func(every time.Duration, args river.JobArgs, runOnStart bool) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(every),
 			func() (river.JobArgs, *river.InsertOpts) { return args, &river.InsertOpts{MaxAttempts: 1} },
-			&river.PeriodicJobOpts{RunOnStart: true})
+			&river.PeriodicJobOpts{RunOnStart: runOnStart})
 	}
 	return []*river.PeriodicJob{
-		periodic(p.Poll, PollArgs{}),
-		periodic(p.Sweep, SweepArgs{}),
-		periodic(p.Refresh, RefreshArgs{}),
+		// A new leader catches up at once with what happened while none was.
+		periodic(p.Poll, PollArgs{}, true),
+		periodic(p.Sweep, SweepArgs{}, true),
+		// The service refreshes the index itself as it starts.
+		periodic(p.Refresh, RefreshArgs{}, false),
 	}
 }
