@@ -42,7 +42,8 @@ func ReadExisting(r io.Reader) (map[string]bool, error) {
 }
 
 // ExistingAssets lists the asset names of the release tagged tag. A release
-// that does not exist yet holds nothing.
+// that does not exist is an error: the builds upload to it, so every one of
+// them would fail.
 func ExistingAssets(ctx context.Context, gh *github.Client, owner, repo, tag string) (map[string]bool, error) {
 	rel, _, err := gh.Repositories.GetReleaseByTag(ctx, owner, repo, tag)
 	if isNotFound(err) {
@@ -50,7 +51,7 @@ func ExistingAssets(ctx context.Context, gh *github.Client, owner, repo, tag str
 		if _, _, err := gh.Repositories.Get(ctx, owner, repo); err != nil {
 			return nil, fmt.Errorf("repository %s/%s: %w", owner, repo, err)
 		}
-		return map[string]bool{}, nil
+		return nil, fmt.Errorf("%s/%s has no release %s: publish it first, the builds upload their packages to it", owner, repo, tag)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("release %s of %s/%s: %w", tag, owner, repo, err)

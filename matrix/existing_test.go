@@ -87,9 +87,8 @@ func TestExistingAssets(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]bool{"a.deb": true, "a.deb.sha256": true, "b.rpm": true, "b.rpm.sha256": true, "c.rpm": true}, got)
 
-	got, err = matrix.ExistingAssets(context.Background(), gh, "acme", "drivers", "v9.9.9")
-	require.NoError(t, err, "a release not made yet holds nothing")
-	require.Empty(t, got)
+	_, err = matrix.ExistingAssets(context.Background(), gh, "acme", "drivers", "v9.9.9")
+	require.ErrorContains(t, err, "acme/drivers has no release v9.9.9", "the builds would upload to a release that is not there")
 
 	_, err = matrix.ExistingAssets(context.Background(), gh, "acme", "other", "v0.1.2")
 	require.ErrorContains(t, err, "repository acme/other", "a missing repository is an error, not an empty release")

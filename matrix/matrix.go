@@ -21,8 +21,9 @@ type Options struct {
 	Catalog       *kernel.Catalog
 	Naming        kernel.Naming
 	DriverVersion string
-	// Existing are the asset names the driver version's release holds; their
-	// kernels are not built again. Nil builds everything.
+	// Existing are the asset names the driver version's release holds; a
+	// kernel whose package and .sha256 are both there is not built again.
+	// Nil builds everything.
 	Existing map[string]bool
 	// ChunkSize is the number of jobs per chunk, 1 to MaxChunk; 0 is MaxChunk.
 	ChunkSize int
@@ -87,7 +88,7 @@ func Build(entries []Entry, skipped []Skipped, o Options) (Result, error) {
 		// where that kernel series is the GA one.
 		if other, taken := byName[name]; taken {
 			keep, drop := other, c
-			if c.req.DistroVersion > other.req.DistroVersion {
+			if newer(o.Catalog, c.req, other.req) {
 				keep, drop = c, other
 			}
 			byName[name] = keep
@@ -101,7 +102,9 @@ func Build(entries []Entry, skipped []Skipped, o Options) (Result, error) {
 	todo := make([]kernel.Request, 0, len(byName))
 	for name, c := range byName {
 		res.Kernels++
-		if o.Existing[name] {
+		// A package without its .sha256 cannot be verified by a loader:
+		// build it again, and the upload completes the pair.
+		if o.Existing[name] && o.Existing[kernel.ChecksumName(name)] {
 			res.Built++
 			continue
 		}
@@ -121,6 +124,14 @@ func Build(entries []Entry, skipped []Skipped, o Options) (Result, error) {
 		res.Skipped = []Skipped{}
 	}
 	return res, nil
+}
+
+// newer reports whether a's distro version comes after b's in the
+// catalog, which lists each distribution's versions oldest first. Versions
+// do not compare as strings ("9" > "10") or numbers ("stream10").
+func newer(cat *kernel.Catalog, a, b kernel.Request) bool {
+	d, _ := cat.Lookup(a.Distribution)
+	return slices.Index(d.Versions, a.DistroVersion) > slices.Index(d.Versions, b.DistroVersion)
 }
 
 func compareRequests(a, b kernel.Request) int {

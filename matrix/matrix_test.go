@@ -80,6 +80,7 @@ func TestDiff(t *testing.T) {
 	t.Parallel()
 	entries := []matrix.Entry{
 		{Arch: "x86_64", Target: "fedora", KernelRelease: "6.15.5-200.fc42.x86_64"},
+		{Arch: "x86_64", Target: "fedora", KernelRelease: "6.16.2-200.fc42.x86_64"},
 		{Arch: "x86_64", Target: "ubuntu", KernelRelease: "6.14.0-37-generic", DistroVersion: "24.04"},
 		{Arch: "aarch64", Target: "amazonlinux2023", KernelRelease: "6.1.102-108.177.amzn2023.aarch64"},
 	}
@@ -87,22 +88,24 @@ func TestDiff(t *testing.T) {
 	o.Existing = map[string]bool{
 		"riptides-driver-fedora-6.15.5-200.fc42.x86_64_v0.1.2_amd64.rpm":                true,
 		"riptides-driver-fedora-6.15.5-200.fc42.x86_64_v0.1.2_amd64.rpm.sha256":         true,
+		"riptides-driver-fedora-6.16.2-200.fc42.x86_64_v0.1.2_amd64.rpm":                true, // no .sha256: a loader cannot verify it
 		"riptides-driver-ubuntu-6.14.0-37-generic_v0.1.1_amd64.deb":                     true, // another driver version
 		"riptides-driver-amazonlinux-6.1.102-108.177.amzn2023.aarch64_v0.1.2_amd64.rpm": true, // another architecture
 	}
 	res, err := matrix.Build(entries, nil, o)
 	require.NoError(t, err)
-	require.Equal(t, 3, res.Kernels)
+	require.Equal(t, 4, res.Kernels)
 	require.Equal(t, 1, res.Built)
 	require.Equal(t, []matrix.Chunk{{Include: []kernel.Request{
 		{KernelVersion: "6.1.102-108.177.amzn2023.aarch64", Architecture: "aarch64", Distribution: "amazonlinux", DistroVersion: "2023", DriverVersion: "v0.1.2"},
+		{KernelVersion: "6.16.2-200.fc42.x86_64", Architecture: "x86_64", Distribution: "fedora", DistroVersion: "42", DriverVersion: "v0.1.2"},
 		{KernelVersion: "6.14.0-37-generic", Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"},
 	}}}, res.Chunks)
 
 	o.Existing = nil
 	res, err = matrix.Build(entries, nil, o)
 	require.NoError(t, err)
-	require.Len(t, jobs(res), 3)
+	require.Len(t, jobs(res), 4)
 	require.Zero(t, res.Built)
 }
 
@@ -132,6 +135,33 @@ func TestNamingKeepsDistroVersionsApart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, jobs(res), 2)
 	require.Empty(t, res.Skipped)
+}
+
+// When two versions share a package name, the one the catalog lists later
+// is built: versions are not compared as strings, where "9" > "10".
+func TestNameCollisionKeepsCatalogNewer(t *testing.T) {
+	t.Parallel()
+	cat, err := kernel.NewCatalog([]kernel.Distribution{{Name: "debian", Versions: []string{"9", "10"}, Default: "10"}})
+	require.NoError(t, err)
+	o := options()
+	o.Catalog = cat
+	old := matrix.Entry{Arch: "x86_64", Target: "debian", KernelRelease: "4.19.0-27-amd64", DistroVersion: "9"}
+	cur := matrix.Entry{Arch: "x86_64", Target: "debian", KernelRelease: "4.19.0-27-amd64", DistroVersion: "10"}
+	for name, entries := range map[string][]matrix.Entry{
+		"older first": {old, cur},
+		"newer first": {cur, old},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			res, err := matrix.Build(entries, nil, o)
+			require.NoError(t, err)
+			got := jobs(res)
+			require.Len(t, got, 1)
+			require.Equal(t, "10", got[0].DistroVersion)
+			require.Len(t, res.Skipped, 1)
+			require.Contains(t, res.Skipped[0].Reason, "debian 9: its package")
+		})
+	}
 }
 
 // Skips from reading a source reach the report, once each, sorted.

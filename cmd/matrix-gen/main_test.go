@@ -76,7 +76,7 @@ func TestGenerateFromKernelsJSON(t *testing.T) {
 		{"target": "fedora", "kernelrelease": "6.15.5-200.fc42.x86_64"},
 		{"target": "ubuntu", "kernelrelease": "6.14.0-37-generic", "distroversion": "24.04"}]}`), 0o644))
 	existing := filepath.Join(dir, "existing.txt")
-	require.NoError(t, os.WriteFile(existing, []byte("riptides-driver-fedora-6.15.5-200.fc42.x86_64_v0.1.2_amd64.rpm\n"), 0o644))
+	require.NoError(t, os.WriteFile(existing, []byte("riptides-driver-fedora-6.15.5-200.fc42.x86_64_v0.1.2_amd64.rpm\nriptides-driver-fedora-6.15.5-200.fc42.x86_64_v0.1.2_amd64.rpm.sha256\n"), 0o644))
 
 	stdout, _, err := runCmd(t, "--kernels-json", kernels, "--driver-version", "v0.1.2", "--existing", existing, "--livepatch-repo", "../../matrix/testdata/livepatch")
 	require.NoError(t, err)
@@ -109,10 +109,17 @@ func TestGenerateFromURLAndGitHub(t *testing.T) {
 		fmt.Fprint(w, `{"id": 1}`)
 	})
 	mux.HandleFunc("GET /api/repos/acme/drivers/releases/1/assets", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `[{"name": "riptides-driver-ubuntu-5.15.0-41-generic_v0.1.2_amd64.deb"}, {"name": "riptides-driver-centos-5.14.0-148.el9.x86_64_v0.1.2_amd64.rpm"}]`)
+		fmt.Fprint(w, `[{"name": "riptides-driver-ubuntu-5.15.0-41-generic_v0.1.2_amd64.deb"}, {"name": "riptides-driver-ubuntu-5.15.0-41-generic_v0.1.2_amd64.deb.sha256"},
+			{"name": "riptides-driver-centos-5.14.0-148.el9.x86_64_v0.1.2_amd64.rpm"}, {"name": "riptides-driver-centos-5.14.0-148.el9.x86_64_v0.1.2_amd64.rpm.sha256"}]`)
+	})
+	mux.HandleFunc("GET /api/repos/acme/drivers", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"id": 7, "full_name": "acme/drivers"}`)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+
+	_, _, err := runCmd(t, "--kernel-crawler", srv.URL+"/kernels/x86_64/list.json", "--driver-version", "v0.1.3", "--repo", "acme/drivers", "--api-url", srv.URL+"/api")
+	require.ErrorContains(t, err, "acme/drivers has no release v0.1.3", "without the release every upload would fail")
 
 	stdout, stderr, err := runCmd(t, "--kernel-crawler", srv.URL+"/kernels/x86_64/list.json", "--driver-version", "v0.1.2", "--repo", "acme/drivers", "--api-url", srv.URL+"/api", "--chunk-size", "40")
 	require.NoError(t, err)
