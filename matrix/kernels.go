@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/riptides/driverbuild/kernel"
 )
@@ -39,6 +40,11 @@ func ParseKernels(data []byte) (Kernels, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("kernels.json: data after the top-level object")
+	}
+	// encoding/json keeps the last of two equal keys: a second "x86_64"
+	// would silently replace the first list.
+	if err := noDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), ""); err != nil {
+		return nil, fmt.Errorf("kernels.json: %w", err)
 	}
 	for arch := range k {
 		if !slices.Contains(architectures, arch) {
@@ -98,6 +104,11 @@ func ValidateKernels(cat *kernel.Catalog, data []byte) error {
 	if err != nil {
 		return err
 	}
+	return k.Validate(cat)
+}
+
+// Validate checks a parsed kernels.json as ValidateKernels does.
+func (k Kernels) Validate(cat *kernel.Catalog) error {
 	var errs []error
 	for _, arch := range architectures {
 		list := k[arch]
@@ -126,4 +137,44 @@ func ValidateKernels(cat *kernel.Catalog, data []byte) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// noDuplicateKeys walks one JSON value and reports a key that appears twice
+// in one object.
+func noDuplicateKeys(dec *json.Decoder, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string)
+			if seen[key] {
+				if path == "" {
+					return fmt.Errorf("%q is listed twice; each architecture is one list", key)
+				}
+				return fmt.Errorf("%s: key %q appears twice", path, key)
+			}
+			seen[key] = true
+			if err := noDuplicateKeys(dec, strings.TrimPrefix(path+"."+key, ".")); err != nil {
+				return err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := noDuplicateKeys(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	default:
+		return nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return err
 }

@@ -33,10 +33,14 @@ func TestValidateKernels(t *testing.T) {
 		file string
 		says []string
 	}{
-		"not json":            {`{"x86_64": [`, []string{"kernels.json", "the format is"}},
-		"unknown field":       {`{"x86_64": [{"target": "ubuntu", "kernelrelease": "6.8.0-40-generic", "distro": "24.04"}]}`, []string{`unknown field "distro"`}},
-		"unknown arch":        {`{"amd64": []}`, []string{`architecture "amd64": accepted are [aarch64 x86_64]`}},
-		"trailing data":       {`{} {}`, []string{"data after"}},
+		"not json":      {`{"x86_64": [`, []string{"kernels.json", "the format is"}},
+		"unknown field": {`{"x86_64": [{"target": "ubuntu", "kernelrelease": "6.8.0-40-generic", "distro": "24.04"}]}`, []string{`unknown field "distro"`}},
+		"unknown arch":  {`{"amd64": []}`, []string{`architecture "amd64": accepted are [aarch64 x86_64]`}},
+		"trailing data": {`{} {}`, []string{"data after"}},
+		"architecture twice": {`{"x86_64": [{"target": "fedora", "kernelrelease": "6.15.5-200.fc42.x86_64"}],
+			"aarch64": [], "x86_64": [{"target": "centos", "kernelrelease": "5.14.0-596.el9.x86_64"}]}`, []string{`"x86_64" is listed twice`}},
+		"field twice": {`{"x86_64": [{"target": "fedora", "kernelrelease": "6.15.5-200.fc42.x86_64"},
+			{"target": "centos", "kernelrelease": "5.14.0-596.el9.x86_64", "target": "fedora"}]}`, []string{`x86_64[1]: key "target" appears twice`}},
 		"missing target":      {`{"x86_64": [{"kernelrelease": "6.8.0-40-generic"}]}`, []string{"x86_64[0]", "target and kernelrelease are required"}},
 		"unknown distro":      {`{"x86_64": [{"target": "rhel", "kernelrelease": "5.14.0-596.el9.x86_64"}]}`, []string{"x86_64[0] (rhel 5.14.0-596.el9.x86_64): distribution rhel is not supported: accepted are amazonlinux, centos, debian, fedora, ubuntu"}},
 		"unsupported version": {`{"aarch64": [{"target": "amazonlinux2", "kernelrelease": "5.10.75-79.358.amzn2.aarch64"}]}`, []string{"aarch64[0]", "amazonlinux 2 is not supported: accepted are 2023"}},

@@ -217,10 +217,13 @@ func runValidate(cat *kernel.Catalog, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := matrix.ValidateKernels(cat, data); err != nil {
+	k, err := matrix.ParseKernels(data)
+	if err == nil {
+		err = k.Validate(cat)
+	}
+	if err != nil {
 		return fmt.Errorf("%s is not valid:\n%w", file, err)
 	}
-	k, _ := matrix.ParseKernels(data)
 	fmt.Fprintf(stdout, "%s: %d kernels, valid\n", file, len(k.Entries()))
 	return nil
 }
