@@ -30,7 +30,7 @@ func buildEnv(t *testing.T, distribution, version, arch, release, driver, pkg st
 	if distribution == "ubuntu" || distribution == "debian" {
 		e.repo("FAKE_APT_REPO", "linux-headers-"+release+" "+release)
 	} else {
-		e.repo("FAKE_DNF_REPO", "kernel-devel-"+release+" "+release)
+		e.repo("FAKE_DNF_REPO", "default kernel-devel-"+release)
 	}
 	return e
 }

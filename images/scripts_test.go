@@ -1,12 +1,14 @@
 // Package images_test runs the build scripts against local fakes, with no
-// network: dnf, apt-get, dpkg-deb, koji and make are stand-ins put first on
-// PATH, and an httptest server plays the URL sources (kernel URLs, the
-// Debian snapshot archive, Launchpad). Real curl, jq and bash do the rest.
+// network: dnf, apt-get, dpkg-deb, koji, make and uname are stand-ins put
+// first on PATH, and an httptest TLS server plays the URL sources (kernel
+// URLs, the Debian snapshot archive, Launchpad), which the scripts reach
+// over https only. Real curl, jq and bash do the rest.
 package images_test
 
 import (
 	"bufio"
 	"context"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -72,7 +74,7 @@ func newEnv(t *testing.T, distribution, distroVersion, arch, release string) *en
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, sysroot: filepath.Join(dir, "root"), work: filepath.Join(dir, "work"), log: filepath.Join(dir, "commands.log"), files: map[string]string{}}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.requests = append(e.requests, r.URL.RequestURI())
@@ -81,9 +83,11 @@ func newEnv(t *testing.T, distribution, distroVersion, arch, release string) *en
 			http.NotFound(w, r)
 			return
 		}
-		_, _ = w.Write([]byte(strings.ReplaceAll(body, "SRV", "http://"+r.Host)))
+		_, _ = w.Write([]byte(strings.ReplaceAll(body, "SRV", "https://"+r.Host)))
 	}))
 	t.Cleanup(e.srv.Close)
+	ca := filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.srv.Certificate().Raw}), 0o644))
 	path, err := filepath.Abs("testdata/fakebin")
 	require.NoError(t, err)
 	e.vars = map[string]string{
@@ -96,6 +100,7 @@ func newEnv(t *testing.T, distribution, distroVersion, arch, release string) *en
 		"SYSROOT":         e.sysroot,
 		"HEADERS_WORKDIR": e.work,
 		"FAKE_LOG":        e.log,
+		"CURL_CA_BUNDLE":  ca,
 		"KERNEL_URLS":     "",
 		"SNAPSHOT_URL":    e.srv.URL + "/snapshot",
 		"LAUNCHPAD_API":   e.srv.URL + "/1.0",
@@ -183,11 +188,12 @@ func TestInstallHeaders(t *testing.T) {
 		check                                func(t *testing.T, e *env, stderr string)
 	}
 	const fedora = "6.15.5-200.fc42.x86_64"
+	const amazon = "6.1.153-175.280.amzn2023.x86_64"
 	for name, tc := range map[string]tc{
 		"fedora from dnf": {
 			"fedora", "42", "x86_64", fedora,
 			func(e *env) {
-				e.repo("FAKE_DNF_REPO", "kernel-devel-"+fedora+" "+fedora)
+				e.repo("FAKE_DNF_REPO", "default kernel-devel-"+fedora)
 				e.vars["KERNEL_URLS"] = e.srv.URL + "/a"
 			},
 			[]string{"dnf kernel-devel-" + fedora}, true,
@@ -241,15 +247,29 @@ func TestInstallHeaders(t *testing.T) {
 				require.Contains(t, string(conf), "[stream]\nserver = https://kojihub.stream.centos.org/kojihub\n")
 			},
 		},
-		"amazon linux from kernel-livepatch": {
-			"amazonlinux", "2023", "x86_64", "6.1.153-175.280.amzn2023.x86_64",
-			func(e *env) {
-				e.repo("FAKE_DNF_REPO", "kernel-livepatch-6.1.153-175.280 6.1.153-175.280.amzn2023.x86_64")
-			},
-			[]string{"dnf kernel-devel-6.1.153-175.280.amzn2023.x86_64", "dnf kernel-livepatch-6.1.153-175.280"}, true,
+		"amazon linux from the latest release": {
+			"amazonlinux", "2023", "x86_64", amazon,
+			func(e *env) { e.repo("FAKE_DNF_REPO", "latest kernel-devel-"+amazon) },
+			[]string{"dnf kernel-devel-" + amazon, "dnf --releasever=latest kernel-devel-" + amazon}, true,
 			func(t *testing.T, e *env, _ string) {
-				require.Contains(t, e.commands(), "dnf install -y --enablerepo=kernel-livepatch kernel-livepatch-6.1.153-175.280")
+				require.Contains(t, e.commands(), "dnf install -y --releasever=latest kernel-devel-"+amazon)
 			},
+		},
+		"amazon linux from the kernel-livepatch repository": {
+			"amazonlinux", "2023", "x86_64", amazon,
+			func(e *env) { e.repo("FAKE_DNF_REPO", "kernel-livepatch kernel-devel-"+amazon) },
+			[]string{"dnf kernel-devel-" + amazon, "dnf --releasever=latest kernel-devel-" + amazon, "dnf --enablerepo=kernel-livepatch kernel-devel-" + amazon}, true,
+			func(t *testing.T, e *env, _ string) {
+				require.Contains(t, e.commands(), "dnf install -y --enablerepo=kernel-livepatch kernel-devel-"+amazon)
+			},
+		},
+		// The kernel-livepatch package is a kpatch module: having it is no
+		// headers.
+		"amazon linux with only a livepatch package": {
+			"amazonlinux", "2023", "x86_64", amazon,
+			func(e *env) { e.repo("FAKE_DNF_REPO", "kernel-livepatch kernel-livepatch-6.1.153-175.280") },
+			[]string{"dnf kernel-devel-" + amazon, "dnf --releasever=latest kernel-devel-" + amazon, "dnf --enablerepo=kernel-livepatch kernel-devel-" + amazon}, false,
+			nil,
 		},
 		"fedora nowhere": {
 			"fedora", "43", "x86_64", "7.1.8-100.fc43.x86_64",
@@ -377,7 +397,64 @@ func TestInstallHeadersRefusesHostileInput(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, stderr, tc.says)
 			require.Empty(t, e.commands(), "nothing ran")
-			require.NoFileExists(t, filepath.Join("scripts", "pwned"))
+		})
+	}
+}
+
+// What the archives answer chooses further URLs: only https URLs and
+// well-formed snapshot hashes are followed.
+func TestInstallHeadersRefusesHostileAnswers(t *testing.T) {
+	t.Parallel()
+	const lpQuery = "/1.0/ubuntu/+archive/primary?ws.op=getPublishedBinaries&binary_name=linux-headers-6.8.0-1053-gcp&exact_match=true"
+	launchpad := func(self, files string) func(e *env) {
+		return func(e *env) {
+			e.serve(lpQuery, `{"entries": [{"binary_package_version": "6.8.0-1053.56~22.04.1", "distro_arch_series_link": "https://api.launchpad.net/1.0/ubuntu/jammy/amd64", "self_link": "`+self+`"}]}`)
+			e.serve("/1.0/ubuntu/+archive/primary/+binarypub/2?ws.op=binaryFileUrls", files)
+		}
+	}
+	snapshot := func(hash string) func(e *env) {
+		return func(e *env) {
+			e.serve("/snapshot/mr/binary/linux-headers-6.1.0-43-amd64/", `{"result": [{"binary_version": "6.1.162-1"}]}`)
+			e.serve("/snapshot/mr/binary/linux-headers-6.1.0-43-amd64/6.1.162-1/binfiles?fileinfo=1", `{"result": [{"architecture": "amd64", "hash": "`+hash+`"}],
+				"fileinfo": {"`+hash+`": [{"name": "linux-headers-6.1.0-43-amd64_6.1.162-1_amd64.deb"}]}}`)
+		}
+	}
+	for name, tc := range map[string]struct {
+		distribution, version, release string
+		setup                          func(e *env)
+		says                           string
+	}{
+		"plain http file": {"ubuntu", "22.04", "6.8.0-1053-gcp",
+			launchpad("SRV/1.0/ubuntu/+archive/primary/+binarypub/2", `["http://127.0.0.1:9/linux-headers-6.8.0-1053-gcp_6.8.0-1053.56~22.04.1_amd64.deb"]`),
+			`refusing URL 'http://127.0.0.1:9/`},
+		"file url": {"ubuntu", "22.04", "6.8.0-1053-gcp",
+			launchpad("SRV/1.0/ubuntu/+archive/primary/+binarypub/2", `["file:///etc/shadow.deb"]`),
+			`refusing URL 'file:///etc/shadow.deb'`},
+		"option as url": {"ubuntu", "22.04", "6.8.0-1053-gcp",
+			launchpad("SRV/1.0/ubuntu/+archive/primary/+binarypub/2", `["-o/tmp/x https://a/b.deb"]`),
+			`refusing URL '-o/tmp/x https://a/b.deb'`},
+		"plain http self link": {"ubuntu", "22.04", "6.8.0-1053-gcp",
+			launchpad("http://127.0.0.1:9/1.0/ubuntu/+archive/primary/+binarypub/2", `[]`),
+			`refusing URL 'http://127.0.0.1:9/1.0/`},
+		"path in snapshot hash": {"debian", "12", "6.1.0-43-amd64",
+			snapshot("../../../etc/passwd"),
+			`refusing hash '../../../etc/passwd'`},
+		"short snapshot hash": {"debian", "12", "6.1.0-43-amd64",
+			snapshot("1111"),
+			`refusing hash '1111'`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, tc.distribution, tc.version, "x86_64", tc.release)
+			tc.setup(e)
+			stdout, stderr, err := e.run("install-headers.sh")
+			require.Error(t, err, stderr)
+			require.Empty(t, stdout)
+			require.Contains(t, stderr, tc.says)
+			for _, uri := range e.requested() {
+				require.NotContains(t, uri, "/file/", "no snapshot file was fetched")
+				require.NotContains(t, uri, "+files", "no Launchpad file was fetched")
+			}
 		})
 	}
 }

@@ -4,17 +4,18 @@
 #
 #   RPM (fedora, centos, amazonlinux): dnf repositories -> explicit kernel
 #   URLs -> Koji (fedora) or the CentOS Stream Koji and CBS (centos), or the
-#   kernel-livepatch package (amazonlinux).
+#   latest Amazon Linux release's repositories and then the kernel-livepatch
+#   repository (amazonlinux).
 #   DEB (debian, ubuntu): apt -> the snapshot archive (snapshot.debian.org,
 #   or Launchpad's archive of every published Ubuntu build).
 #
 # Every source is reached through a command on PATH (dnf, koji, apt-get,
 # dpkg-deb, curl) or a base URL from the environment, so tests can point them
-# at fakes. Each attempt is logged to stderr; a failure lists every source
-# tried.
+# at fakes. Only https URLs are fetched. Each attempt is logged to stderr; a
+# failure lists every source tried.
 #
 # Environment: KVERSION, DISTRIBUTION, DISTRO_VERSION, ARCH (x86_64|aarch64).
-# Optional: KERNEL_URLS (space-separated base URLs of kernel-devel RPMs),
+# Optional: KERNEL_URLS (whitespace-separated base URLs of kernel-devel RPMs),
 # KOJI_FEDORA_HUB, KOJI_STREAM_HUB, KOJI_CBS_HUB (and ..._TOPURL),
 # SNAPSHOT_URL, LAUNCHPAD_API, SYSROOT (where headers land, for tests),
 # HEADERS_WORKDIR.
@@ -50,8 +51,8 @@ esac
 
 tried=()
 
-# attempt NAME COMMAND...: one source. It counts when the headers are there
-# afterwards, whatever the command said.
+# attempt NAME COMMAND...: one source. It counts when the command succeeds
+# and the headers' Makefile is there afterwards.
 attempt() {
 	local name=$1
 	shift
@@ -66,7 +67,18 @@ attempt() {
 	log "$name: no headers of $KVERSION"
 }
 
-fetch() { curl -fsSL --retry 2 --connect-timeout 20 "$@"; }
+# fetch URL [FILE]: GET an https URL to stdout or FILE. Remote answers name
+# some of the URLs: nothing but https is followed, even on a redirect, and
+# -- keeps a URL from being read as an option.
+fetch() {
+	local url=$1 out=()
+	(($# < 2)) || out=(-o "$2")
+	curl -fsSL --proto '=https' --proto-redir '=https' --retry 2 --connect-timeout 20 "${out[@]}" -- "$url"
+}
+
+# A Debian package name, and a package version as it may appear in a URL.
+pkgname_re='^[a-z0-9][a-z0-9.+-]+$'
+pkgversion_re='^[0-9][A-Za-z0-9.+~:-]*$'
 
 # --- RPM ---
 
@@ -76,7 +88,7 @@ from_dnf() { dnf install -y "$@"; }
 
 from_url() {
 	local base=$1
-	fetch -o "$work/$rpm.rpm" "${base%/}/$rpm.rpm" && dnf install -y "$work/$rpm.rpm"
+	fetch "${base%/}/$rpm.rpm" "$work/$rpm.rpm" && dnf install -y "$work/$rpm.rpm"
 }
 
 write_koji_config() {
@@ -118,10 +130,12 @@ https://dl.fedoraproject.org/pub/archive/fedora/linux/updates/$n/Everything/$ARC
 		centos) urls="https://mirror.stream.centos.org/$n-stream/AppStream/$ARCH/os/Packages" ;;
 		esac
 	fi
+	# Split on whitespace only: no globbing of what the environment says.
+	local bases=() base
+	read -r -d '' -a bases <<<"$urls" || true
 	# kernel-devel-<V-R.A> is its NVRA; the release already names the arch.
 	attempt "dnf $rpm" from_dnf "$rpm"
-	local base
-	for base in $urls; do
+	for base in "${bases[@]}"; do
 		attempt "url $base" from_url "$base"
 	done
 	write_koji_config
@@ -132,9 +146,14 @@ https://dl.fedoraproject.org/pub/archive/fedora/linux/updates/$n/Everything/$ARC
 		attempt "koji cbs" from_koji cbs
 		;;
 	amazonlinux)
-		# A kernel with livepatches is in the kernel-livepatch repository.
-		local livepatch="kernel-livepatch-${KVERSION%%.amzn*}"
-		attempt "dnf $livepatch" from_dnf --enablerepo=kernel-livepatch "$livepatch"
+		# The image's Amazon Linux release can be older than the kernel's:
+		# the latest release's repositories have newer kernels.
+		attempt "dnf --releasever=latest $rpm" from_dnf --releasever=latest "$rpm"
+		# The kernel-livepatch package holds a kpatch module, not headers,
+		# so ask for kernel-devel with that repository enabled. Unverified:
+		# whether the livepatch repository carries kernel-devel has not been
+		# checked in a real AL2023 container.
+		attempt "dnf --enablerepo=kernel-livepatch $rpm" from_dnf --enablerepo=kernel-livepatch "$rpm"
 		;;
 	esac
 }
@@ -146,10 +165,25 @@ deb="linux-headers-$KVERSION"
 from_apt() { apt-get update && apt-get install -y --no-install-recommends "$deb"; }
 
 # companions FILE: the linux-* header and kbuild packages a headers package
-# depends on, which an old release's archive may no longer have either.
+# depends on, which an old release's archive may no longer have either, one
+# a line.
 companions() {
 	dpkg-deb -f "$1" Depends | tr ',' '\n' | sed -E 's/^ *([^ (|]+).*/\1/' |
 		grep -E '^linux-([a-z0-9.+-]*headers|kbuild|compiler)' || true
+}
+
+# companion_list FILE: companions into the array deps, each checked to be a
+# package name before it reaches a URL.
+companion_list() {
+	local dep
+	deps=()
+	while IFS= read -r dep; do
+		if [[ $dep =~ $pkgname_re ]]; then
+			deps+=("$dep")
+		else
+			log "ignoring dependency ${dep@Q}: not a package name"
+		fi
+	done < <(companions "$1")
 }
 
 # snapshot_get NAME VERSION: one binary package of a version from
@@ -159,21 +193,30 @@ snapshot_get() {
 	files=$(fetch "$snapshot/mr/binary/$name/$version/binfiles?fileinfo=1") || return 1
 	hash=$(jq -r --arg a "$debarch" 'first(.result[] | select(.architecture == $a or .architecture == "all") | .hash) // empty' <<<"$files")
 	[[ -n $hash ]] || return 1
+	[[ $hash =~ ^[0-9a-f]{40}$ ]] || {
+		log "snapshot: refusing hash ${hash@Q} of $name: not a sha1 in hex"
+		return 1
+	}
 	file=$(jq -r --arg h "$hash" '.fileinfo[$h][0].name' <<<"$files")
 	[[ $file =~ ^[A-Za-z0-9._+~-]+\.deb$ ]] || return 1
-	fetch -o "$work/debs/$file" "$snapshot/file/$hash" && printf '%s\n' "$work/debs/$file"
+	fetch "$snapshot/file/$hash" "$work/debs/$file" && printf '%s\n' "$work/debs/$file"
 }
 
 from_snapshot() {
 	snapshot=${SNAPSHOT_URL:-https://snapshot.debian.org}
-	local versions version main dep
+	local versions version main dep deps
 	versions=$(fetch "$snapshot/mr/binary/$deb/") || return 1
 	version=$(jq -r 'first(.result[].binary_version) // empty' <<<"$versions")
 	[[ -n $version ]] || return 1
+	[[ $version =~ $pkgversion_re ]] || {
+		log "snapshot: refusing version ${version@Q}: not a package version"
+		return 1
+	}
 	log "snapshot: $deb $version"
 	rm -rf "$work/debs" && mkdir -p "$work/debs"
 	main=$(snapshot_get "$deb" "$version") || return 1
-	for dep in $(companions "$main"); do
+	companion_list "$main"
+	for dep in "${deps[@]}"; do
 		snapshot_get "$dep" "$version" >/dev/null || log "snapshot: no $dep $version, leaving it to apt"
 	done
 	apt-get install -y --no-install-recommends "$work"/debs/*.deb
@@ -182,27 +225,42 @@ from_snapshot() {
 # launchpad_get NAME [VERSION]: one binary package from Launchpad, which
 # keeps every build Ubuntu published.
 launchpad_get() {
-	local name=$1 version=${2-} pubs self url
+	local name=$1 version=${2-} pubs self list url urls
 	pubs=$(fetch "$launchpad/ubuntu/+archive/primary?ws.op=getPublishedBinaries&binary_name=$name&exact_match=true") || return 1
 	self=$(jq -r --arg a "/$debarch" --arg v "$version" \
 		'first(.entries[] | select((.distro_arch_series_link | endswith($a)) and ($v == "" or .binary_package_version == $v)) | .self_link) // empty' <<<"$pubs")
 	[[ -n $self ]] || return 1
+	launchpad_url "$self" || return 1
 	[[ -n $version ]] || log "launchpad: $name $(jq -r --arg s "$self" 'first(.entries[] | select(.self_link == $s) | .binary_package_version)' <<<"$pubs")"
-	for url in $(fetch "$self?ws.op=binaryFileUrls" | jq -r '.[]'); do
+	list=$(fetch "$self?ws.op=binaryFileUrls") || return 1
+	mapfile -t urls < <(jq -r '.[]' <<<"$list")
+	((${#urls[@]} > 0)) || return 1
+	for url in "${urls[@]}"; do
+		launchpad_url "$url" || return 1
 		[[ ${url##*/} =~ ^[A-Za-z0-9._+~%-]+\.deb$ ]] || return 1
-		fetch -o "$work/debs/${url##*/}" "$url" && printf '%s\n' "$work/debs/${url##*/}"
+		fetch "$url" "$work/debs/${url##*/}" || return 1
+		printf '%s\n' "$work/debs/${url##*/}"
 	done
+}
+
+# launchpad_url URL: Launchpad's answers name the URLs fetched next; only
+# plain https URLs are taken.
+launchpad_url() {
+	[[ $1 =~ ^https://[A-Za-z0-9.:-]+/[^[:space:]]*$ ]] && return 0
+	log "launchpad: refusing URL ${1@Q}: accepted are https URLs"
+	return 1
 }
 
 from_launchpad() {
 	launchpad=${LAUNCHPAD_API:-https://api.launchpad.net/1.0}
-	local main version dep
+	local main version dep deps
 	rm -rf "$work/debs" && mkdir -p "$work/debs"
 	main=$(launchpad_get "$deb") || return 1
 	main=${main%%$'\n'*}
 	[[ -n $main ]] || return 1
 	version=$(dpkg-deb -f "$main" Version)
-	for dep in $(companions "$main"); do
+	companion_list "$main"
+	for dep in "${deps[@]}"; do
 		launchpad_get "$dep" "$version" >/dev/null || log "launchpad: no $dep $version, leaving it to apt"
 	done
 	apt-get install -y --no-install-recommends "$work"/debs/*.deb
