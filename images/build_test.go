@@ -27,6 +27,7 @@ func buildEnv(t *testing.T, distribution, version, arch, release, driver, pkg st
 	e.vars["OUT_DIR"] = filepath.Join(e.dir, "out")
 	e.vars["DRIVER_VERSION"] = driver
 	e.vars["PACKAGE_NAME"] = pkg
+	e.vars["FAKE_MACHINE"] = arch
 	if distribution == "ubuntu" || distribution == "debian" {
 		e.repo("FAKE_APT_REPO", "linux-headers-"+release+" "+release)
 	} else {
@@ -116,6 +117,12 @@ func TestBuildFails(t *testing.T) {
 		"name without ext": {func(e *env) { e.vars["PACKAGE_NAME"] = "riptides-driver" }, "is not a .deb or .rpm file name"},
 		"driver version":   {func(e *env) { e.vars["DRIVER_VERSION"] = "0.1.2" }, "accepted is vMAJOR.MINOR.PATCH"},
 		"prefix":           {func(e *env) { e.vars["PACKAGE_PREFIX"] = "Acme Driver" }, "PACKAGE_PREFIX"},
+		"other machine":    {func(e *env) { e.vars["FAKE_MACHINE"] = "aarch64" }, "ARCH is x86_64 but this machine is aarch64"},
+		"quote in release": {func(e *env) { e.vars["KVERSION"] = `6.12.0-228.el10.x86_64"` }, "is not a kernel release"},
+		"distribution":     {func(e *env) { e.vars["DISTRIBUTION"] = `centos" x` }, "DISTRIBUTION"},
+		"distro version":   {func(e *env) { e.vars["DISTRO_VERSION"] = "stream10\n" }, "is not a distribution version"},
+		"maintainer quote": {func(e *env) { e.vars["PACKAGE_MAINTAINER"] = `acme" arch: "all` }, "PACKAGE_MAINTAINER"},
+		"maintainer eol":   {func(e *env) { e.vars["PACKAGE_MAINTAINER"] = "acme\nscripts: {}" }, "PACKAGE_MAINTAINER"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -7,6 +7,9 @@
 # PACKAGE_NAME (from `matrix-gen name`). Optional: PACKAGE_PREFIX
 # (riptides-driver), DRIVER_SRC (/src/driver), OUT_DIR (/out),
 # PACKAGE_MAINTAINER, and what install-headers.sh reads.
+#
+# It builds for the machine it runs on: ARCH must be what `uname -m` says,
+# or a module of one architecture would be packaged as the other's.
 set -euo pipefail
 
 here=$(dirname "$(readlink -f "$0")")
@@ -14,10 +17,23 @@ log() { printf 'build: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 : "${KVERSION:?KVERSION is required}" "${ARCH:?ARCH is required}" "${DRIVER_VERSION:?DRIVER_VERSION is required}" \
+	"${DISTRIBUTION:?DISTRIBUTION is required}" "${DISTRO_VERSION:?DISTRO_VERSION is required}" \
 	"${PACKAGE_NAME:?PACKAGE_NAME is required}"
 prefix=${PACKAGE_PREFIX:-riptides-driver}
+maintainer=${PACKAGE_MAINTAINER:-driverbuild <driverbuild@users.noreply.github.com>}
 src=${DRIVER_SRC:-/src/driver}
 out=${OUT_DIR:-/out}
+
+# These values reach the package's metadata as double-quoted YAML scalars
+# and a shell script: none may hold a quote, a backslash or a control
+# character. install-headers.sh checks the ones it uses again.
+[[ ${#KVERSION} -le 128 && $KVERSION =~ ^[0-9]+\.[0-9]+[A-Za-z0-9._+~-]*$ ]] ||
+	die "KVERSION ${KVERSION@Q} is not a kernel release"
+[[ $DISTRIBUTION =~ ^[a-z][a-z0-9]{0,31}$ ]] || die "DISTRIBUTION ${DISTRIBUTION@Q}: 1-32 lower-case letters and digits"
+[[ $DISTRO_VERSION =~ ^[a-z0-9][a-z0-9.]{0,15}$ ]] || die "DISTRO_VERSION ${DISTRO_VERSION@Q} is not a distribution version"
+maintainer_re='^[^"\\[:cntrl:]]{1,128}$'
+[[ $maintainer =~ $maintainer_re ]] ||
+	die "PACKAGE_MAINTAINER ${maintainer@Q}: 1-128 characters, no quotes, backslashes or control characters"
 
 [[ $DRIVER_VERSION =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$ ]] ||
 	die "DRIVER_VERSION ${DRIVER_VERSION@Q}: accepted is vMAJOR.MINOR.PATCH[-prerelease]"
@@ -29,6 +45,8 @@ x86_64) pkgarch=amd64 ;;
 aarch64) pkgarch=arm64 ;;
 *) die "ARCH ${ARCH@Q}: accepted are x86_64 and aarch64" ;;
 esac
+machine=$(uname -m)
+[[ $machine == "$ARCH" ]] || die "ARCH is $ARCH but this machine is $machine: build on a $ARCH runner"
 
 log "headers of $KVERSION"
 kdir=$("$here/install-headers.sh")
@@ -37,6 +55,9 @@ log "compiling $src against $kdir"
 make -C "$kdir" M="$src" modules >&2 || die "compiling the driver against $KVERSION failed"
 mapfile -t modules < <(find "$src" -name '*.ko' | sort)
 ((${#modules[@]} > 0)) || die "compiling made no .ko in $src"
+for m in "${modules[@]}"; do
+	[[ $m =~ ^[A-Za-z0-9/._+-]+$ ]] || die "module ${m@Q}: a path of letters, digits and / . _ + - is accepted"
+done
 log "modules: ${modules[*]}"
 
 work=$(mktemp -d)
@@ -46,14 +67,14 @@ cat >"$work/depmod.sh" <<SCRIPT
 if command -v depmod >/dev/null 2>&1; then depmod -a '$KVERSION' || true; fi
 SCRIPT
 {
-	# Every value is checked above or is a path we made: plain
+	# Every value is checked above or is a path mktemp made: plain
 	# double-quoted YAML scalars are safe.
 	echo "name: \"$prefix-$KVERSION\""
 	echo "arch: \"$pkgarch\""
 	echo "platform: linux"
 	echo "version: \"${DRIVER_VERSION#v}\""
 	echo "version_schema: semver"
-	echo "maintainer: \"${PACKAGE_MAINTAINER:-driverbuild <driverbuild@users.noreply.github.com>}\""
+	echo "maintainer: \"$maintainer\""
 	echo "description: \"Driver $DRIVER_VERSION for Linux $KVERSION ($DISTRIBUTION $DISTRO_VERSION)\""
 	echo "contents:"
 	for m in "${modules[@]}"; do
