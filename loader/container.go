@@ -38,7 +38,7 @@ func (l *Loader) loadContainer(ctx context.Context, work string, mods []*module)
 		if err != nil {
 			return err
 		}
-		err = l.Kernel.Load(file, "")
+		err = l.Kernel.Load(file)
 		if errors.Is(err, kmod.ErrExists) {
 			// Something loaded it between our look and our load.
 			log.Warn().Str("module", m.info.Name).Msg("module appeared while loading; leaving the loaded one")

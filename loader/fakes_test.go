@@ -48,7 +48,7 @@ func (k *recordingKernel) Loaded(name string) (kmod.Loaded, bool, error) {
 
 // Load checks what it is given as the kernel would: an uncompressed ELF
 // module with a vermagic.
-func (k *recordingKernel) Load(file, params string) error {
+func (k *recordingKernel) Load(file string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if !strings.HasSuffix(file, ".ko") {

@@ -12,7 +12,6 @@ import (
 type OSRelease struct {
 	ID         string
 	VersionID  string
-	IDLike     string
 	PrettyName string
 }
 
@@ -49,8 +48,6 @@ func ParseOSRelease(r io.Reader) (OSRelease, error) {
 			o.ID = strings.ToLower(val)
 		case "VERSION_ID":
 			o.VersionID = val
-		case "ID_LIKE":
-			o.IDLike = val
 		case "PRETTY_NAME":
 			o.PrettyName = val
 		}

@@ -21,7 +21,6 @@ type member struct {
 	typ      byte // tar type flag
 	linkname string
 	data     []byte
-	size     int64 // declared size when it must lie; 0 means len(data)
 }
 
 func gz(t *testing.T, b []byte) []byte {

@@ -1,6 +1,7 @@
 package kmod
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,7 +23,7 @@ type Kernel interface {
 	// Loaded reports the module of that name, if the kernel has one.
 	Loaded(name string) (Loaded, bool, error)
 	// Load loads an uncompressed module file (finit_module).
-	Load(file, params string) error
+	Load(file string) error
 	// Unload removes a module (delete_module).
 	Unload(name string) error
 }
@@ -42,7 +43,7 @@ func (s System) Loaded(name string) (Loaded, bool, error) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return Loaded{}, false, fmt.Errorf("module name %q", name)
 	}
-	dir := filepath.Join(cmpOr(s.SysFS, "/sys"), "module", name)
+	dir := filepath.Join(cmp.Or(s.SysFS, "/sys"), "module", name)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return Loaded{}, false, nil
 	} else if err != nil {
@@ -62,11 +63,4 @@ func (s System) Loaded(name string) (Loaded, bool, error) {
 		m.Builtin = true
 	}
 	return m, true, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -12,13 +12,13 @@ import (
 var ErrExists = errors.New("module already loaded")
 
 // Load calls finit_module on the file.
-func (System) Load(file, params string) error {
+func (System) Load(file string) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := unix.FinitModule(int(f.Fd()), params, 0); err != nil {
+	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("finit_module %s: %w", file, ErrExists)
 		}

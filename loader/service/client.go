@@ -4,6 +4,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,7 +57,7 @@ func (e *APIError) Error() string {
 type FailedError struct{ Build Build }
 
 func (e *FailedError) Error() string {
-	s := fmt.Sprintf("build %s failed: %s", e.Build.BuildID, cmpOr(e.Build.Reason, "no reason given"))
+	s := fmt.Sprintf("build %s failed: %s", e.Build.BuildID, cmp.Or(e.Build.Reason, "no reason given"))
 	if e.Build.Message != "" {
 		s += ": " + e.Build.Message
 	}
@@ -111,12 +112,6 @@ func (c *Client) Request(ctx context.Context, r kernel.Request) (Build, error) {
 		return b, &FailedError{Build: b}
 	}
 	return b, nil
-}
-
-// Status is one GET /status/{id}, without retries.
-func (c *Client) Status(ctx context.Context, id string) (Build, error) {
-	b, _, err := c.status(ctx, id)
-	return b, err
 }
 
 func (c *Client) status(ctx context.Context, id string) (Build, *int, error) {
@@ -253,11 +248,4 @@ func retryAfter(h http.Header) (int, bool) {
 		secs = int(time.Until(t).Seconds()) + 1
 	}
 	return max(0, min(secs, maxRetryAfter)), true
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
