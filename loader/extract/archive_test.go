@@ -66,19 +66,87 @@ func ar(members ...[2][]byte) []byte {
 // deb makes a .deb for arch whose data.tar.gz holds ms.
 func deb(t *testing.T, arch string, ms []member) []byte {
 	t.Helper()
+	return debWithData(t, arch, "data.tar.gz", gz(t, tarball(t, ms)))
+}
+
+// debWithData makes a .deb for arch with the data member given as is.
+func debWithData(t *testing.T, arch, name string, data []byte) []byte {
+	t.Helper()
 	control := tarball(t, []member{{name: "./control", typ: tar.TypeReg, data: []byte("Package: riptides-driver\nVersion: 0.1.2\nArchitecture: " + arch + "\n")}})
 	return ar(
 		[2][]byte{[]byte("debian-binary"), []byte("2.0\n")},
 		[2][]byte{[]byte("control.tar.gz"), gz(t, control)},
-		[2][]byte{[]byte("data.tar.gz"), gz(t, tarball(t, ms))},
+		[2][]byte{[]byte(name), data},
 	)
+}
+
+// tarBlock is one 512-byte tar header with its checksum: fields maps an
+// offset to the bytes written there.
+func tarBlock(fields map[int]string) []byte {
+	b := make([]byte, 512)
+	for off, v := range fields {
+		copy(b[off:], v)
+	}
+	copy(b[148:156], "        ")
+	sum := 0
+	for _, c := range b {
+		sum += int(c)
+	}
+	copy(b[148:], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+func octal(n int64, width int) string { return fmt.Sprintf("%0*o\x00", width-1, n) }
+
+// padBlock pads b to whole 512-byte blocks.
+func padBlock(b []byte) []byte {
+	return append(b, make([]byte, (512-len(b)%512)%512)...)
+}
+
+// sparseTar is a tar of one sparse file of realSize bytes whose only data
+// is its last byte, in the old GNU format (type 'S', the map in the
+// header) or GNU's PAX format 1.0 (GNU.sparse.* records, the map before
+// the data). Go's tar.Writer writes neither.
+func sparseTar(name string, realSize int64, pax bool) []byte {
+	common := map[int]string{100: octal(0o644, 8), 108: octal(0, 8), 116: octal(0, 8), 136: octal(0, 12)}
+	with := func(m map[int]string) map[int]string {
+		for k, v := range common {
+			m[k] = v
+		}
+		return m
+	}
+	var out []byte
+	if !pax {
+		out = append(out, tarBlock(with(map[int]string{
+			0: name, 124: octal(1, 12), 156: "S", 257: "ustar  \x00",
+			386: octal(realSize-1, 12), 398: octal(1, 12), // one region: the last byte
+			483: octal(realSize, 12),
+		}))...)
+		out = append(out, padBlock([]byte{1})...)
+	} else {
+		var recs []byte
+		for _, kv := range []string{"GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=" + name, fmt.Sprintf("GNU.sparse.realsize=%d", realSize)} {
+			n := len(kv) + 3 // "N kv\n": the length counts its own digits
+			for len(fmt.Sprint(n))+len(kv)+2 != n {
+				n++
+			}
+			recs = append(recs, fmt.Sprintf("%d %s\n", n, kv)...)
+		}
+		out = append(out, tarBlock(with(map[int]string{0: "./PaxHeaders/x", 124: octal(int64(len(recs)), 12), 156: "x", 257: "ustar\x0000"}))...)
+		out = append(out, padBlock(recs)...)
+		data := append(padBlock([]byte(fmt.Sprintf("1\n%d\n1\n", realSize-1))), 1)
+		out = append(out, tarBlock(with(map[int]string{0: "./GNUSparseFile.0/x", 124: octal(int64(len(data)), 12), 156: "0", 257: "ustar\x0000"}))...)
+		out = append(out, padBlock(data)...)
+	}
+	return append(out, make([]byte, 1024)...)
 }
 
 // cpioEntry is one newc member; mode carries the file type bits.
 type cpioEntry struct {
-	name string
-	mode uint32
-	data []byte
+	name  string
+	mode  uint32
+	data  []byte
+	nlink int // 0 means 1
 }
 
 func cpio(entries []cpioEntry) []byte {
@@ -90,7 +158,7 @@ func cpio(entries []cpioEntry) []byte {
 	}
 	for i, e := range append(entries, cpioEntry{name: "TRAILER!!!"}) {
 		fmt.Fprintf(&buf, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-			i+1, e.mode, 0, 0, 1, 0, len(e.data), 0, 0, 0, 0, len(e.name)+1, 0)
+			i+1, e.mode, 0, 0, max(e.nlink, 1), 0, len(e.data), 0, 0, 0, 0, len(e.name)+1, 0)
 		buf.WriteString(e.name)
 		buf.WriteByte(0)
 		pad()

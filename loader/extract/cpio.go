@@ -27,7 +27,7 @@ func cpioEntries(s *sink, r io.Reader) error {
 			}
 			f[i] = int64(v)
 		}
-		mode, size, namesize := f[1], f[6], f[11]
+		mode, nlink, size, namesize := f[1], f[4], f[6], f[11]
 		if namesize < 1 || namesize > 4096 {
 			return fmt.Errorf("%w: cpio name of %d bytes", ErrMalformed, namesize)
 		}
@@ -48,6 +48,11 @@ func cpioEntries(s *sink, r io.Reader) error {
 		switch mode & 0o170000 {
 		case 0o100000:
 			e.kind = kindRegular
+			// cpio stores the data of hard-linked files with the last link
+			// only; the others are empty.
+			if nlink > 1 && IsModule(e.name) {
+				return fmt.Errorf("%w: module %q is hard-linked (%d links); modules must be plain files", ErrMalformed, name, nlink)
+			}
 		case 0o040000:
 			e.kind = kindDir
 		case 0o120000:

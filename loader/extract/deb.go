@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/riptides/driverbuild/loader/internal/decompress"
 )
 
 // Deb extracts the modules of a .deb: an ar archive of debian-binary,
@@ -40,7 +42,10 @@ func Deb(r io.Reader, dir string, opts Options) (Result, error) {
 			return Result{}, err
 		}
 		body := &exact{r: br, n: size}
-		base, algo := tarMember(name)
+		base, algo, err := tarMember(name)
+		if err != nil {
+			return Result{}, err
+		}
 		switch {
 		case name == "debian-binary":
 			b, err := io.ReadAll(io.LimitReader(body, 16))
@@ -101,14 +106,21 @@ func arHeader(r io.Reader) (name string, size int64, err error) {
 	return name, size, nil
 }
 
-// tarMember splits control.tar.xz into control.tar and xz.
-func tarMember(name string) (base, algo string) {
-	for suffix, algo := range map[string]string{".gz": "gzip", ".xz": "xz", ".zst": "zstd"} {
-		if b, ok := strings.CutSuffix(name, suffix); ok {
-			return b, algo
+// tarMember splits control.tar.xz into control.tar and xz. A control or
+// data member compressed otherwise is refused by name: read as missing,
+// it would pass for a truncated package.
+func tarMember(name string) (base, algo string, err error) {
+	for _, b := range []string{"control.tar", "data.tar"} {
+		ext, ok := strings.CutPrefix(name, b)
+		if !ok {
+			continue
 		}
+		if algo, ok := map[string]string{"": "none", ".gz": "gzip", ".xz": "xz", ".zst": "zstd"}[ext]; ok {
+			return b, algo, nil
+		}
+		return "", "", fmt.Errorf("%w: %s has unsupported compression %q; accepted are .gz, .xz, .zst and none", ErrMalformed, name, strings.TrimPrefix(ext, "."))
 	}
-	return name, "none"
+	return name, "none", nil
 }
 
 // maxControl bounds the control file, which is a few hundred bytes.
@@ -116,7 +128,7 @@ const maxControl = 1 << 20
 
 // debArch finds Architecture in the control member's control file.
 func debArch(algo string, r io.Reader) (string, error) {
-	dr, err := decompress(algo, r)
+	dr, err := decompress.Reader(algo, r)
 	if err != nil {
 		return "", archiveErr("control.tar", err)
 	}
@@ -147,7 +159,7 @@ func debArch(algo string, r io.Reader) (string, error) {
 }
 
 func debData(s *sink, algo string, r io.Reader) error {
-	dr, err := decompress(algo, r)
+	dr, err := decompress.Reader(algo, r)
 	if err != nil {
 		return archiveErr("data.tar", err)
 	}
@@ -163,16 +175,20 @@ func debData(s *sink, algo string, r io.Reader) error {
 			return archiveErr("data.tar", err)
 		}
 		e := entry{name: h.Name, linkname: h.Linkname, size: h.Size}
-		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		switch {
+		case sparse(h):
+			// A sparse entry expands holes into zeros the payload does not
+			// hold: its size is not bounded by what was decompressed.
+			return fmt.Errorf("%w: %q is a sparse file; packages hold plain files", ErrSpecialFile, h.Name)
+		case h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA:
 			e.kind = kindRegular
-		case tar.TypeDir:
+		case h.Typeflag == tar.TypeDir:
 			e.kind = kindDir
-		case tar.TypeSymlink:
+		case h.Typeflag == tar.TypeSymlink:
 			e.kind = kindSymlink
-		case tar.TypeLink:
+		case h.Typeflag == tar.TypeLink:
 			e.kind = kindHardlink
-		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		case h.Typeflag == tar.TypeChar || h.Typeflag == tar.TypeBlock || h.Typeflag == tar.TypeFifo:
 			e.kind = kindSpecial
 		default:
 			return fmt.Errorf("%w: entry %q has tar type %q", ErrMalformed, h.Name, h.Typeflag)
@@ -181,4 +197,18 @@ func debData(s *sink, algo string, r io.Reader) error {
 			return err
 		}
 	}
+}
+
+// sparse reports a GNU sparse entry: the old GNU type, or PAX records of
+// any GNU sparse format version.
+func sparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/loader/internal/decompress"
 )
 
 // Why a package was refused; the returned errors wrap one of these.
@@ -36,7 +37,7 @@ type Limits struct {
 }
 
 // DefaultLimits are generous for a driver package and small for a bomb.
-var DefaultLimits = Limits{MaxEntries: 10_000, MaxFileSize: 256 << 20, MaxTotalSize: 1 << 30}
+var DefaultLimits = Limits{MaxEntries: 10_000, MaxFileSize: 64 << 20, MaxTotalSize: 1 << 30}
 
 // Options say what the package must be.
 type Options struct {
@@ -105,6 +106,7 @@ type sink struct {
 	dir     string
 	limits  Limits
 	entries int
+	written int64 // bytes written, against MaxTotalSize
 	modules []string
 }
 
@@ -155,16 +157,17 @@ func (s *sink) add(e entry, data io.Reader) error {
 	case kindDir:
 		return nil // parents are made as modules need them
 	case kindSymlink:
-		target := e.linkname
-		if path.IsAbs(target) || !filepath.IsLocal(path.Join(path.Dir(name), target)) {
+		target := path.Join(path.Dir(name), e.linkname)
+		if path.IsAbs(e.linkname) || !filepath.IsLocal(target) {
 			return fmt.Errorf("%w: symlink %q -> %q", ErrUnsafeLink, e.name, e.linkname)
 		}
-		return nil // links are checked, never made
+		return moduleLink(name, target) // links are checked, never made
 	case kindHardlink:
-		if _, err := localName(e.linkname); err != nil {
+		target, err := localName(e.linkname)
+		if err != nil {
 			return fmt.Errorf("%w: hard link %q -> %q", ErrUnsafeLink, e.name, e.linkname)
 		}
-		return nil
+		return moduleLink(name, target)
 	case kindSpecial:
 		return fmt.Errorf("%w: %q is a device, fifo or socket", ErrSpecialFile, e.name)
 	}
@@ -177,7 +180,21 @@ func (s *sink) add(e entry, data io.Reader) error {
 	return s.write(name, e.size, data)
 }
 
+// moduleLink refuses a module that is a link to anything but a module:
+// links are not made, so the module would be missed without a word.
+func moduleLink(name, target string) error {
+	if IsModule(name) && !IsModule(target) {
+		return fmt.Errorf("%w: module %q is a link to %q, which is not a module", ErrMalformed, name, target)
+	}
+	return nil
+}
+
 func (s *sink) write(name string, size int64, data io.Reader) error {
+	// What is written counts against the total on its own: the payload's
+	// cap counts what was read, which an entry could outgrow.
+	if size > s.limits.MaxTotalSize-s.written {
+		return fmt.Errorf("%w: %q would take what is written past %d bytes", ErrTooLarge, name, s.limits.MaxTotalSize)
+	}
 	if dir := path.Dir(name); dir != "." {
 		if err := s.root.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("make %s: %w", dir, err)
@@ -191,6 +208,7 @@ func (s *sink) write(name string, size int64, data io.Reader) error {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	n, err := io.Copy(f, io.LimitReader(data, size))
+	s.written += n
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -212,6 +230,9 @@ func archiveErr(what string, err error) error {
 		if errors.Is(err, known) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
+	}
+	if errors.Is(err, decompress.ErrWindow) {
+		return fmt.Errorf("%s: %w: %v", what, ErrTooLarge, err)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: %w (%v)", what, ErrTruncated, err)

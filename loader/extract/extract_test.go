@@ -146,8 +146,26 @@ func TestExtractRefusesHostileDeb(t *testing.T) {
 			limits: small, want: extract.ErrTooLarge,
 		},
 		"too many entries": {members: manyDirs(11), limits: small, want: extract.ErrTooLarge},
-		"wrong arch":       {arch: "arm64", members: []member{{name: "./x.ko", typ: tar.TypeReg, data: ko}}, want: extract.ErrWrongArch},
-		"arch all":         {arch: "all", members: []member{{name: "./x.ko", typ: tar.TypeReg, data: ko}}, want: extract.ErrWrongArch},
+		"module as a symlink out": {
+			members: []member{{name: "./lib/modules/" + release + "/extra/riptides.ko", typ: tar.TypeSymlink, linkname: "/lib/modules/" + release + "/kernel/evil.ko"}},
+			want:    extract.ErrUnsafeLink,
+		},
+		"module as a symlink to a non-module": {
+			members: []member{
+				{name: "./usr/share/blob", typ: tar.TypeReg, data: ko},
+				{name: "./lib/modules/" + release + "/extra/riptides.ko", typ: tar.TypeSymlink, linkname: "../../../../usr/share/blob"},
+			},
+			want: extract.ErrMalformed,
+		},
+		"module as a hard link to a non-module": {
+			members: []member{
+				{name: "./usr/share/blob", typ: tar.TypeReg, data: ko},
+				{name: "./lib/modules/" + release + "/extra/riptides.ko", typ: tar.TypeLink, linkname: "./usr/share/blob"},
+			},
+			want: extract.ErrMalformed,
+		},
+		"wrong arch": {arch: "arm64", members: []member{{name: "./x.ko", typ: tar.TypeReg, data: ko}}, want: extract.ErrWrongArch},
+		"arch all":   {arch: "all", members: []member{{name: "./x.ko", typ: tar.TypeReg, data: ko}}, want: extract.ErrWrongArch},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -160,6 +178,33 @@ func TestExtractRefusesHostileDeb(t *testing.T) {
 			require.ErrorIs(t, err, tc.want)
 		})
 	}
+}
+
+// TestExtractRefusesSparse: a sparse entry expands to more than its
+// archive holds, past the payload's size cap.
+func TestExtractRefusesSparse(t *testing.T) {
+	t.Parallel()
+	limits := extract.Limits{MaxEntries: 10, MaxFileSize: 4 << 20, MaxTotalSize: 1 << 20}
+	for name, pax := range map[string]bool{"old GNU": false, "PAX 1.0": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			pkg := debWithData(t, "amd64", "data.tar", sparseTar("./lib/modules/"+release+"/extra/riptides.ko", 3<<20, pax))
+			res, dir, err := run(t, kernel.FormatDeb, pkg, extract.Options{Arch: "x86_64", Limits: limits})
+			require.ErrorIs(t, err, extract.ErrSpecialFile, "%v", res.Modules)
+			require.ErrorContains(t, err, "sparse")
+			entries, _ := os.ReadDir(dir)
+			require.Empty(t, entries)
+		})
+	}
+}
+
+func TestExtractRefusesUnsupportedCompression(t *testing.T) {
+	t.Parallel()
+	pkg := debWithData(t, "amd64", "data.tar.bz2", []byte("BZh91AY&SY"))
+	_, _, err := run(t, kernel.FormatDeb, pkg, extract.Options{Arch: "x86_64"})
+	require.ErrorIs(t, err, extract.ErrMalformed)
+	require.NotErrorIs(t, err, extract.ErrTruncated)
+	require.ErrorContains(t, err, `data.tar.bz2 has unsupported compression "bz2"; accepted are .gz, .xz, .zst and none`)
 }
 
 func manyDirs(n int) []member {
@@ -189,13 +234,15 @@ func TestExtractHandMadeDebIsAccepted(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist, "only modules are written")
 }
 
+// cpio file types for hand-made rpm payloads.
+const (
+	reg     = 0o100644
+	symlink = 0o120777
+)
+
 func TestExtractRefusesHostileRPM(t *testing.T) {
 	t.Parallel()
 	ko := fakedriver.Module(release, "v0.1.2", "x86_64")
-	const (
-		reg     = 0o100644
-		symlink = 0o120777
-	)
 	small := extract.Limits{MaxEntries: 10, MaxFileSize: 1 << 20, MaxTotalSize: 2 << 20}
 	for name, tc := range map[string]struct {
 		arch    string
@@ -203,18 +250,26 @@ func TestExtractRefusesHostileRPM(t *testing.T) {
 		limits  extract.Limits
 		want    error
 	}{
-		"dot-dot path":          {entries: []cpioEntry{{"./lib/../../etc/evil.ko", reg, ko}}, want: extract.ErrUnsafePath},
-		"double-slash absolute": {entries: []cpioEntry{{"//etc/evil.ko", reg, ko}}, want: extract.ErrUnsafePath},
-		"absolute symlink":      {entries: []cpioEntry{{"./lib/modules", symlink, []byte("/etc")}}, want: extract.ErrUnsafeLink},
-		"symlink climbing out":  {entries: []cpioEntry{{"./lib/x", symlink, []byte("../../etc/shadow")}}, want: extract.ErrUnsafeLink},
-		"char device":           {entries: []cpioEntry{{"./dev/mem", 0o020600, nil}}, want: extract.ErrSpecialFile},
-		"block device":          {entries: []cpioEntry{{"./dev/sda", 0o060600, nil}}, want: extract.ErrSpecialFile},
-		"file over the limit":   {entries: []cpioEntry{{"./big.ko", reg, make([]byte, 1<<20+1)}}, limits: small, want: extract.ErrTooLarge},
+		"dot-dot path":          {entries: []cpioEntry{{"./lib/../../etc/evil.ko", reg, ko, 0}}, want: extract.ErrUnsafePath},
+		"double-slash absolute": {entries: []cpioEntry{{"//etc/evil.ko", reg, ko, 0}}, want: extract.ErrUnsafePath},
+		"absolute symlink":      {entries: []cpioEntry{{"./lib/modules", symlink, []byte("/etc"), 0}}, want: extract.ErrUnsafeLink},
+		"symlink climbing out":  {entries: []cpioEntry{{"./lib/x", symlink, []byte("../../etc/shadow"), 0}}, want: extract.ErrUnsafeLink},
+		"char device":           {entries: []cpioEntry{{"./dev/mem", 0o020600, nil, 0}}, want: extract.ErrSpecialFile},
+		"block device":          {entries: []cpioEntry{{"./dev/sda", 0o060600, nil, 0}}, want: extract.ErrSpecialFile},
+		"file over the limit":   {entries: []cpioEntry{{"./big.ko", reg, make([]byte, 1<<20+1), 0}}, limits: small, want: extract.ErrTooLarge},
 		"decompression bomb": {
-			entries: []cpioEntry{{"./a", reg, make([]byte, 1<<20)}, {"./b", reg, make([]byte, 1<<20)}, {"./c", reg, make([]byte, 1<<20)}},
+			entries: []cpioEntry{{"./a", reg, make([]byte, 1<<20), 0}, {"./b", reg, make([]byte, 1<<20), 0}, {"./c", reg, make([]byte, 1<<20), 0}},
 			limits:  small, want: extract.ErrTooLarge,
 		},
-		"wrong arch": {arch: "aarch64", entries: []cpioEntry{{"./x.ko", reg, ko}}, want: extract.ErrWrongArch},
+		"wrong arch": {arch: "aarch64", entries: []cpioEntry{{"./x.ko", reg, ko, 0}}, want: extract.ErrWrongArch},
+		"module as a symlink to a non-module": {
+			entries: []cpioEntry{{"./usr/share/blob", reg, ko, 0}, {"./lib/x.ko", symlink, []byte("../usr/share/blob"), 0}},
+			want:    extract.ErrMalformed,
+		},
+		"hard-linked module": { // cpio keeps the data with the last link
+			entries: []cpioEntry{{"./lib/a.ko", reg, nil, 2}, {"./lib/b.ko", reg, ko, 2}},
+			want:    extract.ErrMalformed,
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -227,13 +282,19 @@ func TestExtractRefusesHostileRPM(t *testing.T) {
 		})
 	}
 
-	// The same construction with a safe payload passes. rpm installs
-	// payload names under the root however they are spelled, so /x and ./x
-	// both land inside the work dir.
+}
+
+func TestExtractHandMadeRPMIsAccepted(t *testing.T) {
+	t.Parallel()
+	// The hostile cases are refused for what they hold: the same
+	// construction with a safe payload passes. rpm installs payload names
+	// under the root however they are spelled, so /x and ./x both land
+	// inside the work dir.
+	ko := fakedriver.Module(release, "v0.1.2", "x86_64")
 	res, dir, err := run(t, kernel.FormatRPM, rpmWithPayload(t, "x86_64", []cpioEntry{
-		{"./lib/modules/" + release + "/extra/riptides.ko", reg, ko},
-		{"/lib/modules/" + release + "/extra/other.ko", reg, ko},
-		{"./lib/modules/" + release + "/weak-updates/riptides.ko", symlink, []byte("../extra/riptides.ko")},
+		{"./lib/modules/" + release + "/extra/riptides.ko", reg, ko, 0},
+		{"/lib/modules/" + release + "/extra/other.ko", reg, ko, 0},
+		{"./lib/modules/" + release + "/weak-updates/riptides.ko", symlink, []byte("../extra/riptides.ko"), 0},
 	}), extract.Options{Arch: "x86_64"})
 	require.NoError(t, err)
 	require.Equal(t, []string{
@@ -257,7 +318,11 @@ func TestExtractRefusesWrongArchRealPackages(t *testing.T) {
 func TestExtractRefusesTruncated(t *testing.T) {
 	t.Parallel()
 	for _, f := range []kernel.Format{kernel.FormatDeb, kernel.FormatRPM} {
-		for _, c := range []string{"gzip", "xz", "zstd"} {
+		comps := []string{"gzip", "xz", "zstd"}
+		if f == kernel.FormatDeb {
+			comps = append(comps, "none")
+		}
+		for _, c := range comps {
 			pkg := fakedriver.MustPackage(t, fakedriver.Spec{Format: f, KernelRelease: release, DriverVersion: "v0.1.2", Arch: "x86_64", Compression: c})
 			for _, cut := range []int{50, 100, len(pkg) / 2, len(pkg) - 40, len(pkg) - 2} {
 				t.Run(strings.Join([]string{string(f), c, strconv.Itoa(cut)}, "/"), func(t *testing.T) {

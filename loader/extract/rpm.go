@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/riptides/driverbuild/loader/internal/decompress"
 )
 
 // RPM header tags the extractor reads.
@@ -62,10 +64,10 @@ func RPM(r io.Reader, dir string, opts Options) (Result, error) {
 	if algo == "" {
 		algo = "gzip" // rpm's default when the tag is absent
 	}
-	if algo == "lzma" || algo == "bzip2" {
-		return Result{}, fmt.Errorf("%w: payload compression %q; accepted are gzip, xz and zstd", ErrMalformed, algo)
+	if algo != "gzip" && algo != "xz" && algo != "zstd" {
+		return Result{}, fmt.Errorf("%w: payload compression %q is unsupported; accepted are gzip, xz and zstd", ErrMalformed, algo)
 	}
-	pr, err := decompress(algo, br)
+	pr, err := decompress.Reader(algo, br)
 	if err != nil {
 		return Result{}, archiveErr("payload", err)
 	}
