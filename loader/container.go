@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -15,7 +12,7 @@ import (
 
 // loadContainer loads the extracted modules straight into the kernel with
 // finit_module; the host's package database is not touched.
-func (l *Loader) loadContainer(ctx context.Context, work string, mods []*module) error {
+func (l *Loader) loadContainer(ctx context.Context, mods []*module) error {
 	log := zerolog.Ctx(ctx)
 	for _, m := range mods {
 		if m.skip {
@@ -34,11 +31,7 @@ func (l *Loader) loadContainer(ctx context.Context, work string, mods []*module)
 			l.sayf("would load: %s %s from %s with finit_module", m.info.Name, m.info.Version, m.rel)
 			continue
 		}
-		file, err := uncompressed(work, m)
-		if err != nil {
-			return err
-		}
-		err = l.Kernel.Load(file)
+		err := l.Kernel.Load(m.file)
 		if errors.Is(err, kmod.ErrExists) {
 			// Something loaded it between our look and our load.
 			log.Warn().Str("module", m.info.Name).Msg("module appeared while loading; leaving the loaded one")
@@ -50,17 +43,4 @@ func (l *Loader) loadContainer(ctx context.Context, work string, mods []*module)
 		log.Info().Str("module", m.info.Name).Str("version", m.info.Version).Msg("module loaded")
 	}
 	return nil
-}
-
-// uncompressed is a file finit_module can take: the module itself, or its
-// decompressed image written beside it.
-func uncompressed(work string, m *module) (string, error) {
-	if strings.HasSuffix(m.file, ".ko") {
-		return m.file, nil
-	}
-	file := filepath.Join(work, m.info.Name+".ko")
-	if err := os.WriteFile(file, m.image, 0o600); err != nil {
-		return "", fmt.Errorf("decompress %s: %w", m.rel, err)
-	}
-	return file, nil
 }

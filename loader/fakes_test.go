@@ -54,11 +54,7 @@ func (k *recordingKernel) Load(file string) error {
 	if !strings.HasSuffix(file, ".ko") {
 		return fmt.Errorf("finit_module needs an uncompressed .ko, got %s", file)
 	}
-	image, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	info, err := kmod.Parse(image)
+	info, err := kmod.ParseFile(file)
 	if err != nil {
 		return err
 	}

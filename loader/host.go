@@ -67,9 +67,10 @@ func (l *Loader) loadHost(ctx context.Context, file string, f kernel.Format, rel
 			continue
 		case m.replace:
 			l.report(ctx, m, fmt.Sprintf("replacing loaded version %s", orUnknown(m.loaded.Version)))
-			cmds = append(cmds, []string{"modprobe", "-r", m.info.Name})
+			cmds = append(cmds, []string{"modprobe", "-r", "--", m.info.Name})
 		}
-		cmds = append(cmds, []string{"modprobe", m.info.Name})
+		// The name comes from the package: -- keeps it from being an option.
+		cmds = append(cmds, []string{"modprobe", "--", m.info.Name})
 	}
 	for _, c := range cmds {
 		if l.Config.DryRun {

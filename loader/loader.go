@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -141,11 +142,17 @@ func (l *Loader) load(ctx context.Context, req kernel.Request, format kernel.For
 		return fmt.Errorf("work dir: %w", err)
 	}
 	defer os.RemoveAll(work)
-	res, err := extract.File(file, format, work, extract.Options{Arch: req.Architecture})
+	pkgDir, koDir := filepath.Join(work, "package"), filepath.Join(work, "modules")
+	for _, d := range []string{pkgDir, koDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return fmt.Errorf("work dir: %w", err)
+		}
+	}
+	res, err := extract.File(file, format, pkgDir, extract.Options{Arch: req.Architecture})
 	if err != nil {
 		return withCode(ExitRejected, fmt.Errorf("package %s refused: %w", name, err))
 	}
-	mods, err := inspect(res.Modules, work, req)
+	mods, err := inspect(res.Modules, pkgDir, koDir, req)
 	if err != nil {
 		return withCode(ExitRejected, fmt.Errorf("package %s: %w", name, err))
 	}
@@ -158,7 +165,7 @@ func (l *Loader) load(ctx context.Context, req kernel.Request, format kernel.For
 	if l.Config.Mode == ModeHost {
 		err = l.loadHost(ctx, file, format, req.KernelVersion, mods)
 	} else {
-		err = l.loadContainer(ctx, work, mods)
+		err = l.loadContainer(ctx, mods)
 	}
 	return withCode(ExitLoad, err)
 }

@@ -61,24 +61,24 @@ func TestHostMode(t *testing.T) {
 		"ubuntu with apt-get": {
 			osRelease: "ubuntu-24.04", kernel: ubuntuKernel, pkg: ubuntuPkg, spec: ubuntuSpec(),
 			have: []string{"apt-get", "dpkg"},
-			want: []string{"apt-get install -y --no-install-recommends --allow-downgrades {pkg}", "depmod -a " + ubuntuKernel, "modprobe riptides"},
+			want: []string{"apt-get install -y --no-install-recommends --allow-downgrades {pkg}", "depmod -a " + ubuntuKernel, "modprobe -- riptides"},
 		},
 		"debian with dpkg only": {
 			osRelease: "ubuntu-24.04", kernel: ubuntuKernel, pkg: ubuntuPkg, spec: ubuntuSpec(),
 			have: []string{"dpkg"},
-			want: []string{"dpkg -i {pkg}", "depmod -a " + ubuntuKernel, "modprobe riptides"},
+			want: []string{"dpkg -i {pkg}", "depmod -a " + ubuntuKernel, "modprobe -- riptides"},
 		},
 		"fedora with dnf": {
 			osRelease: "fedora-42", kernel: fedoraKernel, pkg: fedoraPkg,
 			spec: fakedriver.Spec{Format: kernel.FormatRPM, KernelRelease: fedoraKernel, DriverVersion: "v0.1.2", Arch: "x86_64", Compression: "xz"},
 			have: []string{"dnf", "rpm"},
-			want: []string{"dnf install -y {pkg}", "depmod -a " + fedoraKernel, "modprobe riptides"},
+			want: []string{"dnf install -y {pkg}", "depmod -a " + fedoraKernel, "modprobe -- riptides"},
 		},
 		"fedora with rpm only": {
 			osRelease: "fedora-42", kernel: fedoraKernel, pkg: fedoraPkg,
 			spec: fakedriver.Spec{Format: kernel.FormatRPM, KernelRelease: fedoraKernel, DriverVersion: "v0.1.2", Arch: "x86_64", ModuleCompression: fakedriver.ModuleCompressionZstd},
 			have: []string{"rpm"},
-			want: []string{"rpm -U --replacepkgs --oldpackage {pkg}", "depmod -a " + fedoraKernel, "modprobe riptides"},
+			want: []string{"rpm -U --replacepkgs --oldpackage {pkg}", "depmod -a " + fedoraKernel, "modprobe -- riptides"},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -100,6 +100,43 @@ func TestHostMode(t *testing.T) {
 			}
 			require.Equal(t, want, n.exec.Calls())
 			require.Empty(t, n.kernel.Calls(), "host mode leaves loading to modprobe")
+		})
+	}
+}
+
+// TestModuleNames: a module's name comes from the package and ends up in
+// a path and in modprobe's arguments.
+func TestModuleNames(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		module string
+		code   int
+		calls  []string
+	}{
+		"a path":           {module: "../../etc/evil", code: loader.ExitRejected},
+		"a space":          {module: "a b", code: loader.ExitRejected},
+		"an option's look": {module: "-r", code: loader.ExitOK, calls: []string{"dpkg -i {pkg}", "depmod -a " + ubuntuKernel, "modprobe -- -r"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rel, url := serveRelease(t)
+			spec := ubuntuSpec()
+			spec.ModuleName = tc.module
+			publish(t, rel, ubuntuPkg, spec, true)
+			n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+			n.exec.have = map[string]bool{"dpkg": true}
+			cfg := n.config(url)
+			cfg.Mode = loader.ModeHost
+			res := n.run(t, cfg)
+			require.Equal(t, tc.code, res.code, "%v", res.err)
+			if tc.code != loader.ExitOK {
+				require.ErrorContains(t, res.err, "accepted are 1 to 55 letters, digits, _ and -")
+			}
+			var want []string
+			for _, c := range tc.calls {
+				want = append(want, strings.Replace(c, "{pkg}", n.cache+"/v0.1.2/"+ubuntuPkg, 1))
+			}
+			require.Equal(t, want, n.exec.Calls())
 		})
 	}
 }
@@ -135,7 +172,7 @@ func TestDryRun(t *testing.T) {
 			require.Contains(t, res.out, "would load: riptides v0.1.2 from lib/modules/"+ubuntuKernel+"/extra/riptides.ko.xz with finit_module\n")
 		} else {
 			require.Contains(t, res.out, "would run: apt-get install -y --no-install-recommends --allow-downgrades "+n.cache+"/v0.1.2/"+ubuntuPkg+"\n")
-			require.Contains(t, res.out, "would run: modprobe riptides\n")
+			require.Contains(t, res.out, "would run: modprobe -- riptides\n")
 		}
 	}
 }

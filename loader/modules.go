@@ -3,6 +3,7 @@ package loader
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/loader/kmod"
@@ -10,40 +11,43 @@ import (
 
 // module is one module of the package and what to do with it.
 type module struct {
-	file  string // the extracted file, maybe compressed
-	rel   string // its path inside the package, for messages
-	image []byte // uncompressed
-	info  kmod.Info
+	file string // the uncompressed module, for finit_module
+	rel  string // its path inside the package, for messages
+	info kmod.Info
 
 	loaded  *kmod.Loaded // what the kernel has under this name, if anything
 	replace bool         // unload loaded first
 	skip    bool         // already loaded at this version
 }
 
-// inspect reads every extracted module and refuses any that was not built
-// for the running kernel and architecture.
-func inspect(files []string, work string, req kernel.Request) ([]*module, error) {
+// inspect reads every module extracted into pkgDir and refuses any that
+// was not built for the running kernel and architecture. Compressed
+// modules are decompressed into koDir, so that only one module at a time
+// is in memory, and only its .modinfo.
+func inspect(files []string, pkgDir, koDir string, req kernel.Request) ([]*module, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no kernel module (.ko) in the package")
 	}
 	var mods []*module
-	for _, f := range files {
-		rel, _ := filepath.Rel(work, f)
-		image, err := kmod.Read(f)
+	seen := map[string]string{}
+	for i, f := range files {
+		rel, _ := filepath.Rel(pkgDir, f)
+		file, err := kmod.Uncompressed(f, filepath.Join(koDir, strconv.Itoa(i)+".ko"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", rel, err)
 		}
-		info, err := kmod.Parse(image)
+		info, err := kmod.ParseFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", rel, err)
-		}
-		if info.Name == "" {
-			info.Name = kmod.NameFromFile(f)
 		}
 		if err := info.Check(req.KernelVersion, req.Architecture); err != nil {
 			return nil, fmt.Errorf("%s: %w", rel, err)
 		}
-		mods = append(mods, &module{file: f, rel: rel, image: image, info: info})
+		if other, ok := seen[info.Name]; ok {
+			return nil, fmt.Errorf("%s and %s are both module %s", other, rel, info.Name)
+		}
+		seen[info.Name] = rel
+		mods = append(mods, &module{file: file, rel: rel, info: info})
 	}
 	return order(mods), nil
 }

@@ -32,6 +32,12 @@ func Vermagic(release, arch string) string {
 // ModuleWithVermagic is Module with a vermagic of the caller's choosing,
 // for tests of modules built for another kernel.
 func ModuleWithVermagic(vermagic, driverVersion, arch string) []byte {
+	return ModuleWithName(ModuleName, vermagic, driverVersion, arch)
+}
+
+// ModuleWithName is ModuleWithVermagic with another name in .modinfo, for
+// tests of hostile names; empty leaves the name out.
+func ModuleWithName(name, vermagic, driverVersion, arch string) []byte {
 	info := []string{
 		"license=GPL",
 		"description=riptides stand-in driver (test fixture)",
@@ -40,9 +46,11 @@ func ModuleWithVermagic(vermagic, driverVersion, arch string) []byte {
 		"srcversion=0123456789ABCDEF0123456",
 		"depends=",
 		"retpoline=Y",
-		"name=" + ModuleName,
-		"vermagic=" + vermagic,
 	}
+	if name != "" {
+		info = append(info, "name="+name)
+	}
+	info = append(info, "vermagic="+vermagic)
 	var modinfo []byte
 	for _, s := range info {
 		modinfo = append(append(modinfo, s...), 0)

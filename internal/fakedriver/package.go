@@ -7,6 +7,7 @@ package fakedriver
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,6 +53,9 @@ type Spec struct {
 	// Vermagic overrides the module's vermagic; empty means the one a
 	// kernel of KernelRelease expects (see Vermagic).
 	Vermagic string
+	// ModuleName overrides the name in the module's .modinfo (the file is
+	// still riptides.ko); empty means ModuleName.
+	ModuleName string
 }
 
 // ModulePath is where a package of Spec installs its module:
@@ -129,7 +133,7 @@ func Package(s Spec) ([]byte, error) {
 	if vermagic == "" {
 		vermagic = Vermagic(s.KernelRelease, arch)
 	}
-	ko, err := CompressModule(ModuleWithVermagic(vermagic, s.DriverVersion, arch), s.ModuleCompression)
+	ko, err := CompressModule(ModuleWithName(cmp.Or(s.ModuleName, ModuleName), vermagic, s.DriverVersion, arch), s.ModuleCompression)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package kmod
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,8 +39,8 @@ var _ Kernel = System{}
 // Loaded reads /sys/module/<name>: a loaded module has an initstate file,
 // a built-in one has none, and either may have version and srcversion.
 func (s System) Loaded(name string) (Loaded, bool, error) {
-	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
-		return Loaded{}, false, fmt.Errorf("module name %q", name)
+	if err := ValidName(name); err != nil {
+		return Loaded{}, false, err
 	}
 	dir := filepath.Join(cmp.Or(s.SysFS, "/sys"), "module", name)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {

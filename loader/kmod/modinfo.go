@@ -5,27 +5,29 @@ package kmod
 
 import (
 	"bytes"
-	"compress/gzip"
 	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
-
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/loader/internal/decompress"
 )
 
 // ErrMismatch is a module that was not built for the running kernel or
 // architecture.
 var ErrMismatch = errors.New("module does not match the running kernel")
 
-// MaxModuleSize bounds a decompressed module.
-const MaxModuleSize = 256 << 20
+// MaxModuleSize bounds a decompressed module; the largest modules of a
+// distribution kernel are a few MiB.
+const MaxModuleSize = 64 << 20
+
+// maxModinfo bounds the .modinfo section, a few hundred bytes.
+const maxModinfo = 1 << 20
 
 // Info is what a module says about itself in .modinfo.
 type Info struct {
@@ -61,49 +63,79 @@ func (i Info) Check(release, arch string) error {
 	return nil
 }
 
-// Read returns the ELF image of a module file, decompressing .ko.xz,
-// .ko.zst and .ko.gz.
-func Read(file string) ([]byte, error) {
+// Uncompressed is a module file finit_module can take: file itself when
+// it is a .ko, else its image decompressed into dst (.ko.xz, .ko.zst,
+// .ko.gz), at most MaxModuleSize bytes.
+func Uncompressed(file, dst string) (string, error) {
+	algo := decompress.ByExt(file)
+	if algo == "none" {
+		return file, nil
+	}
+	in, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	r, err := decompress.Reader(algo, in)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	defer r.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	n, err := io.Copy(out, io.LimitReader(r, MaxModuleSize+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s: %w", file, err)
+	case n > MaxModuleSize:
+		return "", fmt.Errorf("%s: larger than %d bytes decompressed", file, MaxModuleSize)
+	}
+	return dst, nil
+}
+
+// ParseFile reads the .modinfo of an uncompressed module file, without
+// reading the rest of it into memory. A module without a name in .modinfo
+// is named after its file, as the kernel names it.
+func ParseFile(file string) (Info, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, err
+		return Info{}, err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	switch filepath.Ext(file) {
-	case ".xz":
-		xr, err := xz.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		r = xr
-	case ".zst":
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		defer zr.Close()
-		r = zr
-	case ".gz":
-		gr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		r = gr
-	}
-	b, err := io.ReadAll(io.LimitReader(r, MaxModuleSize+1))
+	info, err := Parse(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return Info{}, err
 	}
-	if len(b) > MaxModuleSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", file, MaxModuleSize)
+	if info.Name == "" {
+		info.Name = NameFromFile(file)
+		if err := ValidName(info.Name); err != nil {
+			return Info{}, err
+		}
 	}
-	return b, nil
+	return info, nil
+}
+
+// nameRe is what a module name may be: it becomes a file name and an
+// argument to modprobe, and the kernel keeps 55 bytes of it.
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,55}$`)
+
+// ValidName refuses a module name that is not letters, digits, _ and -,
+// of 1 to 55 bytes.
+func ValidName(name string) error {
+	if !nameRe.MatchString(name) {
+		return fmt.Errorf("module name %q: accepted are 1 to 55 letters, digits, _ and -", name)
+	}
+	return nil
 }
 
 // Parse reads a module image's .modinfo section.
-func Parse(image []byte) (Info, error) {
-	f, err := elf.NewFile(bytes.NewReader(image))
+func Parse(image io.ReaderAt) (Info, error) {
+	f, err := elf.NewFile(image)
 	if err != nil {
 		return Info{}, fmt.Errorf("not an ELF object: %w", err)
 	}
@@ -113,6 +145,9 @@ func Parse(image []byte) (Info, error) {
 	s := f.Section(".modinfo")
 	if s == nil {
 		return Info{}, errors.New("not a kernel module: no .modinfo section")
+	}
+	if s.Size > maxModinfo {
+		return Info{}, fmt.Errorf(".modinfo of %d bytes, at most %d are accepted", s.Size, maxModinfo)
 	}
 	data, err := s.Data()
 	if err != nil {
@@ -141,6 +176,11 @@ func Parse(image []byte) (Info, error) {
 	}
 	if info.Vermagic == "" {
 		return Info{}, errors.New("not a kernel module: .modinfo has no vermagic")
+	}
+	if info.Name != "" {
+		if err := ValidName(info.Name); err != nil {
+			return Info{}, err
+		}
 	}
 	return info, nil
 }
