@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -43,8 +44,10 @@ type Fetcher struct {
 	HTTP *http.Client
 	// Sources are tried in order: the release first, then mirrors.
 	Sources []string
-	// Token is sent as a bearer token to the first source's host only, or
-	// to the API's when API is set; mirrors and redirects never see it.
+	// Token is sent as a bearer token to the origin (scheme, host and
+	// port) of the first source, or of the API when API is set: to that
+	// origin only, redirects included. Mirrors and other origins, such as
+	// the storage a download redirects to, never see it.
 	Token string
 	// API, when set, replaces the first source: assets are found and
 	// downloaded through GitHub's REST API, as a private repository needs.
@@ -296,14 +299,7 @@ func (f *Fetcher) get(ctx context.Context, u, accept string, w io.Writer, maxSiz
 	if f.UserAgent != "" {
 		req.Header.Set("User-Agent", f.UserAgent)
 	}
-	if f.Token != "" && sameHost(u, f.tokenURL()) {
-		req.Header.Set("Authorization", "Bearer "+f.Token)
-	}
-	hc := f.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := f.client().Do(req)
 	if err != nil {
 		return err
 	}
@@ -338,21 +334,65 @@ func retry[T any](ctx context.Context, bo func() backoff.BackOff, op backoff.Ope
 	return backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxTries(3))
 }
 
-// tokenURL is the one place the token may go.
-func (f *Fetcher) tokenURL() string {
+// client is f.HTTP with the token added by its transport. A header set
+// on the request would be copied by http.Client to every redirect to the
+// same host name, whatever its port or scheme; the transport sees each hop
+// and adds the token only to those for the token's origin.
+func (f *Fetcher) client() *http.Client {
+	hc := f.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if f.Token == "" {
+		return hc
+	}
+	tokenURL := ""
 	switch {
 	case f.API != nil:
-		return f.API.URL
+		tokenURL = f.API.URL
 	case len(f.Sources) > 0:
-		return f.Sources[0]
+		tokenURL = f.Sources[0]
 	}
-	return ""
+	u, err := url.Parse(tokenURL)
+	if err != nil {
+		return hc
+	}
+	c := *hc
+	c.Transport = &tokenTransport{base: hc.Transport, origin: origin(u), token: f.Token}
+	return &c
 }
 
-func sameHost(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && ua.Host == ub.Host
+// tokenTransport adds a bearer token to the requests for one origin.
+type tokenTransport struct {
+	base   http.RoundTripper // nil means http.DefaultTransport
+	origin string
+	token  string
+}
+
+func (t *tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	switch {
+	case origin(r.URL) == t.origin:
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+t.token)
+	case r.Header.Get("Authorization") != "":
+		r = r.Clone(r.Context())
+		r.Header.Del("Authorization")
+	}
+	return base.RoundTrip(r)
+}
+
+// origin is scheme://host:port, the port spelled out.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 func fileSHA256(file string) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,28 +113,79 @@ func TestFetchMirrorAndToken(t *testing.T) {
 	primary, src := serve(t, nil)
 	mirror, mirrorSrc := serve(t, map[string]string{"/dl/" + dv + "/" + pkg: string(body)})
 	// Same host, other port: a different origin must not see the token.
-	f := fetcher(t, src, strings.Replace(mirrorSrc, "127.0.0.1", "localhost", 1))
+	require.Equal(t, hostname(t, src), hostname(t, mirrorSrc))
+	f := fetcher(t, src, mirrorSrc)
 	res, err := f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg, SHA256: strings.ToUpper(sum(body))})
 	require.NoError(t, err)
-	require.Contains(t, res.URL, "localhost")
+	require.Equal(t, mirrorSrc+"/"+dv+"/"+pkg, res.URL)
 	require.Equal(t, []string{"/dl/" + dv + "/" + pkg + " Bearer tok"}, primary.requests())
 	require.Equal(t, []string{"/dl/" + dv + "/" + pkg + " "}, mirror.requests())
 }
 
+func hostname(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	require.NoError(t, err)
+	return p.Hostname()
+}
+
+// redirector answers every request with a redirect to to+path.
+func redirector(t *testing.T, to func(path string) string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, to(r.URL.Path), http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestFetchFollowsRedirectWithoutToken: storage on the same host name,
+// another port, is another origin. http.Client would copy a header set on
+// the request there.
 func TestFetchFollowsRedirectWithoutToken(t *testing.T) {
 	t.Parallel()
 	storage, storageURL := serve(t, map[string]string{"/dl/blob": string(body)})
-	redirector := http.NewServeMux()
-	redirector.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, strings.Replace(storageURL, "127.0.0.1", "localhost", 1)+"/blob", http.StatusFound)
+	src := redirector(t, func(string) string { return storageURL + "/blob" })
+	require.Equal(t, hostname(t, src), hostname(t, storageURL))
+
+	f := fetcher(t, src+"/dl")
+	_, err := f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg, SHA256: sum(body)})
+	require.NoError(t, err)
+	require.Equal(t, []string{"/dl/blob "}, storage.requests(), "the token stays with the release's origin")
+}
+
+// TestFetchRedirectWithinOrigin: a redirect to the token's own origin
+// keeps it.
+func TestFetchRedirectWithinOrigin(t *testing.T) {
+	t.Parallel()
+	r := &release{files: map[string]string{"/blob": string(body)}, statuses: map[string][]int{}}
+	mux := http.NewServeMux()
+	mux.Handle("/blob", r)
+	mux.HandleFunc("/dl/", func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, "/blob", http.StatusFound)
 	})
-	srv := httptest.NewServer(redirector)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
 	f := fetcher(t, srv.URL+"/dl")
 	_, err := f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg, SHA256: sum(body)})
 	require.NoError(t, err)
-	require.Equal(t, []string{"/dl/blob "}, storage.requests(), "the token stays with the release host")
+	require.Equal(t, []string{"/blob Bearer tok"}, r.requests())
+}
+
+// TestFetchTokenNotInCleartext: the token's origin is https; the same
+// host and port over http is another origin.
+func TestFetchTokenNotInCleartext(t *testing.T) {
+	t.Parallel()
+	plain, src := serve(t, map[string]string{"/dl/" + dv + "/" + pkg: string(body)})
+	secure := strings.Replace(src, "http://", "https://", 1)
+	f := fetcher(t, secure, src) // the https release fails (a plain server), the mirror answers
+	_, err := f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg, SHA256: sum(body)})
+	require.NoError(t, err)
+	for _, r := range plain.requests() {
+		require.NotContains(t, r, "Bearer", "sent over http")
+	}
+	require.Contains(t, plain.requests(), "/dl/"+dv+"/"+pkg+" ")
 }
 
 func TestFetchFailures(t *testing.T) {

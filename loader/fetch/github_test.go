@@ -51,7 +51,7 @@ func TestGitHubAPI(t *testing.T) {
 		"/dl/blob/1": string(body),
 		"/dl/blob/2": sum(body) + "  " + pkg + "\n",
 	})
-	api := &githubAPI{storage: strings.Replace(storageURL, "127.0.0.1", "localhost", 1)}
+	api := &githubAPI{storage: storageURL} // same host name, another port
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	for i := range 150 { // the package on the second page
