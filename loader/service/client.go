@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,7 +115,7 @@ func (c *Client) Request(ctx context.Context, r kernel.Request) (Build, error) {
 	return b, nil
 }
 
-func (c *Client) status(ctx context.Context, id string) (Build, *int, error) {
+func (c *Client) status(ctx context.Context, id string) (Build, *time.Duration, error) {
 	return c.do(ctx, http.MethodGet, "/status/"+url.PathEscape(id), nil)
 }
 
@@ -138,7 +139,7 @@ func (c *Client) Wait(ctx context.Context, id string, progress func(Build)) (Bui
 		case b.Finished():
 			return b, nil
 		case after != nil: // the service asks for patience
-			return b, errors.Join(errRunning, backoff.RetryAfter(*after))
+			return b, &waitError{err: errRunning, after: *after}
 		}
 		return b, errRunning
 	})
@@ -163,7 +164,16 @@ func (c *Client) retry(ctx context.Context, op backoff.Operation[Build]) (Build,
 	if c.Backoff != nil {
 		bo = c.Backoff
 	}
-	opts := []backoff.RetryOption{backoff.WithBackOff(bo()), backoff.WithMaxElapsedTime(0)}
+	hb := &hinted{BackOff: bo()}
+	hop := func() (Build, error) {
+		b, err := op()
+		var w *waitError
+		if errors.As(err, &w) {
+			hb.after = w.after
+		}
+		return b, err
+	}
+	opts := []backoff.RetryOption{backoff.WithBackOff(hb), backoff.WithMaxElapsedTime(0)}
 	if c.Notify != nil {
 		opts = append(opts, backoff.WithNotify(func(err error, d time.Duration) {
 			if !errors.Is(err, errRunning) {
@@ -171,13 +181,51 @@ func (c *Client) retry(ctx context.Context, op backoff.Operation[Build]) (Build,
 			}
 		}))
 	}
-	return backoff.Retry(ctx, op, opts...)
+	return backoff.Retry(ctx, hop, opts...)
+}
+
+// waitError is a failure, or a build still running, with the wait the
+// server asked for in Retry-After.
+type waitError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *waitError) Error() string { return e.err.Error() }
+func (e *waitError) Unwrap() error { return e.err }
+
+// hinted is a BackOff that waits at least what the server asked for.
+// backoff.RetryAfter would wait exactly that and reset the backoff, so a
+// server answering "Retry-After: 0" (or a date past) would be polled in a
+// tight loop, and a fleet told the same wait would come back in step.
+type hinted struct {
+	backoff.BackOff
+	after time.Duration // from the last answer; used once
+}
+
+func (h *hinted) NextBackOff() time.Duration {
+	next := h.BackOff.NextBackOff()
+	after := h.after
+	h.after = 0
+	if next == backoff.Stop {
+		return next
+	}
+	return wait(next, after)
+}
+
+// wait is the longer of the backoff's next wait and the server's, with up
+// to a fifth more of the server's for jitter (the backoff's has its own).
+func wait(next, after time.Duration) time.Duration {
+	if after <= next {
+		return next
+	}
+	return after + rand.N(after/5+1)
 }
 
 // do makes one request and sorts the answer into a result, a permanent
 // error, or a retryable one (with the server's Retry-After when it gave
 // one). A successful answer comes with its Retry-After, if any.
-func (c *Client) do(ctx context.Context, method, path string, body []byte) (Build, *int, error) {
+func (c *Client) do(ctx context.Context, method, path string, body []byte) (Build, *time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return Build{}, nil, backoff.Permanent(fmt.Errorf("build-service URL: %w", err))
@@ -219,7 +267,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (Buil
 	case code == http.StatusTooManyRequests || code >= 500:
 		err := fmt.Errorf("%s %s: %s", method, path, resp.Status)
 		if after, ok := retryAfter(resp.Header); ok {
-			return Build{}, nil, errors.Join(err, backoff.RetryAfter(after))
+			return Build{}, nil, &waitError{err: err, after: after}
 		}
 		return Build{}, nil, err
 	default:
@@ -231,21 +279,22 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (Buil
 
 // maxRetryAfter caps what a server may ask for, so that one bad header
 // does not park a node for a day; ctx bounds the total anyway.
-const maxRetryAfter = 5 * 60
+const maxRetryAfter = 5 * time.Minute
 
-// retryAfter reads Retry-After in seconds or as an HTTP date.
-func retryAfter(h http.Header) (int, bool) {
+// retryAfter reads Retry-After in seconds or as an HTTP date; a date past
+// is no wait, which wait makes the backoff's.
+func retryAfter(h http.Header) (time.Duration, bool) {
 	v := h.Get("Retry-After")
 	if v == "" {
 		return 0, false
 	}
-	secs, err := strconv.Atoi(v)
-	if err != nil {
-		t, err := http.ParseTime(v)
-		if err != nil {
-			return 0, false
-		}
-		secs = int(time.Until(t).Seconds()) + 1
+	d := time.Duration(0)
+	if secs, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(min(secs, int(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t).Round(time.Second)
+	} else {
+		return 0, false
 	}
-	return max(0, min(secs, maxRetryAfter)), true
+	return max(0, min(d, maxRetryAfter)), true
 }

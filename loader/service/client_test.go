@@ -178,6 +178,22 @@ func TestWait(t *testing.T) {
 	}
 }
 
+// TestRetryAfterZeroWaitsTheBackoff: "Retry-After: 0" does not cut the
+// backoff's wait short.
+func TestRetryAfterZeroWaitsTheBackoff(t *testing.T) {
+	t.Parallel()
+	for _, header := range []string{"0", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)} {
+		c, _ := client(t, answer{503, header, ``})
+		c.Backoff = func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }
+		ctx, cancel := context.WithCancel(context.Background())
+		var waits []time.Duration
+		c.Notify = func(_ error, d time.Duration) { waits = append(waits, d); cancel() }
+		_, err := c.Wait(ctx, "b-1", nil)
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, []time.Duration{time.Hour}, waits, header)
+	}
+}
+
 func TestWaitFailed(t *testing.T) {
 	t.Parallel()
 	c, _ := client(t,
