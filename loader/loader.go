@@ -6,6 +6,7 @@
 package loader
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -102,11 +103,12 @@ func (l *Loader) Run(ctx context.Context) error {
 		l.sayf("would then verify the package, check each module's vermagic against %s and load it (%s mode)", req.KernelVersion, cfg.Mode)
 		return nil
 	}
+	defer pkg.File.Close()
 	format, err := catalog.Format(req.Distribution)
 	if err != nil {
 		return withCode(ExitUnsupported, err)
 	}
-	return l.load(ctx, req, format, name, pkg.Path)
+	return l.load(ctx, req, format, name, pkg.File)
 }
 
 // resolve detects the platform and checks it as the service would.
@@ -135,8 +137,9 @@ func (l *Loader) resolve(catalog *kernel.Catalog) (kernel.Request, error) {
 }
 
 // load extracts the package's modules into a fresh work dir, checks them
-// against the kernel and what it has loaded, and loads them.
-func (l *Loader) load(ctx context.Context, req kernel.Request, format kernel.Format, name, file string) error {
+// against the kernel and what it has loaded, and loads them. pkg is the
+// verified package, read from the descriptor it was hashed through.
+func (l *Loader) load(ctx context.Context, req kernel.Request, format kernel.Format, name string, pkg *os.File) error {
 	work, err := os.MkdirTemp("", "driver-loader-")
 	if err != nil {
 		return fmt.Errorf("work dir: %w", err)
@@ -148,7 +151,7 @@ func (l *Loader) load(ctx context.Context, req kernel.Request, format kernel.For
 			return fmt.Errorf("work dir: %w", err)
 		}
 	}
-	res, err := extract.File(file, format, pkgDir, extract.Options{Arch: req.Architecture})
+	res, err := extract.Package(bufio.NewReader(pkg), format, pkgDir, extract.Options{Arch: req.Architecture})
 	if err != nil {
 		return withCode(ExitRejected, fmt.Errorf("package %s refused: %w", name, err))
 	}
@@ -163,11 +166,33 @@ func (l *Loader) load(ctx context.Context, req kernel.Request, format kernel.For
 		return withCode(ExitLoad, err)
 	}
 	if l.Config.Mode == ModeHost {
+		// The package manager takes a path: a private copy of the
+		// verified bytes, which nobody else can swap.
+		file := filepath.Join(work, name)
+		if err := copyFile(file, pkg); err != nil {
+			return fmt.Errorf("copy the package for the package manager: %w", err)
+		}
 		err = l.loadHost(ctx, file, format, req.KernelVersion, mods)
 	} else {
 		err = l.loadContainer(ctx, mods)
 	}
 	return withCode(ExitLoad, err)
+}
+
+// copyFile writes what src holds, from its start, to a new file dst.
+func copyFile(dst string, src *os.File) error {
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, src)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // sayf writes one line of the report.

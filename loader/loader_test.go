@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -94,11 +95,7 @@ func TestHostMode(t *testing.T) {
 			cfg.Mode = loader.ModeHost
 			res := n.run(t, cfg)
 			require.NoError(t, res.err)
-			want := []string{}
-			for _, w := range tc.want {
-				want = append(want, strings.Replace(w, "{pkg}", n.cache+"/v0.1.2/"+tc.pkg, 1))
-			}
-			require.Equal(t, want, n.exec.Calls())
+			requireCalls(t, tc.want, tc.pkg, n.exec.Calls())
 			require.Empty(t, n.kernel.Calls(), "host mode leaves loading to modprobe")
 		})
 	}
@@ -132,12 +129,27 @@ func TestModuleNames(t *testing.T) {
 			if tc.code != loader.ExitOK {
 				require.ErrorContains(t, res.err, "accepted are 1 to 55 letters, digits, _ and -")
 			}
-			var want []string
-			for _, c := range tc.calls {
-				want = append(want, strings.Replace(c, "{pkg}", n.cache+"/v0.1.2/"+ubuntuPkg, 1))
-			}
-			require.Equal(t, want, n.exec.Calls())
+			requireCalls(t, tc.calls, ubuntuPkg, n.exec.Calls())
 		})
+	}
+}
+
+// workCopy matches the private copy of a package that host mode installs:
+// not the cache's file, which others might swap after it was verified.
+func workCopy(pkg string) string {
+	return regexp.QuoteMeta(os.TempDir()) + `/driver-loader-[^/]+/` + regexp.QuoteMeta(pkg)
+}
+
+// requireCalls compares commands, {pkg} standing for the package's copy.
+func requireCalls(t *testing.T, want []string, pkg string, got []string) {
+	t.Helper()
+	require.Len(t, got, len(want), "%q", got)
+	for i, w := range want {
+		parts := strings.Split(w, "{pkg}")
+		for j := range parts {
+			parts[j] = regexp.QuoteMeta(parts[j])
+		}
+		require.Regexp(t, "^"+strings.Join(parts, workCopy(pkg))+"$", got[i])
 	}
 }
 
@@ -171,7 +183,7 @@ func TestDryRun(t *testing.T) {
 		if mode == loader.ModeContainer {
 			require.Contains(t, res.out, "would load: riptides v0.1.2 from lib/modules/"+ubuntuKernel+"/extra/riptides.ko.xz with finit_module\n")
 		} else {
-			require.Contains(t, res.out, "would run: apt-get install -y --no-install-recommends --allow-downgrades "+n.cache+"/v0.1.2/"+ubuntuPkg+"\n")
+			require.Regexp(t, "would run: apt-get install -y --no-install-recommends --allow-downgrades "+workCopy(ubuntuPkg)+"\n", res.out)
 			require.Contains(t, res.out, "would run: modprobe -- riptides\n")
 		}
 	}
@@ -428,4 +440,21 @@ func TestUnusableCacheDir(t *testing.T) {
 	require.Equal(t, loader.ExitError, res.code)
 	require.ErrorContains(t, res.err, "cache dir")
 	require.Empty(t, n.kernel.Calls())
+}
+
+func TestUnsafeCacheDir(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	publish(t, rel, ubuntuPkg, ubuntuSpec(), true)
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	require.NoError(t, os.Chmod(n.cache, 0o777))
+	for _, dryRun := range []bool{true, false} {
+		cfg := n.config(url)
+		cfg.DryRun = dryRun
+		res := n.run(t, cfg)
+		require.Equal(t, loader.ExitError, res.code)
+		require.ErrorContains(t, res.err, "writable by its group or others (mode 0777)")
+		require.Empty(t, rel.Requests(), "nothing is fetched into it")
+		require.Empty(t, n.kernel.Calls())
+	}
 }

@@ -54,16 +54,18 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir 
 	return l.fromService(ctx, f, req, name, err)
 }
 
-// cacheDir makes the cache dir. A dry run that may not write there (not
-// root) uses a temporary one instead, removed by cleanup.
+// cacheDir makes the cache dir (0700) and refuses one others could write
+// to. A dry run that may not write there (not root) uses a temporary one
+// instead, removed by cleanup.
 func (l *Loader) cacheDir(ctx context.Context) (dir string, cleanup func(), err error) {
 	dir = l.Config.CacheDir
-	err = os.MkdirAll(dir, 0o755)
+	root, err := fetch.OpenCache(dir)
 	switch {
 	case err == nil:
+		root.Close()
 		return dir, func() {}, nil
-	case !l.Config.DryRun:
-		return "", nil, fmt.Errorf("cache dir: %w", err)
+	case errors.Is(err, fetch.ErrUnsafeCache) || !l.Config.DryRun:
+		return "", nil, err
 	}
 	tmp, terr := os.MkdirTemp("", "driver-loader-cache-")
 	if terr != nil {

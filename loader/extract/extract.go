@@ -56,18 +56,14 @@ type Result struct {
 	Arch string
 }
 
-// File extracts the modules of the package at file into dir.
-func File(file string, f kernel.Format, dir string, opts Options) (Result, error) {
-	pf, err := os.Open(file)
-	if err != nil {
-		return Result{}, err
-	}
-	defer pf.Close()
+// Package extracts the modules of a package of format f, read from r,
+// into dir.
+func Package(r io.Reader, f kernel.Format, dir string, opts Options) (Result, error) {
 	switch f {
 	case kernel.FormatDeb:
-		return Deb(pf, dir, opts)
+		return Deb(r, dir, opts)
 	case kernel.FormatRPM:
-		return RPM(pf, dir, opts)
+		return RPM(r, dir, opts)
 	}
 	return Result{}, fmt.Errorf("package format %q: accepted are deb and rpm", f)
 }

@@ -27,13 +27,11 @@ func run(t *testing.T, f kernel.Format, pkg []byte, opts extract.Options) (extra
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "work")
 	require.NoError(t, os.Mkdir(dir, 0o700))
-	file := filepath.Join(parent, "pkg")
-	require.NoError(t, os.WriteFile(file, pkg, 0o600))
-	res, err := extract.File(file, f, dir, opts)
+	res, err := extract.Package(bytes.NewReader(pkg), f, dir, opts)
 	// Whatever happened, nothing was written beside the work dir.
 	names, rerr := os.ReadDir(parent)
 	require.NoError(t, rerr)
-	require.Len(t, names, 2, "only the package and the work dir")
+	require.Len(t, names, 1, "only the work dir")
 	return res, dir, err
 }
 

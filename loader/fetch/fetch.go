@@ -4,7 +4,6 @@
 package fetch
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -81,6 +81,10 @@ type Result struct {
 	SHA256 string
 	URL    string // where it was downloaded from; empty when cached
 	Cached bool
+	// File is the package, open at its start: the very file that was
+	// hashed, so that nothing can swap it between verification and use.
+	// The caller closes it.
+	File *os.File
 }
 
 var (
@@ -88,41 +92,56 @@ var (
 	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}$`)
 )
 
-func (f *Fetcher) dir(driverVersion string) (string, error) {
-	if err := kernel.ValidateDriverVersion(driverVersion); err != nil {
-		return "", err
-	}
-	return filepath.Join(f.CacheDir, driverVersion), nil
-}
-
 // Cached returns the package from the cache when it is there and still
-// matches the digest it was verified against. A damaged entry is removed.
+// matches the digest it was verified against. A damaged entry is removed;
+// a symlink, or a cache others may write to, is an error.
 func (f *Fetcher) Cached(driverVersion, pkg string) (Result, bool, error) {
 	if !nameRe.MatchString(pkg) {
 		return Result{}, false, fmt.Errorf("package name %q is not a file name", pkg)
 	}
-	dir, err := f.dir(driverVersion)
+	if err := kernel.ValidateDriverVersion(driverVersion); err != nil {
+		return Result{}, false, err
+	}
+	root, err := OpenCache(f.CacheDir)
 	if err != nil {
 		return Result{}, false, err
 	}
-	file := filepath.Join(dir, pkg)
-	want, err := os.ReadFile(file + ".sha256")
+	defer root.Close()
+	switch err := versionDir(root, driverVersion, false); {
+	case errors.Is(err, fs.ErrNotExist):
+		return Result{}, false, nil
+	case err != nil:
+		return Result{}, false, err
+	}
+	name := path.Join(driverVersion, pkg)
+	sumFile, err := openRegular(root, name+".sha256")
 	if errors.Is(err, fs.ErrNotExist) {
 		return Result{}, false, nil
 	}
 	if err != nil {
 		return Result{}, false, err
 	}
-	got, err := fileSHA256(file)
-	if err == nil && got == strings.TrimSpace(string(want)) {
-		return Result{Path: file, SHA256: got, Cached: true}, true, nil
-	}
-	_ = os.Remove(file)
-	_ = os.Remove(file + ".sha256")
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	want, err := io.ReadAll(io.LimitReader(sumFile, 4096))
+	sumFile.Close()
+	if err != nil {
 		return Result{}, false, err
 	}
-	return Result{}, false, nil
+	pf, err := openRegular(root, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		_ = root.Remove(name + ".sha256")
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	got, err := hashFile(pf)
+	if err == nil && got == strings.TrimSpace(string(want)) {
+		return Result{Path: filepath.Join(f.CacheDir, filepath.FromSlash(name)), SHA256: got, Cached: true, File: pf}, true, nil
+	}
+	pf.Close()
+	_ = root.Remove(name)
+	_ = root.Remove(name + ".sha256")
+	return Result{}, false, err
 }
 
 // Fetch downloads, verifies and caches a package.
@@ -133,11 +152,15 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
 	if r.SHA256 != "" && !hexRe.MatchString(strings.ToLower(r.SHA256)) {
 		return Result{}, fmt.Errorf("%w: %q is not a sha256 in hex", ErrDigest, r.SHA256)
 	}
-	dir, err := f.dir(r.DriverVersion)
+	if err := kernel.ValidateDriverVersion(r.DriverVersion); err != nil {
+		return Result{}, err
+	}
+	root, err := OpenCache(f.CacheDir)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	defer root.Close()
+	if err := versionDir(root, r.DriverVersion, true); err != nil {
 		return Result{}, fmt.Errorf("cache: %w", err)
 	}
 
@@ -155,7 +178,7 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
 			errs = append(errs, err)
 			continue
 		}
-		res, err := f.fetchFrom(ctx, dir, loc, r)
+		res, err := f.fetchFrom(ctx, root, loc, r)
 		if err == nil {
 			return res, nil
 		}
@@ -194,14 +217,19 @@ func (f *Fetcher) locators(r Request) []locator {
 	return out
 }
 
-func (f *Fetcher) fetchFrom(ctx context.Context, dir string, loc location, r Request) (Result, error) {
+func (f *Fetcher) fetchFrom(ctx context.Context, root *os.Root, loc location, r Request) (Result, error) {
 	u := loc.pkg
-	tmp, err := os.CreateTemp(dir, ".partial-*")
+	tmp, tmpName, err := createTemp(root, r.DriverVersion)
 	if err != nil {
 		return Result{}, fmt.Errorf("cache: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	defer tmp.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			tmp.Close()
+			_ = root.Remove(tmpName)
+		}
+	}()
 
 	maxSize := f.MaxSize
 	if maxSize == 0 {
@@ -245,20 +273,21 @@ func (f *Fetcher) fetchFrom(ctx context.Context, dir string, loc location, r Req
 		return Result{}, fmt.Errorf("%w: %s from %s has sha256 %s, expected %s; it was not used", ErrDigest, r.Package, u, got, want)
 	}
 
-	if err := tmp.Close(); err != nil {
-		return Result{}, err
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return Result{}, fmt.Errorf("cache: %w", err)
 	}
-	final := filepath.Join(dir, r.Package)
+	final := path.Join(r.DriverVersion, r.Package)
 	// The digest goes first: a package without one is not trusted, so a
 	// crash between the two renames leaves nothing that looks cached.
-	_ = os.Remove(final + ".sha256")
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	_ = root.Remove(final + ".sha256")
+	if err := root.Rename(tmpName, final); err != nil {
 		return Result{}, fmt.Errorf("cache: %w", err)
 	}
-	if err := writeFileAtomic(final+".sha256", []byte(got+"\n")); err != nil {
+	if err := writeAtomic(root, final+".sha256", []byte(got+"\n")); err != nil {
 		return Result{}, fmt.Errorf("cache: %w", err)
 	}
-	return Result{Path: final, SHA256: got, URL: u}, nil
+	keep = true
+	return Result{Path: filepath.Join(f.CacheDir, filepath.FromSlash(final)), SHA256: got, URL: u, File: tmp}, nil
 }
 
 // sidecar reads a .sha256 asset: "HEX" or sha256sum's "HEX  NAME". None,
@@ -393,33 +422,4 @@ func origin(u *url.URL) string {
 		port = map[string]string{"http": "80", "https": "443"}[scheme]
 	}
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
-}
-
-func fileSHA256(file string) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, bufio.NewReader(f)); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func writeFileAtomic(file string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".partial-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), file)
 }

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package fetch
+
+import "io/fs"
+
+func ownedByUs(fs.FileInfo) error { return nil }
