@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,10 +18,9 @@ import (
 
 // fromService gets a package the release could not give (releaseErr) by
 // having the build-service build it.
-func (l *Loader) fromService(ctx context.Context, f *fetch.Fetcher, req kernel.Request, name string, releaseErr error) (*fetch.Result, error) {
+func (l *Loader) fromService(ctx context.Context, f *fetch.Fetcher, svc *service.Client, req kernel.Request, name string, releaseErr error) (*fetch.Result, error) {
 	log := zerolog.Ctx(ctx)
 	cfg := l.Config
-	svc := l.service()
 	missing := errors.Is(releaseErr, fetch.ErrNotFound)
 	if missing {
 		log.Info().Err(releaseErr).Msg("package not in the release")
@@ -53,8 +53,15 @@ func (l *Loader) fromService(ctx context.Context, f *fetch.Fetcher, req kernel.R
 	if b.Package != "" && b.Package != name {
 		log.Warn().Str("service_package", b.Package).Str("package", name).Msg("the build-service names the package differently; check that packages: matches its config")
 	}
-	log.Info().Str("url", b.DownloadURL).Msg("downloading the built package")
-	res, err := f.Fetch(ctx, fetch.Request{DriverVersion: req.DriverVersion, Package: name, URL: b.DownloadURL, SHA256: b.SHA256})
+	// A private repository's download_url is a browser URL, which takes no
+	// token: with the API configured the asset is found through it, and
+	// checked against the service's digest all the same.
+	freq := fetch.Request{DriverVersion: req.DriverVersion, Package: name, SHA256: b.SHA256}
+	if f.API == nil {
+		freq.URL = b.DownloadURL
+	}
+	log.Info().Str("url", cmp.Or(freq.URL, "the release, through the GitHub API")).Msg("downloading the built package")
+	res, err := f.Fetch(ctx, freq)
 	switch {
 	case errors.Is(err, fetch.ErrDigest), errors.Is(err, fetch.ErrNoDigest):
 		return nil, withCode(ExitRejected, err)
@@ -106,20 +113,4 @@ func (l *Loader) build(ctx context.Context, svc *service.Client, req kernel.Requ
 	}
 	log.Info().Str("build_id", b.BuildID).Str("elapsed", time.Since(start).Round(time.Second).String()).Msg("build done")
 	return b, nil
-}
-
-// digestFromService asks the service for the sha256 of a package that is
-// in the release without a .sha256 asset: the service answers at once
-// from its asset index.
-func (l *Loader) digestFromService(ctx context.Context, svc *service.Client, req kernel.Request) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	b, err := svc.Request(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	if b.Status != service.StatusDone || b.SHA256 == "" {
-		return "", fmt.Errorf("the build-service has no digest for it (status %s)", b.Status)
-	}
-	return b.SHA256, nil
 }

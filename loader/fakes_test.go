@@ -140,6 +140,13 @@ func (r *release) put(path string, b []byte) {
 	r.files[path] = b
 }
 
+func (r *release) get(path string) ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.files[path]
+	return b, ok
+}
+
 func (r *release) Requests() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

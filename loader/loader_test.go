@@ -263,10 +263,10 @@ func TestRefusals(t *testing.T) {
 			},
 			code: loader.ExitRejected, msg: "sha256 mismatch",
 		},
-		"no digest and no service": {
+		"no digest": {
 			osRelease: "ubuntu-24.04", kernel: ubuntuKernel,
 			setup: func(t *testing.T, rel *release) { publish(t, rel, ubuntuPkg, ubuntuSpec(), false) },
-			code:  loader.ExitRejected, msg: "no build-service is configured",
+			code:  loader.ExitRejected, msg: "has no " + ubuntuPkg + ".sha256 asset beside it, so it cannot be verified",
 		},
 		"package of the wrong architecture": {
 			osRelease: "ubuntu-24.04", kernel: ubuntuKernel,
@@ -317,6 +317,7 @@ type fakeService struct {
 	url      string
 	polls    int
 	fail     bool
+	done     bool // the package exists: POST /build answers with it
 	requests []string
 }
 
@@ -331,6 +332,12 @@ func (s *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.KernelVersion != s.spec.KernelRelease {
 			w.WriteHeader(400)
 			_, _ = w.Write([]byte(`{"error":"unexpected request","field":"kernel_version"}`))
+			return
+		}
+		if s.done {
+			_ = json.NewEncoder(w).Encode(map[string]string{
+				"status": "done", "package": s.pkg, "sha256": sha(s.built), "download_url": s.url + "/v0.1.2/" + s.pkg,
+			})
 			return
 		}
 		w.WriteHeader(202)
@@ -367,6 +374,124 @@ func TestMissingPackageIsBuilt(t *testing.T) {
 	require.NoError(t, res.err)
 	require.Equal(t, []string{"finit_module riptides v0.1.2 " + vermagic}, n.kernel.Calls())
 	require.Equal(t, []string{"POST /build", "GET /status/b-1", "GET /status/b-1", "GET /status/b-1"}, svc.requests)
+}
+
+// TestNoDigestIsNotAskedOfTheService: a package in the release without
+// its .sha256 is refused; POST /build is not a lookup (on a stale index it
+// would dispatch a build nobody needs).
+func TestNoDigestIsNotAskedOfTheService(t *testing.T) {
+	t.Parallel()
+	rel, url := serveRelease(t)
+	built := publish(t, rel, ubuntuPkg, ubuntuSpec(), false)
+	svc := &fakeService{rel: rel, spec: ubuntuSpec(), pkg: ubuntuPkg, built: built, url: url, done: true}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	cfg := n.config(url)
+	cfg.ServiceURL = srv.URL
+	res := n.run(t, cfg)
+	require.Equal(t, loader.ExitRejected, res.code, "%v", res.err)
+	require.ErrorContains(t, res.err, ".sha256 asset beside it, so it cannot be verified")
+	require.Empty(t, svc.requests)
+	require.Empty(t, n.kernel.Calls())
+}
+
+// TestMirrorsAndTheService: with a build-service, a mirror's package is
+// checked against the service's digest, not the mirror's own .sha256.
+func TestMirrorsAndTheService(t *testing.T) {
+	t.Parallel()
+	real := fakedriver.MustPackage(t, ubuntuSpec())
+	other := ubuntuSpec()
+	other.DriverVersion = "v0.1.1" // a genuine package, but not this one
+	tampered := fakedriver.MustPackage(t, other)
+	for name, tc := range map[string]struct {
+		mirror   []byte
+		withSum  bool
+		service  bool
+		code     int
+		msg      string
+		loaded   string
+		svcCalls []string
+	}{
+		// Without a service the mirror is all there is to believe.
+		"another package with its own digest, no service": {mirror: tampered, withSum: true, code: loader.ExitOK, loaded: "v0.1.1"},
+		"tampered with its own digest, a service":         {mirror: tampered, withSum: true, service: true, code: loader.ExitRejected, msg: "sha256 mismatch", svcCalls: []string{"POST /build"}},
+		"the real package, the service's digest":          {mirror: real, service: true, code: loader.ExitOK, loaded: "v0.1.2", svcCalls: []string{"POST /build"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, url := serveRelease(t) // the release does not have it
+			mirror, mirrorURL := serveRelease(t)
+			mirror.put("/dl/v0.1.2/"+ubuntuPkg, tc.mirror)
+			if tc.withSum {
+				mirror.put("/dl/v0.1.2/"+ubuntuPkg+".sha256", []byte(sha(tc.mirror)+"\n"))
+			}
+			n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+			cfg := n.config(url)
+			cfg.Mirrors = []string{mirrorURL}
+			var svc *fakeService
+			if tc.service {
+				svc = &fakeService{spec: ubuntuSpec(), pkg: ubuntuPkg, built: real, url: url, done: true}
+				srv := httptest.NewServer(svc)
+				t.Cleanup(srv.Close)
+				cfg.ServiceURL = srv.URL
+			}
+			res := n.run(t, cfg)
+			require.Equal(t, tc.code, res.code, "%v", res.err)
+			if tc.code != loader.ExitOK {
+				require.ErrorContains(t, res.err, tc.msg)
+				require.Empty(t, n.kernel.Calls())
+			} else {
+				require.Equal(t, []string{"finit_module riptides " + tc.loaded + " " + vermagic}, n.kernel.Calls())
+			}
+			if svc != nil {
+				require.Equal(t, tc.svcCalls, svc.requests)
+			}
+		})
+	}
+}
+
+// TestPrivateRepository: the built package of a private repository is
+// downloaded through the API, whose token the browser download_url does
+// not take, and checked against the service's digest.
+func TestPrivateRepository(t *testing.T) {
+	t.Parallel()
+	rel := &release{files: map[string][]byte{}} // what the release holds, seen only through the API
+	var apiURL string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := rel.get("/dl/v0.1.2/" + ubuntuPkg)
+		if r.Header.Get("Authorization") != "Bearer tok" || !ok {
+			http.NotFound(w, r)
+			return
+		}
+		switch r.URL.Path {
+		case "/api/v3/repos/o/r/releases/tags/v0.1.2":
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": 7, "assets": []map[string]string{{"name": ubuntuPkg, "url": apiURL + "/api/v3/repos/o/r/releases/assets/1"}}})
+		case "/api/v3/repos/o/r/releases/assets/1":
+			_, _ = w.Write(b)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(api.Close)
+	apiURL = api.URL
+	browser := httptest.NewServer(http.NotFoundHandler()) // a private release's browser URLs
+	t.Cleanup(browser.Close)
+	svc := &fakeService{rel: rel, spec: ubuntuSpec(), pkg: ubuntuPkg, built: fakedriver.MustPackage(t, ubuntuSpec()), url: browser.URL + "/dl"}
+	srv := httptest.NewServer(svc)
+	t.Cleanup(srv.Close)
+
+	n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+	cfg := n.config(browser.URL + "/dl")
+	cfg.ServiceURL = srv.URL
+	cfg.GitHubToken, cfg.GitHubAPIURL, cfg.Repository = "tok", api.URL+"/api/v3", "o/r"
+	res := n.run(t, cfg)
+	require.NoError(t, res.err)
+	require.Equal(t, []string{"finit_module riptides v0.1.2 " + vermagic}, n.kernel.Calls())
+	for _, r := range n.http.Requests() {
+		require.NotContains(t, r, browser.URL, "the browser URL is no use for a private repository")
+	}
 }
 
 func TestFailedBuild(t *testing.T) {

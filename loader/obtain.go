@@ -19,9 +19,12 @@ import (
 func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir string) (*fetch.Result, error) {
 	log := zerolog.Ctx(ctx)
 	cfg := l.Config
+	svc := l.service()
 	f := &fetch.Fetcher{
 		HTTP: l.HTTP, Sources: append([]string{cfg.ReleaseURL}, cfg.Mirrors...), Token: cfg.GitHubToken,
 		API: cfg.GitHubAPI(), CacheDir: cacheDir, UserAgent: l.UserAgent, Backoff: l.Backoff,
+		// With a build-service, mirrors serve packages it vouches for.
+		MirrorDigests: svc == nil,
 	}
 	if res, ok, err := f.Cached(req.DriverVersion, name); err != nil {
 		log.Warn().Err(err).Msg("cache unreadable; downloading")
@@ -33,9 +36,6 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir 
 		return &res, nil
 	}
 	freq := fetch.Request{DriverVersion: req.DriverVersion, Package: name}
-	if svc := l.service(); svc != nil {
-		freq.Digest = func(ctx context.Context) (string, error) { return l.digestFromService(ctx, svc, req) }
-	}
 	url := strings.TrimSuffix(cfg.ReleaseURL, "/") + "/" + req.DriverVersion + "/" + name
 	log.Info().Str("url", url).Strs("mirrors", cfg.Mirrors).Msg("downloading")
 	if cfg.DryRun {
@@ -51,7 +51,7 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir 
 	case ctx.Err() != nil:
 		return nil, err
 	}
-	return l.fromService(ctx, f, req, name, err)
+	return l.fromService(ctx, f, svc, req, name, err)
 }
 
 // cacheDir makes the cache dir (0700) and refuses one others could write

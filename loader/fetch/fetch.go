@@ -51,10 +51,15 @@ type Fetcher struct {
 	Token string
 	// API, when set, replaces the first source: assets are found and
 	// downloaded through GitHub's REST API, as a private repository needs.
-	API       *GitHubAPI
-	CacheDir  string
-	MaxSize   int64 // 0 means DefaultMaxSize
-	UserAgent string
+	API *GitHubAPI
+	// MirrorDigests trusts a mirror's own .sha256 asset. Without it a
+	// mirror is used only for a package whose digest is known from
+	// elsewhere (the build-service's answer): whoever runs a mirror could
+	// otherwise publish any package with a matching digest.
+	MirrorDigests bool
+	CacheDir      string
+	MaxSize       int64 // 0 means DefaultMaxSize
+	UserAgent     string
 	// Backoff spaces retries of a failing source; nil means three tries
 	// about a second apart.
 	Backoff func() backoff.BackOff
@@ -65,14 +70,11 @@ type Request struct {
 	DriverVersion string
 	Package       string
 	// SHA256 is the expected digest (hex) when known, e.g. from the
-	// build-service; otherwise the source's .sha256 asset, then Digest, is
-	// asked.
+	// build-service; otherwise the release's .sha256 asset is.
 	SHA256 string
-	// URL, when set, is the one place to download from (the build-service's
-	// download_url) instead of the sources.
+	// URL, when set, replaces the first source (the build-service's
+	// download_url); mirrors follow.
 	URL string
-	// Digest is the last resort for a digest, e.g. asking the build-service.
-	Digest func(ctx context.Context) (string, error)
 }
 
 // Result is a verified package in the cache.
@@ -197,22 +199,36 @@ type location struct{ pkg, sum string }
 
 type locator func(ctx context.Context) (location, error)
 
-// locators lists where to look, in order: the service's URL alone, or the
-// release (through the API when configured) and then the mirrors.
+// locators lists where to look, in order: the release (the service's URL,
+// or through the API, when set), then the mirrors that can be verified.
 func (f *Fetcher) locators(r Request) []locator {
-	fixed := func(u string) locator {
-		return func(context.Context) (location, error) { return location{pkg: u, sum: u + ".sha256"}, nil }
+	fixed := func(u string, withSum bool) locator {
+		loc := location{pkg: u}
+		if withSum {
+			loc.sum = u + ".sha256"
+		}
+		return func(context.Context) (location, error) { return loc, nil }
 	}
-	if r.URL != "" {
-		return []locator{fixed(r.URL)}
+	release := func(s string) string {
+		return strings.TrimSuffix(s, "/") + "/" + url.PathEscape(r.DriverVersion) + "/" + url.PathEscape(r.Package)
 	}
 	var out []locator
-	for i, s := range f.Sources {
-		if i == 0 && f.API != nil {
-			out = append(out, func(ctx context.Context) (location, error) { return f.locateAsset(ctx, r.DriverVersion, r.Package) })
+	switch {
+	case r.URL != "":
+		out = append(out, fixed(r.URL, true))
+	case f.API != nil:
+		out = append(out, func(ctx context.Context) (location, error) { return f.locateAsset(ctx, r.DriverVersion, r.Package) })
+	case len(f.Sources) > 0:
+		out = append(out, fixed(release(f.Sources[0]), true))
+	}
+	for _, s := range f.Sources[min(1, len(f.Sources)):] {
+		if r.SHA256 == "" && !f.MirrorDigests {
+			out = append(out, func(context.Context) (location, error) {
+				return location{}, fmt.Errorf("mirror %s not asked: its own .sha256 is not trusted while a build-service is configured to give the digest", s)
+			})
 			continue
 		}
-		out = append(out, fixed(strings.TrimSuffix(s, "/")+"/"+url.PathEscape(r.DriverVersion)+"/"+url.PathEscape(r.Package)))
+		out = append(out, fixed(release(s), true))
 	}
 	return out
 }
@@ -258,15 +274,9 @@ func (f *Fetcher) fetchFrom(ctx context.Context, root *os.Root, loc location, r 
 			return Result{}, err
 		}
 	}
-	if want == "" && r.Digest != nil {
-		if want, err = r.Digest(ctx); err != nil {
-			return Result{}, fmt.Errorf("%w: %s has no .sha256 asset and asking for one failed: %w", ErrNoDigest, r.Package, err)
-		}
-		want = strings.ToLower(want)
-	}
 	switch {
 	case want == "":
-		return Result{}, fmt.Errorf("%w: %s has no %s asset and no build-service is configured to ask", ErrNoDigest, r.Package, kernel.ChecksumName(r.Package))
+		return Result{}, fmt.Errorf("%w: %s from %s has no %s asset beside it, so it cannot be verified; publish one (the build-service does for every package it builds)", ErrNoDigest, r.Package, u, kernel.ChecksumName(r.Package))
 	case !hexRe.MatchString(want):
 		return Result{}, fmt.Errorf("%w: expected digest %q is not a sha256 in hex", ErrDigest, want)
 	case got != want:

@@ -225,14 +225,7 @@ func TestFetchFailures(t *testing.T) {
 		"no digest anywhere": {
 			files:   map[string]string{"/dl/" + dv + "/" + pkg: string(body)},
 			req:     fetch.Request{DriverVersion: dv, Package: pkg},
-			wantErr: fetch.ErrNoDigest, msg: "no " + pkg + ".sha256 asset",
-		},
-		"digest lookup disagrees": {
-			files: map[string]string{"/dl/" + dv + "/" + pkg: string(body)},
-			req: fetch.Request{DriverVersion: dv, Package: pkg, Digest: func(context.Context) (string, error) {
-				return sum([]byte("other")), nil
-			}},
-			wantErr: fetch.ErrDigest,
+			wantErr: fetch.ErrNoDigest, msg: "no " + pkg + ".sha256 asset beside it, so it cannot be verified",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -251,18 +244,43 @@ func TestFetchFailures(t *testing.T) {
 	}
 }
 
-func TestFetchDigestFromLookup(t *testing.T) {
+// TestFetchMirrorDigests: a mirror's own .sha256 vouches for its package
+// only when nothing better (the build-service) is configured.
+func TestFetchMirrorDigests(t *testing.T) {
 	t.Parallel()
-	_, src := serve(t, map[string]string{"/dl/" + dv + "/" + pkg: string(body)})
-	f := fetcher(t, src)
-	asked := 0
-	res, err := f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg, Digest: func(context.Context) (string, error) {
-		asked++
-		return sum(body), nil
-	}})
-	require.NoError(t, err)
-	require.Equal(t, 1, asked)
-	require.Equal(t, sum(body), res.SHA256)
+	tampered := []byte("not the release's package")
+	for name, tc := range map[string]struct {
+		trust   bool
+		sha256  string
+		wantErr error
+		msg     string
+		asked   int
+	}{
+		"trusted without a service":       {trust: true, wantErr: nil, asked: 2},
+		"not asked with a service":        {wantErr: fetch.ErrNotFound, msg: "mirror", asked: 0},
+		"checked against the service's":   {sha256: sum(body), wantErr: fetch.ErrDigest, asked: 1},
+		"the service's digest wins (too)": {trust: true, sha256: sum(body), wantErr: fetch.ErrDigest, asked: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, src := serve(t, nil)
+			mirror, mirrorSrc := serve(t, map[string]string{
+				"/dl/" + dv + "/" + pkg:             string(tampered),
+				"/dl/" + dv + "/" + pkg + ".sha256": sum(tampered) + "\n",
+			})
+			f := fetcher(t, src, mirrorSrc)
+			f.MirrorDigests = tc.trust
+			res, err := f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg, SHA256: tc.sha256})
+			require.Len(t, mirror.requests(), tc.asked)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				require.Equal(t, sum(tampered), res.SHA256)
+				return
+			}
+			require.ErrorIs(t, err, tc.wantErr)
+			require.ErrorContains(t, err, tc.msg)
+		})
+	}
 }
 
 func TestFetchRetriesServerErrors(t *testing.T) {
@@ -304,6 +322,14 @@ func TestFetchFromURL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, src+"/elsewhere/"+pkg, res.URL)
 	require.Equal(t, []string{"/dl/elsewhere/" + pkg + " "}, r.requests())
+
+	// The URL replaces the release; mirrors follow it.
+	_, gone := serve(t, nil)
+	_, mirror := serve(t, map[string]string{"/dl/" + dv + "/" + pkg: string(body)})
+	f = fetcher(t, "http://release.invalid/dl", mirror)
+	res, err = f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg, URL: gone + "/x/" + pkg, SHA256: sum(body)})
+	require.NoError(t, err)
+	require.Equal(t, mirror+"/"+dv+"/"+pkg, res.URL)
 }
 
 func TestCachedDropsDamagedEntry(t *testing.T) {
