@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -51,14 +52,70 @@ func New(cfg Config, out io.Writer) *Loader {
 	}
 }
 
+// idleTimeout fails a response body that sends nothing for this long.
+const idleTimeout = 60 * time.Second
+
 // NewHTTPClient bounds each phase of a request without bounding a large
-// download, and keeps proxy settings from the environment.
-func NewHTTPClient() *http.Client {
+// download: connecting, the TLS handshake, the wait for the headers, and
+// any pause in the body. It keeps proxy settings from the environment.
+func NewHTTPClient() *http.Client { return newHTTPClient(idleTimeout) }
+
+func newHTTPClient(idle time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 15 * time.Second
 	t.ResponseHeaderTimeout = 60 * time.Second
-	return &http.Client{Transport: t}
+	return &http.Client{Transport: &idleTransport{base: t, idle: idle}}
+}
+
+// errStalled is a response body that stopped sending.
+var errStalled = errors.New("download stalled")
+
+// idleTransport ends a request whose body sends nothing for idle, so that
+// a stalled download fails, and is retried, instead of hanging: keepalives
+// keep a half-dead connection open for ever.
+type idleTransport struct {
+	base http.RoundTripper
+	idle time.Duration
+}
+
+func (t *idleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	resp, err := t.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	b := &idleBody{ReadCloser: resp.Body, cancel: cancel, idle: t.idle}
+	b.timer = time.AfterFunc(t.idle, func() { b.stalled.Store(true); cancel(errStalled) })
+	resp.Body = b
+	return resp, nil
+}
+
+type idleBody struct {
+	io.ReadCloser
+	cancel  context.CancelCauseFunc
+	idle    time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.idle)
+	}
+	if err != nil && err != io.EOF && b.stalled.Load() {
+		err = fmt.Errorf("%w: no data for %s", errStalled, b.idle)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel(nil)
+	return err
 }
 
 // Run detects, names, obtains, verifies and loads. Its error carries the
