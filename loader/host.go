@@ -41,7 +41,9 @@ func installCommand(x Commander, f kernel.Format, file string) ([]string, error)
 	have := func(p string) bool { _, err := x.LookPath(p); return err == nil }
 	switch {
 	case f == kernel.FormatDeb && have("apt-get"):
-		return []string{"apt-get", "install", "-y", "--no-install-recommends", "--allow-downgrades", file}, nil
+		// At boot unattended-upgrades may hold dpkg's lock: wait for it
+		// rather than fail with exit code 6, which is not retried.
+		return []string{"apt-get", "install", "-y", "--no-install-recommends", "--allow-downgrades", "-o", "DPkg::Lock::Timeout=300", file}, nil
 	case f == kernel.FormatDeb && have("dpkg"):
 		return []string{"dpkg", "-i", file}, nil
 	case f == kernel.FormatRPM && have("dnf"):

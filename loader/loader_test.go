@@ -62,7 +62,7 @@ func TestHostMode(t *testing.T) {
 		"ubuntu with apt-get": {
 			osRelease: "ubuntu-24.04", kernel: ubuntuKernel, pkg: ubuntuPkg, spec: ubuntuSpec(),
 			have: []string{"apt-get", "dpkg"},
-			want: []string{"apt-get install -y --no-install-recommends --allow-downgrades {pkg}", "depmod -a " + ubuntuKernel, "modprobe -- riptides"},
+			want: []string{"apt-get install -y --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 {pkg}", "depmod -a " + ubuntuKernel, "modprobe -- riptides"},
 		},
 		"debian with dpkg only": {
 			osRelease: "ubuntu-24.04", kernel: ubuntuKernel, pkg: ubuntuPkg, spec: ubuntuSpec(),
@@ -183,7 +183,7 @@ func TestDryRun(t *testing.T) {
 		if mode == loader.ModeContainer {
 			require.Contains(t, res.out, "would load: riptides v0.1.2 from lib/modules/"+ubuntuKernel+"/extra/riptides.ko.xz with finit_module\n")
 		} else {
-			require.Regexp(t, "would run: apt-get install -y --no-install-recommends --allow-downgrades "+workCopy(ubuntuPkg)+"\n", res.out)
+			require.Regexp(t, "would run: apt-get install -y --no-install-recommends --allow-downgrades -o DPkg::Lock::Timeout=300 "+workCopy(ubuntuPkg)+"\n", res.out)
 			require.Contains(t, res.out, "would run: modprobe -- riptides\n")
 		}
 	}
