@@ -244,6 +244,14 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) (Buil
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	if c.Token != "" {
+		// The API never redirects: one that does is not followed, so the
+		// token goes nowhere else (Go would resend it to the same host on
+		// another port, or over http).
+		noRedirect := *hc
+		noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		hc = &noRedirect
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return Build{}, nil, fmt.Errorf("%s %s: %w", method, path, err)

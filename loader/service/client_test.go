@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,4 +228,29 @@ func TestWaitGivesUpWithContext(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, `build b-1 not finished (last seen in_progress, at "build / Set up job")`)
 	require.Equal(t, 3, polls)
+}
+
+// A redirect from the service is not followed: the bearer token must not
+// reach another port of the same host.
+func TestTokenNotSentOnRedirect(t *testing.T) {
+	t.Parallel()
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("Authorization") != "")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"done","package":"p.deb","download_url":"https://x/p.deb","sha256":"ab"}`))
+	}))
+	t.Cleanup(other.Close)
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(svc.Close)
+	c := &service.Client{BaseURL: svc.URL, Token: "s3cret", HTTP: svc.Client(),
+		Backoff: func() backoff.BackOff { return &backoff.ZeroBackOff{} }}
+
+	_, err := c.Request(t.Context(), req)
+	var apiErr *service.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusTemporaryRedirect, apiErr.StatusCode)
+	require.False(t, leaked.Load(), "the token reached the redirect target")
 }
