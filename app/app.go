@@ -31,11 +31,12 @@ const jobTimeout = 2 * time.Minute
 
 // App is a running build-service.
 type App struct {
-	store  store.Store
-	jobs   store.Jobs
-	server *http.Server
-	served chan error
-	ownsDB bool
+	stopRefresh func()
+	store       store.Store
+	jobs        store.Jobs
+	server      *http.Server
+	served      chan error
+	ownsDB      bool
 }
 
 // Deps are what a caller may hand in instead of having them made from the
@@ -101,10 +102,16 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package
-	// that exists is found; GitHub being down must not stop the service.
+	// that exists is found. GitHub being down must not stop the service:
+	// it answers 503 for unread releases and keeps trying in the
+	// background (the periodic refresh may run on another replica).
+	a.stopRefresh = func() {}
 	refreshCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := svc.RefreshAll(refreshCtx); err != nil {
-		log.Warn().Err(err).Msg("initial release index refresh failed; the periodic refresh will retry")
+		log.Warn().Err(err).Msg("initial release index refresh failed; retrying in the background")
+		retryCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopRefresh = stop
+		go refreshUntilDone(retryCtx, svc, 10*time.Second)
 	}
 	cancel()
 
@@ -170,13 +177,36 @@ func withLogging(log zerolog.Logger, next http.Handler) http.Handler {
 	return hlog.NewHandler(log)(h)
 }
 
-// Close stops serving, lets running jobs finish, and closes the store.
+// refreshUntilDone retries the release index refresh until one succeeds.
+func refreshUntilDone(ctx context.Context, svc *builds.Service, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := svc.RefreshAll(ctx); err == nil {
+			zerolog.Ctx(ctx).Info().Msg("release index refreshed")
+			return
+		}
+	}
+}
+
+// Close stops serving, lets running jobs finish (cancelling them when ctx
+// ends first), and closes the store.
 func (a *App) Close(ctx context.Context) error {
+	a.stopRefresh()
 	errs := []error{a.server.Shutdown(ctx)}
 	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
-	errs = append(errs, a.jobs.Stop(ctx))
+	if err := a.jobs.Stop(ctx); err != nil {
+		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		errs = append(errs, err, a.jobs.StopAndCancel(cancelCtx))
+		cancel()
+	}
 	if a.ownsDB {
 		errs = append(errs, a.store.Close())
 	}
@@ -210,6 +240,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener) error {
 // caller that owns it: connections are cut and running jobs cancelled.
 // Tests use it to check that a restart loses nothing.
 func (a *App) Kill() {
+	a.stopRefresh()
 	_ = a.server.Close()
 	<-a.served
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

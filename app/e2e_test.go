@@ -127,13 +127,15 @@ func TestEndToEnd(t *testing.T) {
 			sum := sha256.Sum256(pkg)
 			require.Equal(t, hex.EncodeToString(sum[:]), final.SHA256)
 
-			dispatches := env.Sim.Stats().Dispatches
+			calls := env.Sim.Stats().TotalRequests
 			code, again := post(t, env, request("6.8.0-1053-gcp"))
 			require.Equal(t, http.StatusOK, code)
 			require.Equal(t, "done", again.Status)
 			require.Equal(t, final.DownloadURL, again.DownloadURL)
 			require.Equal(t, final.SHA256, again.SHA256)
-			require.Equal(t, dispatches, env.Sim.Stats().Dispatches, "a cached package must not be dispatched again")
+			require.Equal(t, calls, env.Sim.Stats().TotalRequests, "a cached package costs no GitHub call")
+			require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
+			require.Equal(t, "package confirmed in the release", final.Progress)
 
 			events, err := env.Store.BuildEvents(t.Context(), accepted.BuildID)
 			require.NoError(t, err)

@@ -48,6 +48,21 @@ func TestDispatchIsRetried(t *testing.T) {
 	}
 }
 
+// A dispatch that GitHub carried out but whose answer was lost is not
+// repeated: the retry finds the run by its run-name first.
+func TestDispatchAnswerLost(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Faults: []ghsim.Fault{{Route: dispatchRoute, Status: http.StatusGatewayTimeout, AfterHandling: true}}})
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
+	stats := env.Sim.Stats()
+	require.EqualValues(t, 1, stats.FaultsInjected)
+	require.EqualValues(t, 1, stats.Dispatches, "one run, although the first answer was a 504")
+	require.EqualValues(t, 1, stats.ByRoute[dispatchRoute], "the retry looked the run up instead of dispatching")
+}
+
 func TestDispatchRefusedForGood(t *testing.T) {
 	t.Parallel()
 	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) { c.Repository.Workflow = "no-such-workflow.yml" }})

@@ -17,24 +17,34 @@ import (
 	"github.com/riptides/driverbuild/store"
 )
 
-// Until the releases have been read from GitHub, an unknown driver version
-// may just be one not read yet: the answer is 503, not the client's fault.
+// Until a release's assets have been read from GitHub, a request for it
+// may be for a package that exists: the answer is 503 (retry), neither 400
+// (not the client's fault) nor a needless build.
 func TestIndexNotReadyAnswers503(t *testing.T) {
 	t.Parallel()
-	env := e2e.Start(t, e2e.Options{
-		Faults:    []ghsim.Fault{{Route: "GET /api/v3/repos/{owner}/{repo}/releases", Status: http.StatusBadGateway, Count: 5}},
-		Configure: func(c *app.Config) { c.Builds.IndexRefresh = 300 * time.Millisecond },
-	})
-	resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(request("6.8.0-1012-aws")))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	for name, route := range map[string]string{
+		"releases unread": "GET /api/v3/repos/{owner}/{repo}/releases",
+		"assets unread":   "GET /api/v3/repos/{owner}/{repo}/releases/{release_id}/assets",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := e2e.Start(t, e2e.Options{
+				Faults:    []ghsim.Fault{{Route: route, Status: http.StatusBadGateway, Count: 8}},
+				Configure: func(c *app.Config) { c.Builds.IndexRefresh = 300 * time.Millisecond },
+			})
+			resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(request("6.8.0-1012-aws")))
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			require.NotEmpty(t, resp.Header.Get("Retry-After"))
+			require.Zero(t, env.Sim.Stats().Dispatches)
 
-	require.Eventually(t, func() bool {
-		code, _ := postQuiet(env, request("6.8.0-1012-aws"))
-		return code == http.StatusAccepted
-	}, 20*time.Second, 50*time.Millisecond, "served once the periodic refresh has read the releases")
+			require.Eventually(t, func() bool {
+				code, _ := postQuiet(env, request("6.8.0-1012-aws"))
+				return code == http.StatusAccepted
+			}, 20*time.Second, 50*time.Millisecond, "served once a refresh has read the releases")
+		})
+	}
 }
 
 // A run that claims success without uploading the package ends the build

@@ -41,7 +41,8 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 	}
 	ref, err := s.gh.Dispatch(ctx, inputs(b))
 	if err != nil {
-		if final || ghclient.Permanent(err) {
+		_, limited := ghclient.RetryAfter(err, s.now())
+		if (final && !limited) || ghclient.Permanent(err) {
 			log.Error().Err(err).Msg("dispatch failed for good")
 			_, _, terr := s.store.BuildTransition(ctx, store.BuildTransitionParams{
 				ID: b.ID, From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed,

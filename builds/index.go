@@ -63,13 +63,15 @@ func (s *Service) RefreshTag(ctx context.Context, tag string) error {
 // revalidates each one's assets. With nothing changed it costs one listing
 // plus one 304 per release of up to 100 assets.
 func (s *Service) RefreshAll(ctx context.Context) error {
+	// The stored tags are read before GitHub is asked, so that a release a
+	// webhook adds meanwhile is not taken for one that is gone.
+	known, err := s.store.ReleaseTags(ctx)
+	if err != nil {
+		return fmt.Errorf("list stored releases: %w", err)
+	}
 	rels, err := s.gh.Releases(ctx)
 	if err != nil {
 		return err
-	}
-	known, err := s.store.ReleaseTags(ctx)
-	if err != nil {
-		return fmt.Errorf("list releases: %w", err)
 	}
 	listed := make([]string, len(rels))
 	for i, r := range rels {
@@ -82,16 +84,25 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 			}
 		}
 	}
-	s.indexed.Store(true) // which releases exist is known now
-	var errs []error
+	// Every release is recorded before any asset listing, so that one
+	// listing failing makes its release "not read yet" (503), not unknown.
+	toRefresh := make([]store.Release, 0, len(rels))
 	for _, r := range rels {
 		rel, err := s.store.ReleaseByTag(ctx, r.Tag)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && rel.ReleaseID != r.ID):
 			rel = store.Release{Tag: r.Tag, ReleaseID: r.ID}
+			if err := s.store.ReleaseUpsert(ctx, rel); err != nil {
+				return fmt.Errorf("record release %s: %w", r.Tag, err)
+			}
 		case err != nil:
 			return fmt.Errorf("load release: %w", err)
 		}
+		toRefresh = append(toRefresh, rel)
+	}
+	s.indexed.Store(true) // which releases exist is known now
+	var errs []error
+	for _, rel := range toRefresh {
 		if err := s.refresh(ctx, rel); err != nil {
 			errs = append(errs, err)
 		}

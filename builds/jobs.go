@@ -56,7 +56,7 @@ const confirmAttempts = 3
 // ConfirmArgs is the job that confirms a succeeded run's package is in
 // the release, so that webhooks never wait on GitHub.
 type ConfirmArgs struct {
-	BuildID string `json:"build_id"`
+	BuildID string `json:"build_id" river:"unique"`
 	// Source is who saw the run succeed; the build's end is theirs.
 	Source store.Source `json:"source"`
 }

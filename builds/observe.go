@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/rs/zerolog"
-
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/store"
 )
@@ -35,9 +33,10 @@ func outcome(conclusion string) (store.Status, store.Reason) {
 const confirming = "run succeeded; confirming the package in the release"
 
 // ObserveRun applies what a workflow_run webhook or a poll says about a
-// run, with the delivery, in one transaction. Runs of other workflows, runs
-// whose run-name carries no build of ours, and a second run of a build
-// (a dispatch retried after an ambiguous failure) are ignored. A run that
+// run, with the delivery, in one transaction. Runs of other workflows and
+// runs whose run-name carries no build of ours are ignored; so is a second
+// run of a build (a dispatch retried after an ambiguous failure), by the
+// transition rule, under the row lock. A run that
 // succeeded ends the build only once its package is in the release: found
 // in the index at once, or else by a confirm job, which may ask GitHub;
 // a webhook never waits on GitHub.
@@ -53,11 +52,6 @@ func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery,
 		}
 		if err != nil {
 			return fmt.Errorf("load build: %w", err)
-		}
-		if b.RunID != 0 && b.RunID != run.ID {
-			zerolog.Ctx(ctx).Warn().Str("build_id", b.ID).Int64("run_id", run.ID).Int64("followed_run_id", b.RunID).
-				Msg("ignoring a second run of a build")
-			return nil
 		}
 		p := store.BuildTransitionParams{
 			ID: b.ID, To: store.StatusInProgress, Source: src, RunID: run.ID, RunURL: run.URL, Now: s.now(),
@@ -149,9 +143,9 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source,
 		case err != nil:
 			return err
 		case found:
-			p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
+			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, "package confirmed in the release"
 		case final:
-			p.To, p.Reason = store.StatusError, store.ReasonPackageMissing
+			p.To, p.Reason, p.Progress = store.StatusError, store.ReasonPackageMissing, "package missing from the release"
 			p.Detail = fmt.Sprintf("run %d succeeded, but release %s has no %s", b.RunID, b.DriverVersion, b.Package)
 		default:
 			return fmt.Errorf("release %s has no %s yet", b.DriverVersion, b.Package)

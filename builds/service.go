@@ -135,7 +135,13 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 	case !errors.Is(err, store.ErrNotFound):
 		return Outcome{}, fmt.Errorf("look up asset: %w", err)
 	}
-	if _, err := s.store.ReleaseByTag(ctx, req.DriverVersion); err != nil {
+	rel, err := s.store.ReleaseByTag(ctx, req.DriverVersion)
+	if err == nil && rel.RefreshedAt.IsZero() {
+		// Known to exist, but its assets were never read: the package may
+		// be there, and a build now could be a needless one.
+		return Outcome{}, ErrIndexNotReady
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) && !s.indexed.Load() {
 			return Outcome{}, ErrIndexNotReady
 		}

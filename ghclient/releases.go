@@ -14,7 +14,8 @@ type Release struct {
 	Tag string
 }
 
-// Releases lists every release of the repository.
+// Releases lists the published releases of the repository. Drafts are
+// left out: their assets cannot be downloaded without credentials.
 func (c *Client) Releases(ctx context.Context) ([]Release, error) {
 	gh, err := c.installation(ctx)
 	if err != nil {
@@ -28,7 +29,9 @@ func (c *Client) Releases(ctx context.Context) ([]Release, error) {
 			return nil, fmt.Errorf("list releases: %w", err)
 		}
 		for _, r := range rs {
-			out = append(out, Release{ID: r.GetID(), Tag: r.GetTagName()})
+			if !r.GetDraft() {
+				out = append(out, Release{ID: r.GetID(), Tag: r.GetTagName()})
+			}
 		}
 		if resp.NextPage == 0 {
 			return out, nil

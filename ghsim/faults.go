@@ -19,6 +19,10 @@ type Fault struct {
 	Count int `json:"count"`
 	// RetryAfter is the Retry-After of a rate-limit fault in seconds (default 60).
 	RetryAfter int `json:"retry_after,omitempty"`
+	// AfterHandling carries the request out and then loses its answer,
+	// replaced by the fault: a gateway that times out after the work was
+	// done. A client that retries does the work twice.
+	AfterHandling bool `json:"after_handling,omitempty"`
 }
 
 // InjectFault queues f; faults apply in the order they were injected.

@@ -107,16 +107,7 @@ func (s *Server) chain(route string, auth authKind, h http.HandlerFunc) http.Han
 	if !control {
 		s.routes[route] = true
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		if control {
-			h(w, r)
-			return
-		}
-		s.countRequest(route)
-		if f := s.takeFault(route); f != nil {
-			s.writeFault(w, r, f)
-			return
-		}
+	serve := func(w http.ResponseWriter, r *http.Request) {
 		if auth == authNone {
 			if s.isRepo(r) {
 				h(w, r)
@@ -139,7 +130,30 @@ func (s *Server) chain(route string, auth authKind, h http.HandlerFunc) http.Han
 		}
 		h(rw, r)
 	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if control {
+			h(w, r)
+			return
+		}
+		s.countRequest(route)
+		f := s.takeFault(route)
+		if f == nil {
+			serve(w, r)
+			return
+		}
+		if f.AfterHandling {
+			serve(discard{header: http.Header{}}, r)
+		}
+		s.writeFault(w, r, f)
+	}
 }
+
+// discard is a response nobody reads: the answer a fault replaces.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header       { return d.header }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}
 
 // isRepo reports whether the request's {owner}/{repo}, if any, is the
 // simulated repository. GitHub compares names case-insensitively.

@@ -23,6 +23,7 @@ type releaseEvent struct {
 	Release struct {
 		ID      int64            `json:"id"`
 		TagName string           `json:"tag_name"`
+		Draft   bool             `json:"draft"`
 		Assets  []ghclient.Asset `json:"assets"`
 	} `json:"release"`
 	Repository struct {
@@ -42,7 +43,8 @@ func (h *Release) Handle(ctx context.Context, eventType, deliveryID string, payl
 	return h.Observer.ObserveRelease(ctx, &builds.Delivery{ID: deliveryID, Event: eventType, Action: e.Action},
 		builds.ReleaseEvent{
 			ReleaseID: e.Release.ID, Tag: e.Release.TagName, Assets: e.Release.Assets,
-			Gone: e.Action == "deleted" || e.Action == "unpublished",
+			// A draft's assets cannot be downloaded without credentials.
+			Gone: e.Action == "deleted" || e.Action == "unpublished" || e.Release.Draft,
 		})
 }
 

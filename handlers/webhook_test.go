@@ -294,6 +294,13 @@ func TestReleaseWebhookFillsIndex(t *testing.T) {
 	require.Equal(t, "13", a.DistroVersion)
 	require.EqualValues(t, 1234, a.Size)
 
+	draft := fixture(t, "release.published.json", map[string]any{
+		"action": "created", "repository.full_name": repo, "release.tag_name": "v0.3.0-rc.1", "release.draft": true,
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "r3", draft, secret))
+	_, err = h.st.ReleaseByTag(t.Context(), "v0.3.0-rc.1")
+	require.ErrorIs(t, err, store.ErrNotFound, "a draft's assets cannot be downloaded: it is no release to serve")
+
 	deleted := fixture(t, "release.published.json", map[string]any{
 		"action": "deleted", "repository.full_name": repo, "release.tag_name": "v0.2.0",
 	})

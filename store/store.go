@@ -204,9 +204,9 @@ type Queries interface {
 	// When p.To equals the current, non-terminal status it records the
 	// non-empty fields and HeardAt, with no event row. Anything else (a
 	// backward or post-terminal event) changes nothing but filling RunID and
-	// RunURL where they were empty. RunID and RunURL, once set, are never
-	// replaced: a build follows the first run it was told of. A build not
-	// in p.From (when set) is not changed at all. It returns the build as
+	// RunURL where they were empty. A build follows the first run it was
+	// told of: news about another run (p.RunID set and different) changes
+	// nothing. A build not in p.From (when set) is not changed at all. It returns the build as
 	// stored after.
 	BuildTransition(ctx context.Context, p BuildTransitionParams) (b Build, changed bool, err error)
 	// BuildsStale lists active (queued or in_progress) builds whose HeardAt

@@ -379,14 +379,15 @@ func testBuildTransition(t *testing.T, s store.Store) {
 			p:     params{To: store.StatusDone, Source: store.SourceWebhook, Progress: "again", DownloadURL: "second"},
 			want:  func(b store.Build) store.Build { return b },
 		},
-		"another run never replaces the known one": {
+		"another run's news changes nothing": {
 			setup: []params{running},
 			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "compile", RunID: 43, RunURL: "other"},
-			want: func(b store.Build) store.Build {
-				b.Progress = "compile"
-				b.UpdatedAt, b.HeardAt = at(10), at(10)
-				return b
-			},
+			want:  func(b store.Build) store.Build { return b },
+		},
+		"another run's end does not end the build": {
+			setup: []params{running},
+			p:     params{To: store.StatusError, Reason: store.ReasonBuildFailed, Source: store.SourceWebhook, RunID: 43},
+			want:  func(b store.Build) store.Build { return b },
 		},
 		"precondition met: the build moves": {
 			p:       params{From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI},

@@ -11,6 +11,9 @@ func Apply(b store.Build, p store.BuildTransitionParams) (next store.Build, ev *
 	if p.From != "" && b.Status != p.From {
 		return b, nil, false
 	}
+	if b.RunID != 0 && p.RunID != 0 && p.RunID != b.RunID {
+		return b, nil, false // another run of the build: it follows its first
+	}
 	switch {
 	case b.Status.Advances(p.To):
 		ev = &store.Event{
