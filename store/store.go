@@ -17,7 +17,7 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict is returned when a write would violate a uniqueness rule.
 	ErrConflict = errors.New("conflict")
-	// ErrNoJobs is returned by InsertJob until NewJobs has created the River
+	// ErrNoJobs is returned by Tx.InsertJob until NewJobs has created the River
 	// client that inserts jobs.
 	ErrNoJobs = errors.New("no jobs client: call NewJobs first")
 )
@@ -266,10 +266,9 @@ type Store interface {
 	Queries
 	// InTx runs fn in one transaction, committed when fn returns nil.
 	InTx(ctx context.Context, fn func(Tx) error) error
-	// InsertJob enqueues a job outside any transaction.
-	InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
 	// NewJobs creates the River client on this database, with the driver
-	// that fits it. InsertJob needs it; call it once, before inserting.
+	// that fits it. Tx.InsertJob needs it. A later call replaces the
+	// client, as a service restarted in-process does.
 	NewJobs(cfg *river.Config) (Jobs, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -94,18 +94,6 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	return nil
 }
 
-// InsertJob enqueues a job outside any transaction.
-func (s *Store) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-	jobs := s.jobs.Load()
-	if jobs == nil {
-		return fmt.Errorf("insert job %s: %w", args.Kind(), store.ErrNoJobs)
-	}
-	if _, err := jobs.Insert(ctx, args, opts); err != nil {
-		return fmt.Errorf("insert job %s: %w", args.Kind(), err)
-	}
-	return nil
-}
-
 // NewJobs creates the River client on this database. A later call
 // replaces the client, as a service restarted in-process does once the old
 // one has stopped.

@@ -950,24 +950,27 @@ func testJobs(t *testing.T, open func(testing.TB) store.Store) {
 		require.True(t, isNew)
 		require.Empty(t, jobMarkers(t, jobs))
 	})
-	t.Run("InsertJob outside a transaction", func(t *testing.T) {
+	t.Run("NewJobs again replaces the client", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
+		ctx := t.Context()
+		insert := func(marker string) error {
+			return s.InTx(ctx, func(tx store.Tx) error { return tx.InsertJob(ctx, noopArgs{Marker: marker}, nil) })
+		}
 		jobs, err := s.NewJobs(insertOnly())
 		require.NoError(t, err)
-		require.NoError(t, s.InsertJob(t.Context(), noopArgs{Marker: "alone"}, nil))
-		require.Equal(t, []string{"alone"}, jobMarkers(t, jobs))
+		require.NoError(t, insert("first"))
+		require.Equal(t, []string{"first"}, jobMarkers(t, jobs))
 
 		again, err := s.NewJobs(insertOnly())
 		require.NoError(t, err, "a restarted service makes a new client")
-		require.NoError(t, s.InsertJob(t.Context(), noopArgs{Marker: "after"}, nil))
-		require.ElementsMatch(t, []string{"alone", "after"}, jobMarkers(t, again))
+		require.NoError(t, insert("after"))
+		require.ElementsMatch(t, []string{"first", "after"}, jobMarkers(t, again))
 	})
 	t.Run("InsertJob before NewJobs", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
 		ctx := t.Context()
-		require.ErrorIs(t, s.InsertJob(ctx, noopArgs{}, nil), store.ErrNoJobs)
 		err := s.InTx(ctx, func(tx store.Tx) error { return tx.InsertJob(ctx, noopArgs{}, nil) })
 		require.ErrorIs(t, err, store.ErrNoJobs)
 	})
