@@ -96,9 +96,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		Owner: cfg.Repository.Owner, Name: cfg.Repository.Name, Workflow: cfg.Repository.Workflow,
 		Ref: cfg.Repository.Ref, InstallationID: cfg.Repository.InstallationID,
 	})
+	metrics := handlers.NewMetrics()
 	svc := builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,
+		OnFinish: metrics.BuildFinished,
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package
@@ -145,12 +147,12 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	}
 
 	mux := http.NewServeMux()
-	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Now: time.Now}).Register(mux)
+	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(mux)
 	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
-	mux.Handle("POST "+githubapp.DefaultWebhookRoute, githubapp.NewEventDispatcher(
+	mux.Handle("POST "+githubapp.DefaultWebhookRoute, metrics.Webhooks(githubapp.NewEventDispatcher(
 		[]githubapp.EventHandler{&handlers.WorkflowRun{Base: base}, &handlers.WorkflowJob{Base: base}, &handlers.Release{Base: base}},
 		cfg.GitHub.App.WebhookSecret,
-	))
+	)))
 	a.server = &http.Server{
 		Handler:           withLogging(*log, mux),
 		ReadHeaderTimeout: 10 * time.Second,

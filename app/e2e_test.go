@@ -84,6 +84,18 @@ func waitFor(t *testing.T, env *e2e.Env, id string, cond func(status) bool) []st
 	return seen
 }
 
+// scrape reads the service's Prometheus metrics.
+func scrape(t *testing.T, env *e2e.Env) string {
+	t.Helper()
+	resp, err := http.Get(env.ServiceURL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
+}
+
 func request(kernel string) string {
 	b, err := json.Marshal(map[string]string{
 		"kernel_version": kernel, "architecture": "x86_64", "distribution": "ubuntu",
@@ -140,6 +152,18 @@ func TestEndToEnd(t *testing.T) {
 			require.Equal(t, calls, env.Sim.Stats().TotalRequests, "a cached package costs no GitHub call")
 			require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
 			require.Equal(t, "package confirmed in the release", final.Progress)
+
+			metrics := scrape(t, env)
+			for _, line := range []string{
+				`driverbuild_build_requests_total{outcome="dispatched"} 1`,
+				`driverbuild_build_requests_total{outcome="cached"} 1`,
+				`driverbuild_builds_finished_total{reason="",status="done"} 1`,
+				`driverbuild_build_duration_seconds_count{status="done"} 1`,
+				`driverbuild_webhook_deliveries_total{code="200",event="workflow_run"}`,
+				`driverbuild_http_request_duration_seconds_count{code="202",method="post",route="/build"} 1`,
+			} {
+				require.Contains(t, metrics, line)
+			}
 
 			events, err := env.Store.BuildEvents(t.Context(), accepted.BuildID)
 			require.NoError(t, err)

@@ -44,10 +44,13 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 		_, limited := ghclient.RetryAfter(err, s.now())
 		if (final && !limited) || ghclient.Permanent(err) {
 			log.Error().Err(err).Msg("dispatch failed for good")
-			_, _, terr := s.store.BuildTransition(ctx, store.BuildTransitionParams{
+			ended, changed, terr := s.store.BuildTransition(ctx, store.BuildTransitionParams{
 				ID: b.ID, From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed,
 				Source: store.SourceAPI, Detail: shortErr(err), Now: s.now(),
 			})
+			if terr == nil {
+				s.finished(ended, changed)
+			}
 			return terr
 		}
 		return err
@@ -128,6 +131,7 @@ func (s *Service) Sweep(ctx context.Context) (swept int, err error) {
 		if !changed {
 			continue
 		}
+		s.finished(b, changed)
 		swept++
 		logFor(ctx, b).Warn().Msg("build timed out")
 		if b.RunID != 0 {

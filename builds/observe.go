@@ -45,7 +45,9 @@ func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery,
 	if !s.ours(run) || buildID == "" {
 		return s.apply(ctx, d, func(store.Tx) error { return nil })
 	}
-	return s.apply(ctx, d, func(tx store.Tx) error {
+	var ended store.Build
+	var changed bool
+	err := s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByID(ctx, buildID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -75,9 +77,13 @@ func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery,
 				}
 			}
 		}
-		_, _, err = tx.BuildTransition(ctx, p)
+		ended, changed, err = tx.BuildTransition(ctx, p)
 		return err
 	})
+	if err == nil {
+		s.finished(ended, changed)
+	}
+	return err
 }
 
 // ObserveJob applies a workflow_job webhook: it shows the job and step as
@@ -133,7 +139,9 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source,
 	if err := s.RefreshTag(ctx, b.DriverVersion); err != nil {
 		return err
 	}
-	return s.store.InTx(ctx, func(tx store.Tx) error {
+	var ended store.Build
+	var changed bool
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		p := store.BuildTransitionParams{
 			ID: b.ID, From: store.StatusInProgress, To: store.StatusDone, Source: src, Now: s.now(),
 			Detail: fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, b.DriverVersion),
@@ -150,7 +158,11 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source,
 		default:
 			return fmt.Errorf("release %s has no %s yet", b.DriverVersion, b.Package)
 		}
-		_, _, err = tx.BuildTransition(ctx, p)
+		ended, changed, err = tx.BuildTransition(ctx, p)
 		return err
 	})
+	if err == nil {
+		s.finished(ended, changed)
+	}
+	return err
 }

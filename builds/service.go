@@ -60,7 +60,10 @@ type Config struct {
 	// list a run that an ambiguous failure (a timeout, a 502) may have
 	// started after all, or an asset it has just taken.
 	RetryDelay time.Duration
-	Now        func() time.Time
+	// OnFinish hears of every build this process ended, once the end is
+	// committed: for metrics.
+	OnFinish func(store.Build)
+	Now      func() time.Time
 }
 
 // Service is the build-service's core.
@@ -77,6 +80,9 @@ type Service struct {
 func New(cfg Config, st Store, gh GitHub) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.OnFinish == nil {
+		cfg.OnFinish = func(store.Build) {}
 	}
 	return &Service{cfg: cfg, store: st, gh: gh}
 }
@@ -189,6 +195,13 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 		return Outcome{}, fmt.Errorf("create build: %w", err)
 	}
 	return out, nil
+}
+
+// finished tells OnFinish of a build that a committed transition ended.
+func (s *Service) finished(b store.Build, changed bool) {
+	if changed && b.Status.Terminal() {
+		s.cfg.OnFinish(b)
+	}
 }
 
 // runNameRe reads the build id from the run-name that driver-build.yml

@@ -45,14 +45,16 @@ type API struct {
 	Store   APIStore
 	// Tokens, when not empty, are the bearer tokens POST /build and
 	// GET /status accept.
-	Tokens []string
-	Now    func() time.Time
+	Tokens  []string
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("POST /build", a.authorized(http.HandlerFunc(a.build)))
-	mux.Handle("GET /status/{id}", a.authorized(http.HandlerFunc(a.status)))
+	mux.Handle("POST /build", a.Metrics.instrument("/build", a.authorized(http.HandlerFunc(a.build))))
+	mux.Handle("GET /status/{id}", a.Metrics.instrument("/status/{id}", a.authorized(http.HandlerFunc(a.status))))
+	mux.Handle("GET /metrics", a.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -153,6 +155,7 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	// answer can count on the row.
 	respond := func(code int, outcome, buildID string, body any) {
 		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
+		a.Metrics.requests.WithLabelValues(outcome).Inc()
 		if e, ok := body.(buildapi.Error); ok {
 			audit.Error = e.Error
 		}
