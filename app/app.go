@@ -120,6 +120,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	workers := river.NewWorkers()
 	periodic := svc.Register(workers, builds.Periods{
 		Poll: cfg.Builds.PollInterval, Sweep: cfg.Builds.PollInterval, Refresh: cfg.Builds.IndexRefresh,
+		Redeliver: cfg.Builds.RedeliverInterval,
 	})
 	jobs, err := a.store.NewJobs(&river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},

@@ -50,6 +50,9 @@ type Config struct {
 		// RetryDelay: the least wait before a failed dispatch or package
 		// check is retried, times the attempt.
 		RetryDelay time.Duration `yaml:"retry_delay"`
+		// RedeliverInterval: how often GitHub is asked to redeliver the
+		// webhooks that failed.
+		RedeliverInterval time.Duration `yaml:"redeliver_interval"`
 	} `yaml:"builds"`
 
 	API struct {
@@ -81,6 +84,7 @@ func Defaults() Config {
 	c.Builds.Timeout = 15 * time.Minute
 	c.Builds.IndexRefresh = 5 * time.Minute
 	c.Builds.RetryDelay = 15 * time.Second
+	c.Builds.RedeliverInterval = 5 * time.Minute
 	c.DataDir = "./data"
 	return c
 }
@@ -149,7 +153,8 @@ func (c Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"builds.poll_interval": c.Builds.PollInterval, "builds.timeout": c.Builds.Timeout, "builds.index_refresh": c.Builds.IndexRefresh,
-		"builds.retry_delay": c.Builds.RetryDelay,
+		"builds.retry_delay":        c.Builds.RetryDelay,
+		"builds.redeliver_interval": c.Builds.RedeliverInterval,
 	} {
 		if d <= 0 {
 			bad("%s must be positive", name)

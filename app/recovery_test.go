@@ -99,3 +99,24 @@ func TestPollerAdoptsARunDispatchedBeforeACrash(t *testing.T) {
 	}
 	require.EqualValues(t, 1, env.Sim.Stats().Dispatches, "the service did not dispatch again")
 }
+
+// Webhooks that failed while the service could not take them are asked
+// for again: the build ends by its webhooks, with the poller out of play.
+func TestFailedWebhooksAreRedelivered(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) {
+		c.Builds.PollInterval = time.Hour
+		c.Builds.RedeliverInterval = 300 * time.Millisecond
+	}})
+	env.Sim.PauseWebhooks(true)
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	require.Eventually(t, func() bool { return env.Sim.Stats().Conclusions["success"] == 1 }, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, "in_progress", getStatus(t, env, accepted.BuildID).Status, "nothing told the service yet")
+
+	env.Sim.PauseWebhooks(false)
+	waitFor(t, env, accepted.BuildID, terminal)
+	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
+	src := sources(t, env, accepted.BuildID)
+	require.Equal(t, store.SourceWebhook, src[len(src)-1])
+}

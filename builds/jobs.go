@@ -134,10 +134,32 @@ func (w *refreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) err
 	return w.svc.RefreshAll(ctx)
 }
 
+// RedeliverArgs is the periodic request for GitHub to redeliver failed
+// webhooks.
+type RedeliverArgs struct{}
+
+func (RedeliverArgs) Kind() string { return "redeliver_webhooks" }
+
+type redeliverWorker struct {
+	river.WorkerDefaults[RedeliverArgs]
+	svc    *Service
+	window time.Duration
+}
+
+func (w *redeliverWorker) Work(ctx context.Context, _ *river.Job[RedeliverArgs]) error {
+	_, err := w.svc.Redeliver(ctx, w.svc.now().Add(-w.window))
+	return err
+}
+
 // Periods sets how often the periodic jobs run.
 type Periods struct {
-	Poll, Sweep, Refresh time.Duration
+	Poll, Sweep, Refresh, Redeliver time.Duration
 }
+
+// redeliverWindow is how far back failed deliveries are looked for: an
+// outage of the service up to this long is made good by redelivery (the
+// poller covers builds beyond it). GitHub keeps deliveries three days.
+const redeliverWindow = time.Hour
 
 // Register adds the workers to workers and returns the periodic jobs, run
 // by River's elected leader only, whatever the number of replicas.
@@ -147,6 +169,7 @@ func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJ
 	river.AddWorker(workers, &pollWorker{svc: s, interval: p.Poll})
 	river.AddWorker(workers, &sweepWorker{svc: s})
 	river.AddWorker(workers, &refreshWorker{svc: s})
+	river.AddWorker(workers, &redeliverWorker{svc: s, window: max(redeliverWindow, 3*p.Redeliver)})
 	// Only the leader enqueues periodic jobs, so they need no uniqueness;
 	// a failed run is not retried, the next period is the retry.
 	periodic := func(every time.Duration, args river.JobArgs, runOnStart bool) *river.PeriodicJob {
@@ -160,5 +183,6 @@ func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJ
 		periodic(p.Sweep, SweepArgs{}, true),
 		// The service refreshes the index itself as it starts.
 		periodic(p.Refresh, RefreshArgs{}, false),
+		periodic(p.Redeliver, RedeliverArgs{}, true),
 	}
 }

@@ -30,6 +30,8 @@ type GitHub interface {
 	CancelRun(ctx context.Context, id int64) error
 	Releases(ctx context.Context) ([]ghclient.Release, error)
 	Assets(ctx context.Context, releaseID int64, etag string) ([]ghclient.Asset, string, bool, error)
+	Deliveries(ctx context.Context, since time.Time) ([]ghclient.Delivery, error)
+	Redeliver(ctx context.Context, id int64) error
 }
 
 // Store is what the service reads and writes.
@@ -45,6 +47,7 @@ type Store interface {
 	ReleaseDelete(ctx context.Context, tag string) error
 	AssetByName(ctx context.Context, tag, name string) (store.Asset, error)
 	AssetsReplace(ctx context.Context, tag string, assets []store.Asset) error
+	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 }
 

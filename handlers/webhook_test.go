@@ -58,6 +58,11 @@ func (g noGitHub) Assets(context.Context, int64, string) ([]ghclient.Asset, stri
 	g.fail()
 	return nil, "", false, nil
 }
+func (g noGitHub) Deliveries(context.Context, time.Time) ([]ghclient.Delivery, error) {
+	g.fail()
+	return nil, nil
+}
+func (g noGitHub) Redeliver(context.Context, int64) error { g.fail(); return nil }
 
 type harness struct {
 	t     *testing.T

@@ -222,6 +222,8 @@ type Queries interface {
 	// DeliveryRecord stores a webhook delivery id; isNew is false when it was
 	// already there, so a redelivery can be a no-op.
 	DeliveryRecord(ctx context.Context, deliveryID, event, action string, at time.Time) (isNew bool, err error)
+	// DeliverySeen reports whether a delivery id was recorded: applied.
+	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
 
 	RequestRecord(ctx context.Context, r Request) error
 	RequestsRecent(ctx context.Context, limit int) ([]Request, error)

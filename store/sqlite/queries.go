@@ -206,6 +206,15 @@ func (q queries) DeliveryRecord(ctx context.Context, deliveryID, event, action s
 	return n == 1, nil
 }
 
+func (q queries) DeliverySeen(ctx context.Context, deliveryID string) (bool, error) {
+	var seen bool
+	err := q.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE delivery_id = ?)`, deliveryID).Scan(&seen)
+	if err != nil {
+		return false, fmt.Errorf("look up delivery %s: %w", deliveryID, dbErr(err))
+	}
+	return seen, nil
+}
+
 func (q queries) RequestRecord(ctx context.Context, r store.Request) error {
 	_, err := q.db.ExecContext(ctx, `
 		INSERT INTO build_requests (received_at, kernel_version, architecture, distribution,
