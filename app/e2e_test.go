@@ -143,13 +143,18 @@ func TestEndToEnd(t *testing.T) {
 			sum := sha256.Sum256(pkg)
 			require.Equal(t, hex.EncodeToString(sum[:]), final.SHA256)
 
-			calls := env.Sim.Stats().TotalRequests
+			// Requests to GitHub, less the redelivery job's, which may run at any time.
+			calls := func() int64 {
+				st := env.Sim.Stats()
+				return st.TotalRequests - st.ByRoute["GET /api/v3/app/hook/deliveries"]
+			}
+			before := calls()
 			code, again := post(t, env, request("6.8.0-1053-gcp"))
 			require.Equal(t, http.StatusOK, code)
 			require.Equal(t, "done", again.Status)
 			require.Equal(t, final.DownloadURL, again.DownloadURL)
 			require.Equal(t, final.SHA256, again.SHA256)
-			require.Equal(t, calls, env.Sim.Stats().TotalRequests, "a cached package costs no GitHub call")
+			require.Equal(t, before, calls(), "a cached package costs no GitHub call")
 			require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
 			require.Equal(t, "package confirmed in the release", final.Progress)
 
