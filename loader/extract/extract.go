@@ -134,7 +134,7 @@ func localName(name string) (string, error) {
 	}
 	for _, part := range strings.Split(n, "/") {
 		if part == ".." {
-			return "", fmt.Errorf("%w: %q climbs out with ..", ErrUnsafePath, name)
+			return "", fmt.Errorf("%w: %q climbs out through a \"..\" part", ErrUnsafePath, name)
 		}
 	}
 	return path.Clean(n), nil
