@@ -14,6 +14,7 @@ import (
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/internal/e2e"
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -72,10 +73,9 @@ func TestPollerAdoptsARunDispatchedBeforeACrash(t *testing.T) {
 	ctx := t.Context()
 
 	id := uuid.Must(uuid.NewV7()).String()
-	const kernel = "6.8.0-1012-aws"
+	req := kernel.Request{KernelVersion: "6.8.0-1012-aws", Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
 	b, created, err := env.Store.BuildCreate(ctx, store.BuildCreateParams{
-		ID: id, CacheKey: kernel + ":x86_64:ubuntu:24.04:v0.1.2", Package: "riptides-driver-ubuntu-" + kernel + "_v0.1.2_amd64.deb",
-		KernelVersion: kernel, Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2",
+		ID: id, CacheKey: req.CacheKey(), Request: req, Package: "riptides-driver-ubuntu-" + req.KernelVersion + "_v0.1.2_amd64.deb",
 		Now: time.Now(),
 	})
 	require.NoError(t, err)
@@ -83,7 +83,7 @@ func TestPollerAdoptsARunDispatchedBeforeACrash(t *testing.T) {
 	gh := ghclient.New(githubapp.NewClientCreator(env.Config.GitHub.V3APIURL, "", env.Config.GitHub.App.IntegrationID, []byte(env.Config.GitHub.App.PrivateKey)),
 		ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"})
 	_, err = gh.Dispatch(ctx, map[string]string{
-		"kernel_version": kernel, "architecture": "x86_64", "distribution": "ubuntu",
+		"kernel_version": req.KernelVersion, "architecture": "x86_64", "distribution": "ubuntu",
 		"distro_version": "24.04", "driver_version": "v0.1.2", "build_id": b.ID,
 	})
 	require.NoError(t, err)

@@ -180,9 +180,7 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 	}
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		b, created, err := tx.BuildCreate(ctx, store.BuildCreateParams{
-			ID: id.String(), CacheKey: key, Package: pkg, Now: s.now(),
-			KernelVersion: req.KernelVersion, Architecture: req.Architecture,
-			Distribution: req.Distribution, DistroVersion: req.DistroVersion, DriverVersion: req.DriverVersion,
+			ID: id.String(), CacheKey: key, Request: req, Package: pkg, Now: s.now(),
 		})
 		if err != nil {
 			return err

@@ -87,8 +87,9 @@ func newHarness(t *testing.T) *harness {
 
 	b, created, err := st.BuildCreate(ctx, store.BuildCreateParams{
 		ID: uuid.NewString(), CacheKey: "6.8.0-1053-gcp:x86_64:ubuntu:24.04:v0.1.2", Package: pkg,
-		KernelVersion: "6.8.0-1053-gcp", Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04",
-		DriverVersion: tag, Now: time.Now(),
+		Request: kernel.Request{KernelVersion: "6.8.0-1053-gcp", Architecture: "x86_64", Distribution: "ubuntu",
+			DistroVersion: "24.04", DriverVersion: tag},
+		Now: time.Now(),
 	})
 	require.NoError(t, err)
 	require.True(t, created)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 var (
@@ -81,14 +83,10 @@ const (
 
 // Build is one requested build of one package.
 type Build struct {
-	ID            string
-	CacheKey      string
-	KernelVersion string
-	Architecture  string
-	Distribution  string
-	DistroVersion string
-	DriverVersion string
-	Package       string
+	ID       string
+	CacheKey string
+	kernel.Request
+	Package string
 
 	Status      Status
 	Reason      Reason
@@ -107,15 +105,11 @@ type Build struct {
 
 // BuildCreateParams are the fields of a new build. Status starts at queued.
 type BuildCreateParams struct {
-	ID            string
-	CacheKey      string
-	KernelVersion string
-	Architecture  string
-	Distribution  string
-	DistroVersion string
-	DriverVersion string
-	Package       string
-	Now           time.Time
+	ID       string
+	CacheKey string
+	kernel.Request
+	Package string
+	Now     time.Time
 }
 
 // BuildTransitionParams describe what an observer learned about a build.

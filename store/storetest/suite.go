@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -75,33 +76,31 @@ func newID() string { return strings.ToLower(rand.Text()) }
 func createParams(now time.Time) store.BuildCreateParams {
 	id := newID()
 	return store.BuildCreateParams{
-		ID:            id,
-		CacheKey:      "6.8.0-1021-gcp:amd64:ubuntu:24.04:v0.1.2:" + id,
-		KernelVersion: "6.8.0-1021-gcp",
-		Architecture:  "amd64",
-		Distribution:  "ubuntu",
-		DistroVersion: "24.04",
-		DriverVersion: "v0.1.2",
-		Package:       "riptides-driver-ubuntu-6.8.0-1021-gcp_v0.1.2_amd64.deb",
-		Now:           now,
+		ID:       id,
+		CacheKey: "6.8.0-1021-gcp:amd64:ubuntu:24.04:v0.1.2:" + id,
+		Request: kernel.Request{
+			KernelVersion: "6.8.0-1021-gcp",
+			Architecture:  "amd64",
+			Distribution:  "ubuntu",
+			DistroVersion: "24.04",
+			DriverVersion: "v0.1.2",
+		},
+		Package: "riptides-driver-ubuntu-6.8.0-1021-gcp_v0.1.2_amd64.deb",
+		Now:     now,
 	}
 }
 
 // queued is the build BuildCreate should make of p.
 func queued(p store.BuildCreateParams) store.Build {
 	return store.Build{
-		ID:            p.ID,
-		CacheKey:      p.CacheKey,
-		KernelVersion: p.KernelVersion,
-		Architecture:  p.Architecture,
-		Distribution:  p.Distribution,
-		DistroVersion: p.DistroVersion,
-		DriverVersion: p.DriverVersion,
-		Package:       p.Package,
-		Status:        store.StatusQueued,
-		CreatedAt:     p.Now,
-		UpdatedAt:     p.Now,
-		HeardAt:       p.Now,
+		ID:        p.ID,
+		CacheKey:  p.CacheKey,
+		Request:   p.Request,
+		Package:   p.Package,
+		Status:    store.StatusQueued,
+		CreatedAt: p.Now,
+		UpdatedAt: p.Now,
+		HeardAt:   p.Now,
 	}
 }
 
@@ -415,11 +414,7 @@ func testBuildTransition(t *testing.T, s store.Store) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			b := mustCreate(t, s, createParams(at(0)))
-			for _, step := range tc.setup {
-				step.ID = b.ID
-				b = mustTransition(t, s, step)
-			}
+			b := buildThrough(t, s, at(0), tc.setup...)
 			before := events(t, s, b.ID)
 
 			p := tc.p
@@ -759,15 +754,21 @@ func testPing(t *testing.T, s store.Store) {
 	require.NoError(t, s.Ping(t.Context()))
 }
 
+// buildThrough creates a build at the time and applies the steps to it.
+func buildThrough(t *testing.T, s store.Store, created time.Time, steps ...store.BuildTransitionParams) store.Build {
+	t.Helper()
+	b := mustCreate(t, s, createParams(created))
+	for _, step := range steps {
+		step.ID = b.ID
+		b = mustTransition(t, s, step)
+	}
+	return b
+}
+
 func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
 	build := func(createdAt int, steps ...store.BuildTransitionParams) store.Build {
-		b := mustCreate(t, s, createParams(at(createdAt)))
-		for _, step := range steps {
-			step.ID = b.ID
-			b = mustTransition(t, s, step)
-		}
-		return b
+		return buildThrough(t, s, at(createdAt), steps...)
 	}
 	heard := func(sec int) store.BuildTransitionParams {
 		return store.BuildTransitionParams{To: store.StatusInProgress, Source: store.SourceWebhook, Now: at(sec)}
@@ -822,12 +823,7 @@ func testBuildsOverdue(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
 	ctx := t.Context()
 	build := func(createdAt int, steps ...store.BuildTransitionParams) store.Build {
-		b := mustCreate(t, s, createParams(at(createdAt)))
-		for _, step := range steps {
-			step.ID = b.ID
-			b = mustTransition(t, s, step)
-		}
-		return b
+		return buildThrough(t, s, at(createdAt), steps...)
 	}
 	dispatched := func(sec int) store.BuildTransitionParams {
 		return store.BuildTransitionParams{To: store.StatusInProgress, Source: store.SourceAPI, Now: at(sec)}
