@@ -2,7 +2,6 @@ package builds
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -75,70 +74,4 @@ func (s *Service) findRun(ctx context.Context, b store.Build) (ghclient.Run, boo
 	return s.gh.FindRun(ctx, b.CreatedAt.Add(-findRunSlack), func(title string) bool {
 		return BuildIDFromRunName(title) == b.ID
 	})
-}
-
-// Poll reconciles, through the API, the active builds that heard nothing
-// since before the time: the fallback for lost webhooks, and for a
-// dispatch that reached GitHub before a crash kept us from recording it.
-// Builds whose webhooks arrive are never stale and cost no call.
-func (s *Service) Poll(ctx context.Context, heardBefore time.Time) (polled int, err error) {
-	stale, err := s.store.BuildsStale(ctx, heardBefore, 100)
-	if err != nil {
-		return 0, fmt.Errorf("list stale builds: %w", err)
-	}
-	var errs []error
-	for _, b := range stale {
-		run, found, err := s.findRun(ctx, b)
-		switch {
-		case err == nil && found:
-			err = s.ObserveRun(ctx, store.SourcePoller, nil, run)
-		case err == nil:
-			// No run yet (a dispatch still waiting in the queue, say): the
-			// build counts as heard, so it is looked for once an interval,
-			// not on every poll.
-			_, _, err = s.store.BuildTransition(ctx, store.BuildTransitionParams{
-				ID: b.ID, From: b.Status, To: b.Status, Source: store.SourcePoller, Now: s.now(),
-			})
-		}
-		if err != nil {
-			if _, limited := ghclient.RetryAfter(err, s.now()); limited {
-				return polled, err // no point in spending more of the budget
-			}
-			errs = append(errs, fmt.Errorf("poll build %s: %w", b.ID, err))
-			continue
-		}
-		polled++
-	}
-	return polled, errors.Join(errs...)
-}
-
-// Sweep ends the builds that were not finished Timeout after dispatch, and
-// asks GitHub to cancel their runs so they stop holding a runner.
-func (s *Service) Sweep(ctx context.Context) (swept int, err error) {
-	overdue, err := s.store.BuildsOverdue(ctx, s.now().Add(-s.cfg.Timeout), 100)
-	if err != nil {
-		return 0, fmt.Errorf("list overdue builds: %w", err)
-	}
-	for _, b := range overdue {
-		// From: a build dispatched since the listing is not overdue.
-		b, changed, err := s.store.BuildTransition(ctx, store.BuildTransitionParams{
-			ID: b.ID, From: b.Status, To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper,
-			Detail: fmt.Sprintf("not finished %s after dispatch", s.cfg.Timeout), Now: s.now(),
-		})
-		if err != nil {
-			return swept, fmt.Errorf("time out build %s: %w", b.ID, err)
-		}
-		if !changed {
-			continue
-		}
-		s.finished(b, changed)
-		swept++
-		logFor(ctx, b).Warn().Msg("build timed out")
-		if b.RunID != 0 {
-			if err := s.gh.CancelRun(ctx, b.RunID); err != nil {
-				logFor(ctx, b).Warn().Err(err).Int64("run_id", b.RunID).Msg("cancel timed-out run")
-			}
-		}
-	}
-	return swept, nil
 }

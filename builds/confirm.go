@@ -1,0 +1,51 @@
+package builds
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/riptides/driverbuild/store"
+)
+
+// Confirm looks for the package of a build whose run succeeded, refreshing
+// the release's listing from GitHub, and ends the build: done when the
+// package is there, package_missing when it is still not there on the
+// final attempt. Otherwise it returns an error, for the job to retry.
+func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source, final bool) error {
+	b, err := s.store.BuildByID(ctx, buildID)
+	if err != nil {
+		return fmt.Errorf("load build: %w", err)
+	}
+	if b.Status != store.StatusInProgress {
+		return nil
+	}
+	if err := s.RefreshTag(ctx, b.DriverVersion); err != nil {
+		return err
+	}
+	var ended store.Build
+	var changed bool
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		p := store.BuildTransitionParams{
+			ID: b.ID, From: store.StatusInProgress, To: store.StatusDone, Source: src, Now: s.now(),
+			Detail: fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, b.DriverVersion),
+		}
+		asset, found, err := s.indexedAsset(ctx, tx, b)
+		switch {
+		case err != nil:
+			return err
+		case found:
+			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, "package confirmed in the release"
+		case final:
+			p.To, p.Reason, p.Progress = store.StatusError, store.ReasonPackageMissing, "package missing from the release"
+			p.Detail = fmt.Sprintf("run %d succeeded, but release %s has no %s", b.RunID, b.DriverVersion, b.Package)
+		default:
+			return fmt.Errorf("release %s has no %s yet", b.DriverVersion, b.Package)
+		}
+		ended, changed, err = tx.BuildTransition(ctx, p)
+		return err
+	})
+	if err == nil {
+		s.finished(ended, changed)
+	}
+	return err
+}
