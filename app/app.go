@@ -100,7 +100,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	svc := builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,
-		OnFinish: metrics.BuildFinished,
+		Events: handlers.Events(), OnFinish: metrics.BuildFinished,
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package
@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(mux)
 	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
 	mux.Handle("POST "+githubapp.DefaultWebhookRoute, metrics.Webhooks(githubapp.NewEventDispatcher(
-		[]githubapp.EventHandler{&handlers.WorkflowRun{Base: base}, &handlers.WorkflowJob{Base: base}, &handlers.Release{Base: base}},
+		handlers.Webhooks(base),
 		cfg.GitHub.App.WebhookSecret,
 	)))
 	a.server = &http.Server{

@@ -9,9 +9,6 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// handledEvents are the webhook events whose loss costs us something.
-var handledEvents = []string{"workflow_run", "workflow_job", "release"}
-
 // maxRedeliveries bounds one pass, so a long outage is caught up with over
 // a few passes rather than in a burst GitHub would rate-limit.
 const maxRedeliveries = 50
@@ -32,7 +29,7 @@ func (s *Service) Redeliver(ctx context.Context, since time.Time) (int, error) {
 	asked := map[string]bool{}
 	n := 0
 	for _, a := range attempts { // newest first: the latest attempt of each
-		if delivered[a.GUID] || asked[a.GUID] || !slices.Contains(handledEvents, a.Event) {
+		if delivered[a.GUID] || asked[a.GUID] || !slices.Contains(s.cfg.Events, a.Event) {
 			continue
 		}
 		asked[a.GUID] = true

@@ -63,6 +63,9 @@ type Config struct {
 	// list a run that an ambiguous failure (a timeout, a 502) may have
 	// started after all, or an asset it has just taken.
 	RetryDelay time.Duration
+	// Events are the webhook events the service handles, which redelivery
+	// asks GitHub to send again when they failed.
+	Events []string
 	// OnFinish hears of every build this process ended, once the end is
 	// committed: for metrics.
 	OnFinish func(store.Build)

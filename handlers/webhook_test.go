@@ -9,6 +9,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,7 +85,7 @@ func newHarness(t *testing.T) *harness {
 	}, st, noGitHub{t})
 	base := handlers.Base{Observer: svc, Repo: repo}
 	srv := httptest.NewServer(githubapp.NewEventDispatcher(
-		[]githubapp.EventHandler{&handlers.WorkflowRun{Base: base}, &handlers.WorkflowJob{Base: base}, &handlers.Release{Base: base}},
+		handlers.Webhooks(base),
 		secret))
 	t.Cleanup(srv.Close)
 
@@ -315,4 +319,32 @@ func TestReleaseWebhookFillsIndex(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = h.st.AssetByName(t.Context(), "v0.2.0", "riptides-driver-debian-6.12.63+deb13-amd64_v0.2.0_amd64.deb")
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// TestDispatcherServesEveryRegisteredEvent sends each real payload in the
+// fixtures as the event it is: the dispatcher handles (200) exactly the
+// events of handlers.Events, and accepts the others unhandled (202).
+func TestDispatcherServesEveryRegisteredEvent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	entries, err := os.ReadDir(filepath.Join(fixtures.Dir(t), "github-webhooks"))
+	require.NoError(t, err)
+	handled := map[string]bool{}
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) != ".json" {
+			continue
+		}
+		event, _, _ := strings.Cut(e.Name(), ".")
+		body := fixtures.Read(t, "github-webhooks", e.Name())
+		want := http.StatusAccepted
+		if slices.Contains(handlers.Events(), event) || event == "ping" {
+			want = http.StatusOK
+			handled[event] = true
+		}
+		require.Equal(t, want, h.send(event, uuid.NewString(), body, secret), e.Name())
+	}
+	require.Subset(t, handlers.Events(), []string{"workflow_run", "workflow_job", "release"}, "the events a build's life depends on")
+	for _, event := range handlers.Events() {
+		require.True(t, handled[event], "no fixture of the handled event %s", event)
+	}
 }
