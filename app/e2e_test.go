@@ -20,6 +20,7 @@ import (
 	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/internal/e2e"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/storetest"
 )
@@ -252,7 +253,7 @@ func TestEndToEnd(t *testing.T) {
 			events, err := env.Store.BuildEvents(t.Context(), accepted.BuildID)
 			require.NoError(t, err)
 			// The poller, or the lost webhook redelivered at start, finished it.
-			require.Contains(t, []store.Source{store.SourcePoller, store.SourceWebhook}, events[len(events)-1].Source)
+			require.Contains(t, []lifecycle.Source{lifecycle.SourcePoller, lifecycle.SourceWebhook}, events[len(events)-1].Source)
 		})
 	})
 }

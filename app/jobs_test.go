@@ -10,16 +10,16 @@ import (
 	"github.com/riptides/driverbuild/app"
 	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/internal/e2e"
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 const dispatchRoute = "POST /api/v3/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
 
-func sources(t *testing.T, env *e2e.Env, id string) []store.Source {
+func sources(t *testing.T, env *e2e.Env, id string) []lifecycle.Source {
 	t.Helper()
 	events, err := env.Store.BuildEvents(t.Context(), id)
 	require.NoError(t, err)
-	var out []store.Source
+	var out []lifecycle.Source
 	for _, e := range events {
 		out = append(out, e.Source)
 	}
@@ -84,7 +84,7 @@ func TestPollerWithoutWebhooks(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, code)
 	waitFor(t, env, accepted.BuildID, terminal)
 	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
-	require.Equal(t, []store.Source{store.SourceAPI, store.SourceAPI, store.SourcePoller}, sources(t, env, accepted.BuildID))
+	require.Equal(t, []lifecycle.Source{lifecycle.SourceAPI, lifecycle.SourceAPI, lifecycle.SourcePoller}, sources(t, env, accepted.BuildID))
 	require.Positive(t, env.Sim.Stats().WebhooksFailed)
 }
 
@@ -101,7 +101,7 @@ func TestSweeperTimesOut(t *testing.T) {
 	require.Equal(t, "error", final.Status)
 	require.Equal(t, "timed_out", final.Reason)
 	src := sources(t, env, accepted.BuildID)
-	require.Equal(t, store.SourceSweeper, src[len(src)-1])
+	require.Equal(t, lifecycle.SourceSweeper, src[len(src)-1])
 	require.Eventually(t, func() bool { return env.Sim.Stats().Conclusions["cancelled"] == 1 }, 10*time.Second, 20*time.Millisecond,
 		"the timed-out run is cancelled so it frees its runner")
 }

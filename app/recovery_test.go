@@ -15,6 +15,7 @@ import (
 	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/internal/e2e"
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -93,9 +94,9 @@ func TestPollerAdoptsARunDispatchedBeforeACrash(t *testing.T) {
 	require.Equal(t, "done", final.Status, final.Reason)
 	require.NotEmpty(t, final.RunURL)
 	src := sources(t, env, b.ID)
-	require.Equal(t, store.SourceAPI, src[0], "created")
+	require.Equal(t, lifecycle.SourceAPI, src[0], "created")
 	for _, s := range src[1:] {
-		require.Equal(t, store.SourcePoller, s, "every move after creation: %v", src)
+		require.Equal(t, lifecycle.SourcePoller, s, "every move after creation: %v", src)
 	}
 	require.EqualValues(t, 1, env.Sim.Stats().Dispatches, "the service did not dispatch again")
 }
@@ -118,5 +119,5 @@ func TestFailedWebhooksAreRedelivered(t *testing.T) {
 	waitFor(t, env, accepted.BuildID, terminal)
 	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
 	src := sources(t, env, accepted.BuildID)
-	require.Equal(t, store.SourceWebhook, src[len(src)-1])
+	require.Equal(t, lifecycle.SourceWebhook, src[len(src)-1])
 }

@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	driverbuild "github.com/riptides/driverbuild"
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 // The run-name that driver-build.yml renders is what maps a run to its
@@ -43,15 +43,15 @@ func TestBuildIDFromTheWorkflowsRunName(t *testing.T) {
 func TestOutcome(t *testing.T) {
 	t.Parallel()
 	for conclusion, want := range map[string]struct {
-		status store.Status
-		reason store.Reason
+		status lifecycle.Status
+		reason lifecycle.Reason
 	}{
-		"success":         {store.StatusDone, store.ReasonNone},
-		"failure":         {store.StatusError, store.ReasonBuildFailed},
-		"startup_failure": {store.StatusError, store.ReasonBuildFailed},
-		"cancelled":       {store.StatusError, store.ReasonCancelled},
-		"timed_out":       {store.StatusError, store.ReasonTimedOut},
-		"action_required": {store.StatusError, store.ReasonBuildFailed},
+		"success":         {lifecycle.StatusDone, lifecycle.ReasonNone},
+		"failure":         {lifecycle.StatusError, lifecycle.ReasonBuildFailed},
+		"startup_failure": {lifecycle.StatusError, lifecycle.ReasonBuildFailed},
+		"cancelled":       {lifecycle.StatusError, lifecycle.ReasonCancelled},
+		"timed_out":       {lifecycle.StatusError, lifecycle.ReasonTimedOut},
+		"action_required": {lifecycle.StatusError, lifecycle.ReasonBuildFailed},
 	} {
 		status, reason := outcome(conclusion)
 		require.Equal(t, want.status, status, conclusion)

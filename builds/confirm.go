@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -11,12 +12,12 @@ import (
 // the release's listing from GitHub, and ends the build: done when the
 // package is there, package_missing when it is still not there on the
 // final attempt. Otherwise it returns an error, for the job to retry.
-func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source, final bool) error {
+func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Source, final bool) error {
 	b, err := s.store.BuildByID(ctx, buildID)
 	if err != nil {
 		return fmt.Errorf("load build: %w", err)
 	}
-	if b.Status != store.StatusInProgress {
+	if b.Status != lifecycle.StatusInProgress {
 		return nil
 	}
 	if err := s.RefreshTag(ctx, b.DriverVersion); err != nil {
@@ -25,8 +26,8 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source,
 	var ended store.Build
 	var changed bool
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
-		p := store.BuildTransitionParams{
-			ID: b.ID, From: store.StatusInProgress, To: store.StatusDone, Source: src, Now: s.now(),
+		p := lifecycle.Transition{
+			ID: b.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusDone, Source: src, Now: s.now(),
 			Detail: fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, b.DriverVersion),
 		}
 		asset, found, err := s.indexedAsset(ctx, tx, b)
@@ -36,7 +37,7 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src store.Source,
 		case found:
 			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, "package confirmed in the release"
 		case final:
-			p.To, p.Reason, p.Progress = store.StatusError, store.ReasonPackageMissing, "package missing from the release"
+			p.To, p.Reason, p.Progress = lifecycle.StatusError, lifecycle.ReasonPackageMissing, "package missing from the release"
 			p.Detail = fmt.Sprintf("run %d succeeded, but release %s has no %s", b.RunID, b.DriverVersion, b.Package)
 		default:
 			return fmt.Errorf("release %s has no %s yet", b.DriverVersion, b.Package)

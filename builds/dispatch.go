@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -24,7 +25,7 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 	if err != nil {
 		return fmt.Errorf("load build: %w", err)
 	}
-	if b.Status != store.StatusQueued {
+	if b.Status != lifecycle.StatusQueued {
 		return nil // dispatched already, or ended
 	}
 	log := logFor(ctx, b)
@@ -35,7 +36,7 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 		}
 		if found {
 			log.Info().Int64("run_id", run.ID).Msg("found the run an earlier dispatch attempt started")
-			return s.ObserveRun(ctx, store.SourceAPI, nil, run)
+			return s.ObserveRun(ctx, lifecycle.SourceAPI, nil, run)
 		}
 	}
 	ref, err := s.gh.Dispatch(ctx, inputs(b))
@@ -43,9 +44,9 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 		_, limited := ghclient.RetryAfter(err, s.now())
 		if (final && !limited) || ghclient.Permanent(err) {
 			log.Error().Err(err).Msg("dispatch failed for good")
-			ended, changed, terr := s.store.BuildTransition(ctx, store.BuildTransitionParams{
-				ID: b.ID, From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed,
-				Source: store.SourceAPI, Detail: shortErr(err), Now: s.now(),
+			ended, changed, terr := s.store.BuildTransition(ctx, lifecycle.Transition{
+				ID: b.ID, From: lifecycle.StatusQueued, To: lifecycle.StatusError, Reason: lifecycle.ReasonDispatchFailed,
+				Source: lifecycle.SourceAPI, Detail: shortErr(err), Now: s.now(),
 			})
 			if terr == nil {
 				s.finished(ended, changed)
@@ -54,8 +55,8 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 		}
 		return err
 	}
-	_, _, err = s.store.BuildTransition(ctx, store.BuildTransitionParams{
-		ID: b.ID, To: store.StatusInProgress, Source: store.SourceAPI,
+	_, _, err = s.store.BuildTransition(ctx, lifecycle.Transition{
+		ID: b.ID, To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI,
 		Detail: "workflow dispatched", RunID: ref.ID, RunURL: ref.URL, Now: s.now(),
 	})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 // dispatchAttempts bounds the retries of one dispatch; with the default
@@ -58,7 +58,7 @@ const confirmAttempts = 3
 type ConfirmArgs struct {
 	BuildID string `json:"build_id" river:"unique"`
 	// Source is who saw the run succeed; the build's end is theirs.
-	Source store.Source `json:"source"`
+	Source lifecycle.Source `json:"source"`
 }
 
 func (ConfirmArgs) Kind() string { return "confirm_package" }

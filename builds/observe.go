@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -15,16 +16,16 @@ type Delivery struct {
 }
 
 // outcome maps a run's conclusion to a build's end.
-func outcome(conclusion string) (store.Status, store.Reason) {
+func outcome(conclusion string) (lifecycle.Status, lifecycle.Reason) {
 	switch conclusion {
 	case "success":
-		return store.StatusDone, store.ReasonNone
+		return lifecycle.StatusDone, lifecycle.ReasonNone
 	case "cancelled":
-		return store.StatusError, store.ReasonCancelled
+		return lifecycle.StatusError, lifecycle.ReasonCancelled
 	case "timed_out":
-		return store.StatusError, store.ReasonTimedOut
+		return lifecycle.StatusError, lifecycle.ReasonTimedOut
 	default: // failure, startup_failure, action_required, stale, neutral, skipped
-		return store.StatusError, store.ReasonBuildFailed
+		return lifecycle.StatusError, lifecycle.ReasonBuildFailed
 	}
 }
 
@@ -40,7 +41,7 @@ const confirming = "run succeeded; confirming the package in the release"
 // succeeded ends the build only once its package is in the release: found
 // in the index at once, or else by a confirm job, which may ask GitHub;
 // a webhook never waits on GitHub.
-func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery, run ghclient.Run) error {
+func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Delivery, run ghclient.Run) error {
 	buildID := BuildIDFromRunName(run.DisplayTitle)
 	if !s.ours(run) || buildID == "" {
 		return s.apply(ctx, d, func(store.Tx) error { return nil })
@@ -55,15 +56,15 @@ func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery,
 		if err != nil {
 			return fmt.Errorf("load build: %w", err)
 		}
-		p := store.BuildTransitionParams{
-			ID: b.ID, To: store.StatusInProgress, Source: src, RunID: run.ID, RunURL: run.URL, Now: s.now(),
+		p := lifecycle.Transition{
+			ID: b.ID, To: lifecycle.StatusInProgress, Source: src, RunID: run.ID, RunURL: run.URL, Now: s.now(),
 			Detail: fmt.Sprintf("run %d %s", run.ID, run.Status),
 		}
 		if run.Status == "completed" {
 			p.To, p.Reason = outcome(run.Conclusion)
 			p.Detail += ": " + run.Conclusion
 		}
-		if p.To == store.StatusDone && !b.Status.Terminal() {
+		if p.To == lifecycle.StatusDone && !b.Status.Terminal() {
 			asset, found, err := s.indexedAsset(ctx, tx, b)
 			switch {
 			case err != nil:
@@ -71,7 +72,7 @@ func (s *Service) ObserveRun(ctx context.Context, src store.Source, d *Delivery,
 			case found:
 				p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
 			default:
-				p.To, p.Progress = store.StatusInProgress, confirming
+				p.To, p.Progress = lifecycle.StatusInProgress, confirming
 				if err := tx.InsertJob(ctx, ConfirmArgs{BuildID: b.ID, Source: src}, nil); err != nil {
 					return fmt.Errorf("enqueue confirm: %w", err)
 				}
@@ -98,8 +99,8 @@ func (s *Service) ObserveJob(ctx context.Context, d *Delivery, runID int64, prog
 		if err != nil {
 			return err
 		}
-		_, _, err = tx.BuildTransition(ctx, store.BuildTransitionParams{
-			ID: b.ID, From: store.StatusInProgress, To: store.StatusInProgress, Source: store.SourceWebhook,
+		_, _, err = tx.BuildTransition(ctx, lifecycle.Transition{
+			ID: b.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusInProgress, Source: lifecycle.SourceWebhook,
 			Progress: progress, Now: s.now(),
 		})
 		return err

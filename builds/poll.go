@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 // Poll reconciles, through the API, the active builds that heard nothing
@@ -24,13 +24,13 @@ func (s *Service) Poll(ctx context.Context, heardBefore time.Time) (polled int, 
 		run, found, err := s.findRun(ctx, b)
 		switch {
 		case err == nil && found:
-			err = s.ObserveRun(ctx, store.SourcePoller, nil, run)
+			err = s.ObserveRun(ctx, lifecycle.SourcePoller, nil, run)
 		case err == nil:
 			// No run yet (a dispatch still waiting in the queue, say): the
 			// build counts as heard, so it is looked for once an interval,
 			// not on every poll.
-			_, _, err = s.store.BuildTransition(ctx, store.BuildTransitionParams{
-				ID: b.ID, From: b.Status, To: b.Status, Source: store.SourcePoller, Now: s.now(),
+			_, _, err = s.store.BuildTransition(ctx, lifecycle.Transition{
+				ID: b.ID, From: b.Status, To: b.Status, Source: lifecycle.SourcePoller, Now: s.now(),
 			})
 		}
 		if err != nil {

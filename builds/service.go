@@ -19,6 +19,7 @@ import (
 
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -38,7 +39,7 @@ type GitHub interface {
 type Store interface {
 	BuildByID(ctx context.Context, id string) (store.Build, error)
 	BuildLatestByKey(ctx context.Context, cacheKey string) (store.Build, error)
-	BuildTransition(ctx context.Context, p store.BuildTransitionParams) (store.Build, bool, error)
+	BuildTransition(ctx context.Context, p lifecycle.Transition) (store.Build, bool, error)
 	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]store.Build, error)
 	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]store.Build, error)
 	ReleaseByTag(ctx context.Context, tag string) (store.Release, error)
@@ -172,7 +173,7 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 	case last.Status.Active():
 		out.Build, out.Kind = last, KindDeduplicated
 		return out, nil
-	case last.Status == store.StatusError && s.now().Sub(last.FinishedAt) < s.cfg.Cooldown:
+	case last.Status == lifecycle.StatusError && s.now().Sub(last.FinishedAt) < s.cfg.Cooldown:
 		out.Build, out.Kind, out.RetryAt = last, KindCooldown, last.FinishedAt.Add(s.cfg.Cooldown)
 		return out, nil
 	}

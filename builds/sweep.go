@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 // Sweep ends the builds that were not finished Timeout after dispatch, and
@@ -16,8 +16,8 @@ func (s *Service) Sweep(ctx context.Context) (swept int, err error) {
 	}
 	for _, b := range overdue {
 		// From: a build dispatched since the listing is not overdue.
-		b, changed, err := s.store.BuildTransition(ctx, store.BuildTransitionParams{
-			ID: b.ID, From: b.Status, To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper,
+		b, changed, err := s.store.BuildTransition(ctx, lifecycle.Transition{
+			ID: b.ID, From: b.Status, To: lifecycle.StatusError, Reason: lifecycle.ReasonTimedOut, Source: lifecycle.SourceSweeper,
 			Detail: fmt.Sprintf("not finished %s after dispatch", s.cfg.Timeout), Now: s.now(),
 		})
 		if err != nil {

@@ -9,12 +9,12 @@ import (
 
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 // Observer applies what webhooks say.
 type Observer interface {
-	ObserveRun(ctx context.Context, src store.Source, d *builds.Delivery, run ghclient.Run) error
+	ObserveRun(ctx context.Context, src lifecycle.Source, d *builds.Delivery, run ghclient.Run) error
 	ObserveJob(ctx context.Context, d *builds.Delivery, runID int64, progress string) error
 	ObserveRelease(ctx context.Context, d *builds.Delivery, e builds.ReleaseEvent) error
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/internal/fixtures"
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/storetest"
 )
@@ -177,13 +178,13 @@ func TestWorkflowRunLifecycle(t *testing.T) {
 
 	require.Equal(t, http.StatusOK, h.send("workflow_run", "d1", h.run("requested", "queued", nil), secret))
 	b := h.current()
-	require.Equal(t, store.StatusInProgress, b.Status)
+	require.Equal(t, lifecycle.StatusInProgress, b.Status)
 	require.EqualValues(t, 4242, b.RunID)
 	require.Equal(t, "https://github.com/riptides/driver/actions/runs/4242", b.RunURL)
 
 	// A delivery id seen before is not applied again, whatever it carries.
 	require.Equal(t, http.StatusOK, h.send("workflow_run", "d1", h.run("completed", "completed", "failure"), secret))
-	require.Equal(t, store.StatusInProgress, h.current().Status)
+	require.Equal(t, lifecycle.StatusInProgress, h.current().Status)
 
 	job := fixture(t, "workflow_job.in_progress.json", map[string]any{
 		"repository.full_name": repo, "workflow_job.run_id": 4242, "workflow_job.name": "build",
@@ -193,35 +194,35 @@ func TestWorkflowRunLifecycle(t *testing.T) {
 
 	require.Equal(t, http.StatusOK, h.send("workflow_run", "d3", h.run("completed", "completed", "success"), secret))
 	b = h.current()
-	require.Equal(t, store.StatusDone, b.Status)
+	require.Equal(t, lifecycle.StatusDone, b.Status)
 	require.Contains(t, b.DownloadURL, pkg)
 	require.Equal(t, "sha256:"+hex.EncodeToString(make([]byte, 32)), b.Digest)
 
 	// A late in_progress event changes nothing.
 	require.Equal(t, http.StatusOK, h.send("workflow_run", "d4", h.run("in_progress", "in_progress", nil), secret))
-	require.Equal(t, store.StatusDone, h.current().Status)
+	require.Equal(t, lifecycle.StatusDone, h.current().Status)
 
 	events, err := h.st.BuildEvents(t.Context(), h.build.ID)
 	require.NoError(t, err)
 	require.Len(t, events, 3, "queued, in_progress, done")
 	for _, e := range events[1:] {
-		require.Equal(t, store.SourceWebhook, e.Source)
+		require.Equal(t, lifecycle.SourceWebhook, e.Source)
 	}
 }
 
 func TestWorkflowRunConclusions(t *testing.T) {
 	t.Parallel()
-	for conclusion, reason := range map[string]store.Reason{
-		"failure":   store.ReasonBuildFailed,
-		"cancelled": store.ReasonCancelled,
-		"timed_out": store.ReasonTimedOut,
+	for conclusion, reason := range map[string]lifecycle.Reason{
+		"failure":   lifecycle.ReasonBuildFailed,
+		"cancelled": lifecycle.ReasonCancelled,
+		"timed_out": lifecycle.ReasonTimedOut,
 	} {
 		t.Run(conclusion, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			require.Equal(t, http.StatusOK, h.send("workflow_run", "c1", h.run("completed", "completed", conclusion), secret))
 			b := h.current()
-			require.Equal(t, store.StatusError, b.Status)
+			require.Equal(t, lifecycle.StatusError, b.Status)
 			require.Equal(t, reason, b.Reason)
 		})
 	}
@@ -247,7 +248,7 @@ func TestWebhooksIgnored(t *testing.T) {
 			body, err := json.Marshal(doc)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, h.send("workflow_run", "i1", body, secret))
-			require.Equal(t, store.StatusQueued, h.current().Status)
+			require.Equal(t, lifecycle.StatusQueued, h.current().Status)
 		})
 	}
 }
@@ -256,13 +257,13 @@ func TestWebhookSignature(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	require.Equal(t, http.StatusBadRequest, h.send("workflow_run", "s1", h.run("requested", "queued", nil), "wrong-secret"))
-	require.Equal(t, store.StatusQueued, h.current().Status)
+	require.Equal(t, lifecycle.StatusQueued, h.current().Status)
 
 	// The untouched fixture bytes verify, and are ignored: they are about
 	// another repository's workflow.
 	raw := fixtures.Read(t, "github-webhooks", "workflow_run.completed.json")
 	require.Equal(t, http.StatusOK, h.send("workflow_run", "s2", raw, secret))
-	require.Equal(t, store.StatusQueued, h.current().Status)
+	require.Equal(t, lifecycle.StatusQueued, h.current().Status)
 }
 
 // A second run of a build (a dispatch retried after an ambiguous failure)
@@ -279,7 +280,7 @@ func TestSecondRunIgnored(t *testing.T) {
 	})
 	require.Equal(t, http.StatusOK, h.send("workflow_run", "f2", second, secret))
 	b := h.current()
-	require.Equal(t, store.StatusInProgress, b.Status)
+	require.Equal(t, lifecycle.StatusInProgress, b.Status)
 	require.EqualValues(t, 4242, b.RunID)
 }
 

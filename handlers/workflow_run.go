@@ -10,7 +10,7 @@ import (
 
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 // WorkflowRun moves a build as its run is requested, starts and completes.
@@ -27,7 +27,7 @@ func (h *WorkflowRun) Handle(ctx context.Context, eventType, deliveryID string, 
 	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "requested", "in_progress", "completed") {
 		return nil
 	}
-	return h.Observer.ObserveRun(ctx, store.SourceWebhook,
+	return h.Observer.ObserveRun(ctx, lifecycle.SourceWebhook,
 		&builds.Delivery{ID: deliveryID, Event: eventType, Action: action},
 		ghclient.Run{
 			ID: run.GetID(), URL: run.GetHTMLURL(), Status: run.GetStatus(), Conclusion: run.GetConclusion(),

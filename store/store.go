@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 var (
@@ -24,83 +25,15 @@ var (
 	ErrNoJobs = errors.New("no jobs client: call NewJobs first")
 )
 
-// Status is where a build is in its life.
-type Status string
-
-const (
-	StatusQueued     Status = "queued"      // accepted, dispatch pending
-	StatusInProgress Status = "in_progress" // dispatched or running
-	StatusDone       Status = "done"
-	StatusError      Status = "error"
-)
-
-// Terminal reports whether no further transition may leave s.
-func (s Status) Terminal() bool { return s == StatusDone || s == StatusError }
-
-// Active reports whether a build in s holds its cache key.
-func (s Status) Active() bool { return s == StatusQueued || s == StatusInProgress }
-
-func (s Status) rank() int {
-	switch s {
-	case StatusQueued:
-		return 0
-	case StatusInProgress:
-		return 1
-	case StatusDone, StatusError:
-		return 2
-	}
-	return -1
-}
-
-// Advances reports whether moving from s to next is a forward transition.
-// A terminal status is never left, and nothing moves back: a late or
-// duplicated event must not undo what a newer one said.
-func (s Status) Advances(next Status) bool {
-	return !s.Terminal() && next.rank() > s.rank()
-}
-
-// Reason says why a build ended in StatusError.
-type Reason string
-
-const (
-	ReasonNone           Reason = ""
-	ReasonDispatchFailed Reason = "dispatch_failed"
-	ReasonBuildFailed    Reason = "build_failed"
-	ReasonCancelled      Reason = "cancelled"
-	ReasonTimedOut       Reason = "timed_out"
-	ReasonPackageMissing Reason = "package_missing"
-)
-
-// Source says who moved a build: the audit trail's "who".
-type Source string
-
-const (
-	SourceAPI     Source = "api"
-	SourceWebhook Source = "webhook"
-	SourcePoller  Source = "poller"
-	SourceSweeper Source = "sweeper"
-)
-
 // Build is one requested build of one package.
 type Build struct {
 	ID       string
 	CacheKey string
 	kernel.Request
 	Package string
+	lifecycle.State
 
-	Status      Status
-	Reason      Reason
-	Progress    string // latest job/step name, for humans
-	RunID       int64  // 0 until the workflow run is known
-	RunURL      string
-	DownloadURL string
-	Digest      string // "sha256:<hex>" of the package, when known
-
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	DispatchedAt time.Time // zero until dispatched
-	HeardAt      time.Time // last time anything (dispatch, webhook, poll) told us about it
-	FinishedAt   time.Time // zero until terminal
+	CreatedAt time.Time
 }
 
 // BuildCreateParams are the fields of a new build. Status starts at queued.
@@ -112,34 +45,14 @@ type BuildCreateParams struct {
 	Now     time.Time
 }
 
-// BuildTransitionParams describe what an observer learned about a build.
-// Empty fields leave the stored value alone.
-type BuildTransitionParams struct {
-	ID string
-	// From, when set, is a precondition: the build moves only if it is
-	// still in this status. A decision made on an earlier read (dispatch
-	// failed, build overdue) must not hit a build that moved meanwhile.
-	From        Status
-	To          Status
-	Reason      Reason
-	Source      Source
-	Detail      string // free text for the event row, e.g. "run 42 completed: failure"
-	Progress    string
-	RunID       int64
-	RunURL      string
-	DownloadURL string
-	Digest      string
-	Now         time.Time
-}
-
 // Event is one status change of a build.
 type Event struct {
 	ID        int64
 	BuildID   string
-	From      Status // "" for the creation event
-	To        Status
-	Reason    Reason
-	Source    Source
+	From      lifecycle.Status // "" for the creation event
+	To        lifecycle.Status
+	Reason    lifecycle.Reason
+	Source    lifecycle.Source
 	Detail    string
 	CreatedAt time.Time
 }
@@ -192,17 +105,10 @@ type Queries interface {
 	BuildByRunID(ctx context.Context, runID int64) (Build, error)
 	// BuildLatestByKey returns the newest build with the cache key, whatever its status.
 	BuildLatestByKey(ctx context.Context, cacheKey string) (Build, error)
-	// BuildTransition applies what an observer learned. When p.To advances
-	// the status (Status.Advances) it moves the build, stamps DispatchedAt or
-	// FinishedAt as fits, writes an event row, and returns changed=true.
-	// When p.To equals the current, non-terminal status it records the
-	// non-empty fields and HeardAt, with no event row. Anything else (a
-	// backward or post-terminal event) changes nothing but filling RunID and
-	// RunURL where they were empty. A build follows the first run it was
-	// told of: news about another run (p.RunID set and different) changes
-	// nothing. A build not in p.From (when set) is not changed at all. It returns the build as
-	// stored after.
-	BuildTransition(ctx context.Context, p BuildTransitionParams) (b Build, changed bool, err error)
+	// BuildTransition applies what an observer learned, by lifecycle.Apply,
+	// under the build's row lock. A move writes an event row and returns
+	// changed=true. It returns the build as stored after.
+	BuildTransition(ctx context.Context, p lifecycle.Transition) (b Build, changed bool, err error)
 	// BuildsStale lists active (queued or in_progress) builds whose HeardAt
 	// is before the time, oldest first: the ones the poller reconciles.
 	// Queued builds are included because after a crash a dispatch may have

@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/internal/scan"
-	"github.com/riptides/driverbuild/store/internal/transition"
 )
 
 // dbtx is what *pgxpool.Pool and pgx.Tx share.
@@ -54,7 +54,7 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 				p.DriverVersion, p.Package, now))
 			if err == nil {
 				created = true
-				return q.eventInsert(ctx, store.Event{BuildID: b.ID, To: store.StatusQueued, Source: store.SourceAPI, CreatedAt: p.Now})
+				return q.eventInsert(ctx, store.Event{BuildID: b.ID, To: lifecycle.StatusQueued, Source: lifecycle.SourceAPI, CreatedAt: p.Now})
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
 				return err
@@ -102,7 +102,7 @@ func (q queries) BuildLatestByKey(ctx context.Context, cacheKey string) (store.B
 	return b, nil
 }
 
-func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionParams) (b store.Build, changed bool, err error) {
+func (q queries) BuildTransition(ctx context.Context, p lifecycle.Transition) (b store.Build, changed bool, err error) {
 	err = q.atomic(ctx, func(q queries) error {
 		// FOR UPDATE: concurrent webhooks about one build take turns, each
 		// deciding on what the previous one wrote.
@@ -110,8 +110,8 @@ func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionPar
 		if err != nil {
 			return err
 		}
-		next, ev, write := transition.Apply(cur, p)
-		if !write {
+		next, effect := lifecycle.Apply(cur.State, p)
+		if effect == lifecycle.Unchanged {
 			b = cur
 			return nil
 		}
@@ -120,14 +120,15 @@ func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionPar
 				download_url = $7, digest = $8, updated_at = $9, dispatched_at = $10, heard_at = $11, finished_at = $12
 			WHERE id = $1
 			RETURNING `+scan.BuildColumns,
-			next.ID, next.Status, next.Reason, next.Progress, next.RunID, next.RunURL,
+			cur.ID, next.Status, next.Reason, next.Progress, next.RunID, next.RunURL,
 			next.DownloadURL, next.Digest, pgTime(next.UpdatedAt), pgNullTime(next.DispatchedAt),
 			pgTime(next.HeardAt), pgNullTime(next.FinishedAt)))
-		if err != nil || ev == nil {
+		if err != nil || effect != lifecycle.Moved {
 			return err
 		}
 		changed = true
-		return q.eventInsert(ctx, *ev)
+		return q.eventInsert(ctx, store.Event{BuildID: cur.ID, From: cur.Status, To: next.Status,
+			Reason: p.Reason, Source: p.Source, Detail: p.Detail, CreatedAt: p.Now})
 	})
 	if err != nil {
 		return store.Build{}, false, fmt.Errorf("transition build %s: %w", p.ID, dbErr(err))

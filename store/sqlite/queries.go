@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/internal/scan"
-	"github.com/riptides/driverbuild/store/internal/transition"
 )
 
 // dbtx is what *sql.DB and *sql.Tx share.
@@ -73,7 +73,7 @@ func (q queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b 
 			p.DriverVersion, p.Package, now, now, now))
 		if err == nil {
 			created = true
-			return q.eventInsert(ctx, store.Event{BuildID: b.ID, To: store.StatusQueued, Source: store.SourceAPI, CreatedAt: p.Now})
+			return q.eventInsert(ctx, store.Event{BuildID: b.ID, To: lifecycle.StatusQueued, Source: lifecycle.SourceAPI, CreatedAt: p.Now})
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -118,14 +118,14 @@ func (q queries) BuildLatestByKey(ctx context.Context, cacheKey string) (store.B
 	return b, nil
 }
 
-func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionParams) (b store.Build, changed bool, err error) {
+func (q queries) BuildTransition(ctx context.Context, p lifecycle.Transition) (b store.Build, changed bool, err error) {
 	err = q.atomic(ctx, func(q queries) error {
 		cur, err := scanBuild(q.db.QueryRowContext(ctx, `SELECT `+scan.BuildColumns+` FROM builds WHERE id = ?`, p.ID))
 		if err != nil {
 			return err
 		}
-		next, ev, write := transition.Apply(cur, p)
-		if !write {
+		next, effect := lifecycle.Apply(cur.State, p)
+		if effect == lifecycle.Unchanged {
 			b = cur
 			return nil
 		}
@@ -136,12 +136,13 @@ func (q queries) BuildTransition(ctx context.Context, p store.BuildTransitionPar
 			RETURNING `+scan.BuildColumns,
 			next.Status, next.Reason, next.Progress, next.RunID, next.RunURL,
 			next.DownloadURL, next.Digest, fmtTime(next.UpdatedAt), fmtNullTime(next.DispatchedAt),
-			fmtTime(next.HeardAt), fmtNullTime(next.FinishedAt), next.ID))
-		if err != nil || ev == nil {
+			fmtTime(next.HeardAt), fmtNullTime(next.FinishedAt), cur.ID))
+		if err != nil || effect != lifecycle.Moved {
 			return err
 		}
 		changed = true
-		return q.eventInsert(ctx, *ev)
+		return q.eventInsert(ctx, store.Event{BuildID: cur.ID, From: cur.Status, To: next.Status,
+			Reason: p.Reason, Source: p.Source, Detail: p.Detail, CreatedAt: p.Now})
 	})
 	if err != nil {
 		return store.Build{}, false, fmt.Errorf("transition build %s: %w", p.ID, dbErr(err))

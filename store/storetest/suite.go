@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -93,14 +94,16 @@ func createParams(now time.Time) store.BuildCreateParams {
 // queued is the build BuildCreate should make of p.
 func queued(p store.BuildCreateParams) store.Build {
 	return store.Build{
-		ID:        p.ID,
-		CacheKey:  p.CacheKey,
-		Request:   p.Request,
-		Package:   p.Package,
-		Status:    store.StatusQueued,
+		ID:       p.ID,
+		CacheKey: p.CacheKey,
+		Request:  p.Request,
+		Package:  p.Package,
+		State: lifecycle.State{
+			Status:    lifecycle.StatusQueued,
+			UpdatedAt: p.Now,
+			HeardAt:   p.Now,
+		},
 		CreatedAt: p.Now,
-		UpdatedAt: p.Now,
-		HeardAt:   p.Now,
 	}
 }
 
@@ -112,7 +115,7 @@ func mustCreate(t *testing.T, q store.Queries, p store.BuildCreateParams) store.
 	return b
 }
 
-func mustTransition(t *testing.T, q store.Queries, p store.BuildTransitionParams) store.Build {
+func mustTransition(t *testing.T, q store.Queries, p lifecycle.Transition) store.Build {
 	t.Helper()
 	b, _, err := q.BuildTransition(t.Context(), p)
 	require.NoError(t, err)
@@ -135,7 +138,7 @@ func events(t *testing.T, q store.Queries, buildID string) []store.Event {
 }
 
 func creationEvent(p store.BuildCreateParams) store.Event {
-	return store.Event{BuildID: p.ID, To: store.StatusQueued, Source: store.SourceAPI, CreatedAt: p.Now}
+	return store.Event{BuildID: p.ID, To: lifecycle.StatusQueued, Source: lifecycle.SourceAPI, CreatedAt: p.Now}
 }
 
 func testBuildCreate(t *testing.T, s store.Store) {
@@ -162,14 +165,14 @@ func testBuildCreate(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	// A running build still holds the key.
-	running := mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusInProgress, Source: store.SourceAPI, Now: at(2)})
+	running := mustTransition(t, s, lifecycle.Transition{ID: p.ID, To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Now: at(2)})
 	got, isNew, err = s.BuildCreate(ctx, dup)
 	require.NoError(t, err)
 	require.False(t, isNew)
 	require.Equal(t, running, got)
 
 	// A finished one frees it.
-	mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusError, Reason: store.ReasonBuildFailed, Source: store.SourceWebhook, Now: at(3)})
+	mustTransition(t, s, lifecycle.Transition{ID: p.ID, To: lifecycle.StatusError, Reason: lifecycle.ReasonBuildFailed, Source: lifecycle.SourceWebhook, Now: at(3)})
 	dup.Now = at(4)
 	got, isNew, err = s.BuildCreate(ctx, dup)
 	require.NoError(t, err)
@@ -251,7 +254,7 @@ func testBuildLatestByKey(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, first.ID, got.ID)
 
-	done := mustTransition(t, s, store.BuildTransitionParams{ID: first.ID, To: store.StatusDone, Source: store.SourceWebhook, Now: at(1)})
+	done := mustTransition(t, s, lifecycle.Transition{ID: first.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at(1)})
 	got, err = s.BuildLatestByKey(ctx, first.CacheKey)
 	require.NoError(t, err)
 	require.Equal(t, done, got, "a finished build is still the latest")
@@ -271,7 +274,7 @@ func testBuildByRunID(t *testing.T, s store.Store) {
 	p := createParams(at(0))
 	mustCreate(t, s, p)
 	mustCreate(t, s, createParams(at(0)))
-	b := mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusInProgress, RunID: runID, Source: store.SourceWebhook, Now: at(1)})
+	b := mustTransition(t, s, lifecycle.Transition{ID: p.ID, To: lifecycle.StatusInProgress, RunID: runID, Source: lifecycle.SourceWebhook, Now: at(1)})
 
 	got, err := s.BuildByRunID(ctx, runID)
 	require.NoError(t, err)
@@ -281,10 +284,10 @@ func testBuildByRunID(t *testing.T, s store.Store) {
 }
 
 func testBuildTransition(t *testing.T, s store.Store) {
-	type params = store.BuildTransitionParams
+	type params = lifecycle.Transition
 	const runURL = "https://github.com/riptides/driver/actions/runs/42"
-	dispatch := params{To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched", Now: at(1)}
-	running := params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "checkout", RunID: 42, RunURL: runURL, Now: at(1)}
+	dispatch := params{To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Detail: "dispatched", Now: at(1)}
+	running := params{To: lifecycle.StatusInProgress, Source: lifecycle.SourceWebhook, Progress: "checkout", RunID: 42, RunURL: runURL, Now: at(1)}
 
 	for name, tc := range map[string]struct {
 		setup   []params // after creation at at(0), before p
@@ -293,17 +296,17 @@ func testBuildTransition(t *testing.T, s store.Store) {
 		want    func(b store.Build) store.Build // from the build as it was before p
 	}{
 		"dispatch moves to in_progress and stamps DispatchedAt": {
-			p:       params{To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched"},
+			p:       params{To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Detail: "dispatched"},
 			changed: true,
 			want: func(b store.Build) store.Build {
-				b.Status = store.StatusInProgress
+				b.Status = lifecycle.StatusInProgress
 				b.DispatchedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
 				return b
 			},
 		},
 		"run webhook fills run and keeps DispatchedAt": {
 			setup: []params{dispatch},
-			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "compile", RunID: 42, RunURL: runURL},
+			p:     params{To: lifecycle.StatusInProgress, Source: lifecycle.SourceWebhook, Progress: "compile", RunID: 42, RunURL: runURL},
 			want: func(b store.Build) store.Build {
 				b.Progress, b.RunID, b.RunURL = "compile", 42, runURL
 				b.UpdatedAt, b.HeardAt = at(10), at(10)
@@ -312,36 +315,36 @@ func testBuildTransition(t *testing.T, s store.Store) {
 		},
 		"success finishes and records the package": {
 			setup:   []params{running},
-			p:       params{To: store.StatusDone, Source: store.SourceWebhook, DownloadURL: "https://example.com/p.deb", Digest: "sha256:abc"},
+			p:       params{To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, DownloadURL: "https://example.com/p.deb", Digest: "sha256:abc"},
 			changed: true,
 			want: func(b store.Build) store.Build {
-				b.Status, b.DownloadURL, b.Digest = store.StatusDone, "https://example.com/p.deb", "sha256:abc"
+				b.Status, b.DownloadURL, b.Digest = lifecycle.StatusDone, "https://example.com/p.deb", "sha256:abc"
 				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
 				return b
 			},
 		},
 		"failed dispatch ends a queued build without DispatchedAt": {
-			p:       params{To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI, Detail: "422"},
+			p:       params{To: lifecycle.StatusError, Reason: lifecycle.ReasonDispatchFailed, Source: lifecycle.SourceAPI, Detail: "422"},
 			changed: true,
 			want: func(b store.Build) store.Build {
-				b.Status, b.Reason = store.StatusError, store.ReasonDispatchFailed
+				b.Status, b.Reason = lifecycle.StatusError, lifecycle.ReasonDispatchFailed
 				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
 				return b
 			},
 		},
 		"sweeper times out a running build": {
 			setup:   []params{running},
-			p:       params{To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper},
+			p:       params{To: lifecycle.StatusError, Reason: lifecycle.ReasonTimedOut, Source: lifecycle.SourceSweeper},
 			changed: true,
 			want: func(b store.Build) store.Build {
-				b.Status, b.Reason = store.StatusError, store.ReasonTimedOut
+				b.Status, b.Reason = lifecycle.StatusError, lifecycle.ReasonTimedOut
 				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
 				return b
 			},
 		},
 		"same status records progress and HeardAt only": {
 			setup: []params{running},
-			p:     params{To: store.StatusInProgress, Source: store.SourcePoller, Progress: "package"},
+			p:     params{To: lifecycle.StatusInProgress, Source: lifecycle.SourcePoller, Progress: "package"},
 			want: func(b store.Build) store.Build {
 				b.Progress = "package"
 				b.UpdatedAt, b.HeardAt = at(10), at(10)
@@ -349,7 +352,7 @@ func testBuildTransition(t *testing.T, s store.Store) {
 			},
 		},
 		"queued build heard again": {
-			p: params{To: store.StatusQueued, Source: store.SourcePoller},
+			p: params{To: lifecycle.StatusQueued, Source: lifecycle.SourcePoller},
 			want: func(b store.Build) store.Build {
 				b.UpdatedAt, b.HeardAt = at(10), at(10)
 				return b
@@ -357,54 +360,54 @@ func testBuildTransition(t *testing.T, s store.Store) {
 		},
 		"backward event changes nothing": {
 			setup: []params{running},
-			p:     params{To: store.StatusQueued, Source: store.SourceWebhook, Progress: "late", RunID: 43, RunURL: "other"},
+			p:     params{To: lifecycle.StatusQueued, Source: lifecycle.SourceWebhook, Progress: "late", RunID: 43, RunURL: "other"},
 			want:  func(b store.Build) store.Build { return b },
 		},
 		"backward event fills an unknown run": {
 			setup: []params{dispatch},
-			p:     params{To: store.StatusQueued, Source: store.SourceWebhook, Progress: "late", RunID: 42, RunURL: runURL},
+			p:     params{To: lifecycle.StatusQueued, Source: lifecycle.SourceWebhook, Progress: "late", RunID: 42, RunURL: runURL},
 			want: func(b store.Build) store.Build {
 				b.RunID, b.RunURL, b.UpdatedAt = 42, runURL, at(10)
 				return b
 			},
 		},
 		"terminal status is never left": {
-			setup: []params{running, {To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)}},
-			p:     params{To: store.StatusError, Reason: store.ReasonBuildFailed, Source: store.SourcePoller},
+			setup: []params{running, {To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at(2)}},
+			p:     params{To: lifecycle.StatusError, Reason: lifecycle.ReasonBuildFailed, Source: lifecycle.SourcePoller},
 			want:  func(b store.Build) store.Build { return b },
 		},
 		"terminal status repeated changes nothing": {
-			setup: []params{running, {To: store.StatusDone, Source: store.SourceWebhook, DownloadURL: "first", Now: at(2)}},
-			p:     params{To: store.StatusDone, Source: store.SourceWebhook, Progress: "again", DownloadURL: "second"},
+			setup: []params{running, {To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, DownloadURL: "first", Now: at(2)}},
+			p:     params{To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Progress: "again", DownloadURL: "second"},
 			want:  func(b store.Build) store.Build { return b },
 		},
 		"another run's news changes nothing": {
 			setup: []params{running},
-			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "compile", RunID: 43, RunURL: "other"},
+			p:     params{To: lifecycle.StatusInProgress, Source: lifecycle.SourceWebhook, Progress: "compile", RunID: 43, RunURL: "other"},
 			want:  func(b store.Build) store.Build { return b },
 		},
 		"another run's end does not end the build": {
 			setup: []params{running},
-			p:     params{To: store.StatusError, Reason: store.ReasonBuildFailed, Source: store.SourceWebhook, RunID: 43},
+			p:     params{To: lifecycle.StatusError, Reason: lifecycle.ReasonBuildFailed, Source: lifecycle.SourceWebhook, RunID: 43},
 			want:  func(b store.Build) store.Build { return b },
 		},
 		"precondition met: the build moves": {
-			p:       params{From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI},
+			p:       params{From: lifecycle.StatusQueued, To: lifecycle.StatusError, Reason: lifecycle.ReasonDispatchFailed, Source: lifecycle.SourceAPI},
 			changed: true,
 			want: func(b store.Build) store.Build {
-				b.Status, b.Reason = store.StatusError, store.ReasonDispatchFailed
+				b.Status, b.Reason = lifecycle.StatusError, lifecycle.ReasonDispatchFailed
 				b.FinishedAt, b.UpdatedAt, b.HeardAt = at(10), at(10), at(10)
 				return b
 			},
 		},
 		"precondition failed: a build that moved meanwhile is left alone": {
 			setup: []params{running},
-			p:     params{From: store.StatusQueued, To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI, RunID: 43, RunURL: "other"},
+			p:     params{From: lifecycle.StatusQueued, To: lifecycle.StatusError, Reason: lifecycle.ReasonDispatchFailed, Source: lifecycle.SourceAPI, RunID: 43, RunURL: "other"},
 			want:  func(b store.Build) store.Build { return b },
 		},
 		"late event fills the run of a finished build": {
-			setup: []params{{To: store.StatusError, Reason: store.ReasonCancelled, Source: store.SourceWebhook, Now: at(2)}},
-			p:     params{To: store.StatusInProgress, Source: store.SourceWebhook, Progress: "late", RunID: 42, RunURL: runURL},
+			setup: []params{{To: lifecycle.StatusError, Reason: lifecycle.ReasonCancelled, Source: lifecycle.SourceWebhook, Now: at(2)}},
+			p:     params{To: lifecycle.StatusInProgress, Source: lifecycle.SourceWebhook, Progress: "late", RunID: 42, RunURL: runURL},
 			want: func(b store.Build) store.Build {
 				b.RunID, b.RunURL, b.UpdatedAt = 42, runURL, at(10)
 				return b
@@ -449,11 +452,11 @@ func testBuildTransitionConcurrent(t *testing.T, s store.Store) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			to := store.StatusInProgress
+			to := lifecycle.StatusInProgress
 			if i%4 == 3 {
-				to = store.StatusDone
+				to = lifecycle.StatusDone
 			}
-			p := store.BuildTransitionParams{ID: b.ID, To: to, Source: store.SourceWebhook, Now: at(i + 1)}
+			p := lifecycle.Transition{ID: b.ID, To: to, Source: lifecycle.SourceWebhook, Now: at(i + 1)}
 			_, changes[i], errs[i] = s.BuildTransition(t.Context(), p)
 		})
 	}
@@ -474,27 +477,27 @@ func testBuildTransitionConcurrent(t *testing.T, s store.Store) {
 	}
 	got, err := s.BuildByID(t.Context(), b.ID)
 	require.NoError(t, err)
-	require.Equal(t, store.StatusDone, got.Status)
+	require.Equal(t, lifecycle.StatusDone, got.Status)
 	require.Equal(t, es[len(es)-1].To, got.Status)
 }
 
 func testBuildEvents(t *testing.T, s store.Store) {
 	p := createParams(at(0))
 	mustCreate(t, s, p)
-	for _, step := range []store.BuildTransitionParams{
-		{To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched", Now: at(1)},
-		{To: store.StatusInProgress, Source: store.SourceWebhook, Detail: "run 42 in_progress", Progress: "compile", Now: at(2)},
-		{To: store.StatusQueued, Source: store.SourceWebhook, Detail: "run 42 requested", Now: at(3)},
-		{To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper, Detail: "15m without completion", Now: at(4)},
-		{To: store.StatusDone, Source: store.SourcePoller, Detail: "run 42 completed: success", Now: at(5)},
+	for _, step := range []lifecycle.Transition{
+		{To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Detail: "dispatched", Now: at(1)},
+		{To: lifecycle.StatusInProgress, Source: lifecycle.SourceWebhook, Detail: "run 42 in_progress", Progress: "compile", Now: at(2)},
+		{To: lifecycle.StatusQueued, Source: lifecycle.SourceWebhook, Detail: "run 42 requested", Now: at(3)},
+		{To: lifecycle.StatusError, Reason: lifecycle.ReasonTimedOut, Source: lifecycle.SourceSweeper, Detail: "15m without completion", Now: at(4)},
+		{To: lifecycle.StatusDone, Source: lifecycle.SourcePoller, Detail: "run 42 completed: success", Now: at(5)},
 	} {
 		step.ID = p.ID
 		mustTransition(t, s, step)
 	}
 	require.Equal(t, []store.Event{
 		creationEvent(p),
-		{BuildID: p.ID, From: store.StatusQueued, To: store.StatusInProgress, Source: store.SourceAPI, Detail: "dispatched", CreatedAt: at(1)},
-		{BuildID: p.ID, From: store.StatusInProgress, To: store.StatusError, Reason: store.ReasonTimedOut, Source: store.SourceSweeper, Detail: "15m without completion", CreatedAt: at(4)},
+		{BuildID: p.ID, From: lifecycle.StatusQueued, To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Detail: "dispatched", CreatedAt: at(1)},
+		{BuildID: p.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusError, Reason: lifecycle.ReasonTimedOut, Source: lifecycle.SourceSweeper, Detail: "15m without completion", CreatedAt: at(4)},
 	}, events(t, s, p.ID))
 
 	es, err := s.BuildEvents(t.Context(), "no-such-build")
@@ -509,7 +512,7 @@ func testTimes(t *testing.T, s store.Store) {
 	require.Equal(t, oddNormalized, b.CreatedAt)
 	require.Equal(t, oddNormalized, b.HeardAt)
 
-	b = mustTransition(t, s, store.BuildTransitionParams{ID: p.ID, To: store.StatusDone, Source: store.SourceWebhook, Now: odd.Add(time.Nanosecond)})
+	b = mustTransition(t, s, lifecycle.Transition{ID: p.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: odd.Add(time.Nanosecond)})
 	require.Equal(t, oddNormalized, b.FinishedAt, "a nanosecond is below the precision kept")
 	got, err := s.BuildByID(ctx, p.ID)
 	require.NoError(t, err)
@@ -533,7 +536,7 @@ func testNotFound(t *testing.T, s store.Store) {
 			return err
 		},
 		"BuildTransition": func(ctx context.Context) error {
-			_, _, err := s.BuildTransition(ctx, store.BuildTransitionParams{ID: newID(), To: store.StatusDone, Source: store.SourceWebhook, Now: at(0)})
+			_, _, err := s.BuildTransition(ctx, lifecycle.Transition{ID: newID(), To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at(0)})
 			return err
 		},
 		"ReleaseByTag": func(ctx context.Context) error {
@@ -755,7 +758,7 @@ func testPing(t *testing.T, s store.Store) {
 }
 
 // buildThrough creates a build at the time and applies the steps to it.
-func buildThrough(t *testing.T, s store.Store, created time.Time, steps ...store.BuildTransitionParams) store.Build {
+func buildThrough(t *testing.T, s store.Store, created time.Time, steps ...lifecycle.Transition) store.Build {
 	t.Helper()
 	b := mustCreate(t, s, createParams(created))
 	for _, step := range steps {
@@ -767,11 +770,11 @@ func buildThrough(t *testing.T, s store.Store, created time.Time, steps ...store
 
 func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
-	build := func(createdAt int, steps ...store.BuildTransitionParams) store.Build {
+	build := func(createdAt int, steps ...lifecycle.Transition) store.Build {
 		return buildThrough(t, s, at(createdAt), steps...)
 	}
-	heard := func(sec int) store.BuildTransitionParams {
-		return store.BuildTransitionParams{To: store.StatusInProgress, Source: store.SourceWebhook, Now: at(sec)}
+	heard := func(sec int) lifecycle.Transition {
+		return lifecycle.Transition{To: lifecycle.StatusInProgress, Source: lifecycle.SourceWebhook, Now: at(sec)}
 	}
 	// Every build is created at 0 unless it says otherwise; HeardAt, not
 	// creation, is what counts.
@@ -780,11 +783,11 @@ func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 		second       = build(0, heard(5))
 		first        = build(0, heard(3))
 		queued       = build(2) // a dispatch before a crash may have reached GitHub
-		queuedHeard  = build(0, store.BuildTransitionParams{To: store.StatusQueued, Source: store.SourcePoller, Now: at(4)})
+		queuedHeard  = build(0, lifecycle.Transition{To: lifecycle.StatusQueued, Source: lifecycle.SourcePoller, Now: at(4)})
 		queuedRecent = build(12)
 	)
-	build(0, heard(1), store.BuildTransitionParams{To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)})
-	build(0, store.BuildTransitionParams{To: store.StatusError, Reason: store.ReasonDispatchFailed, Source: store.SourceAPI, Now: at(1)})
+	build(0, heard(1), lifecycle.Transition{To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at(2)})
+	build(0, lifecycle.Transition{To: lifecycle.StatusError, Reason: lifecycle.ReasonDispatchFailed, Source: lifecycle.SourceAPI, Now: at(1)})
 
 	for name, tc := range map[string]struct {
 		heardBefore int
@@ -822,17 +825,17 @@ func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 func testBuildsOverdue(t *testing.T, open func(testing.TB) store.Store) {
 	s := open(t)
 	ctx := t.Context()
-	build := func(createdAt int, steps ...store.BuildTransitionParams) store.Build {
+	build := func(createdAt int, steps ...lifecycle.Transition) store.Build {
 		return buildThrough(t, s, at(createdAt), steps...)
 	}
-	dispatched := func(sec int) store.BuildTransitionParams {
-		return store.BuildTransitionParams{To: store.StatusInProgress, Source: store.SourceAPI, Now: at(sec)}
+	dispatched := func(sec int) lifecycle.Transition {
+		return lifecycle.Transition{To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Now: at(sec)}
 	}
 	neverDispatched := build(0)
 	createdEarlyDispatchedLate := build(-100, dispatched(2))
 	queuedLater := build(1)
 	build(0, dispatched(20))
-	build(0, dispatched(1), store.BuildTransitionParams{To: store.StatusDone, Source: store.SourceWebhook, Now: at(2)})
+	build(0, dispatched(1), lifecycle.Transition{To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at(2)})
 	build(11)
 
 	got, err := s.BuildsOverdue(ctx, at(10), 10)
