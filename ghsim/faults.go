@@ -1,10 +1,10 @@
 package ghsim
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // Fault makes the next Count calls to a route fail.
@@ -25,15 +25,21 @@ type Fault struct {
 	AfterHandling bool `json:"after_handling,omitempty"`
 }
 
+// faultState holds the injected faults still to be served.
+type faultState struct {
+	mu     sync.Mutex
+	faults []*Fault
+}
+
 // InjectFault queues f; faults apply in the order they were injected.
 func (s *Server) InjectFault(f Fault) error {
 	f, err := s.checkFault(f)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.faults = append(s.faults.faults, &f)
 	return nil
 }
 
@@ -62,35 +68,35 @@ func (s *Server) checkFault(f Fault) (Fault, error) {
 
 // ClearFaults drops pending faults and resumes webhook delivery.
 func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-	s.paused = false
+	s.faults.mu.Lock()
+	s.faults.faults = nil
+	s.faults.mu.Unlock()
+	s.PauseWebhooks(false)
 }
 
 // PauseWebhooks makes deliveries fail, as when the receiver is down,
 // until it is called with false. Failed deliveries are recorded and, as
 // on GitHub, not retried unless redelivered.
 func (s *Server) PauseWebhooks(paused bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.paused = paused
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	s.hooks.paused = paused
 }
 
 // takeFault consumes one call of the first fault matching route.
 func (s *Server) takeFault(route string) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	for i, f := range s.faults.faults {
 		if f.Route != "" && f.Route != route {
 			continue
 		}
 		hit := *f
 		f.Count--
 		if f.Count == 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			s.faults.faults = append(s.faults.faults[:i], s.faults.faults[i+1:]...)
 		}
-		s.stats.faults++
+		s.stats.add(&s.stats.faults)
 		return &hit
 	}
 	return nil
@@ -107,58 +113,4 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f *Fault) {
 		return
 	}
 	writeError(w, r, f.Status, http.StatusText(f.Status))
-}
-
-// faultsJSON is the body of the /_sim/faults control endpoint.
-type faultsJSON struct {
-	Faults         []Fault `json:"faults"`
-	WebhooksPaused *bool   `json:"webhooks_paused,omitempty"`
-}
-
-func (s *Server) faultState() faultsJSON {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	state := faultsJSON{Faults: []Fault{}, WebhooksPaused: new(bool)}
-	for _, f := range s.faults {
-		state.Faults = append(state.Faults, *f)
-	}
-	*state.WebhooksPaused = s.paused
-	return state
-}
-
-func (s *Server) getFaults(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, r, http.StatusOK, s.faultState())
-}
-
-// postFaults adds the faults in the body and, when given, sets whether
-// webhooks are paused.
-func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
-	var req faultsJSON
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, r, http.StatusBadRequest, "Problems parsing JSON: "+err.Error())
-		return
-	}
-	faults := make([]*Fault, 0, len(req.Faults))
-	for _, f := range req.Faults {
-		f, err := s.checkFault(f)
-		if err != nil {
-			writeError(w, r, http.StatusUnprocessableEntity, err.Error())
-			return
-		}
-		faults = append(faults, &f)
-	}
-	s.mu.Lock()
-	s.faults = append(s.faults, faults...)
-	if req.WebhooksPaused != nil {
-		s.paused = *req.WebhooksPaused
-	}
-	s.mu.Unlock()
-	writeJSON(w, r, http.StatusOK, s.faultState())
-}
-
-func (s *Server) deleteFaults(w http.ResponseWriter, r *http.Request) {
-	s.ClearFaults()
-	noContent(w)
 }
