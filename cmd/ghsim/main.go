@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/kernel"
 )
 
 type options struct {
@@ -58,6 +59,8 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 		opts           options
 		repo, releases string
 		failKernels    string
+		kernelsJSON    string
+		placeholders   bool
 		fs             = flag.NewFlagSet("ghsim", flag.ContinueOnError)
 	)
 	fs.SetOutput(stderr)
@@ -68,6 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 	fs.DurationVar(&cfg.BuildDuration, "build-duration", 20*time.Second, "how long a simulated build takes")
 	fs.StringVar(&failKernels, "fail-kernels", "", "regular expression of kernel versions whose builds fail")
 	fs.BoolVar(&cfg.RejectRunDetails, "reject-run-details", false, "answer dispatches asking for return_run_details with 422, as GitHub did before February 2026")
+	fs.StringVar(&kernelsJSON, "kernels-json", "", "the default branch's initial .github/kernels.json, from `FILE` (default: the repository's own)")
+	fs.BoolVar(&placeholders, "placeholder-packages", false, "upload a line of text as each built package instead of a real .deb or .rpm (no loader can install it)")
 	fs.StringVar(&opts.writeConfig, "write-config", "", "write a build-service config.yml for this simulator to `FILE`, then serve")
 	fs.BoolVar(&opts.verbose, "v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +100,16 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 			return cfg, opts, fmt.Errorf("-fail-kernels: %w", err)
 		}
 		cfg.FailKernels = re
+	}
+	if kernelsJSON != "" {
+		data, err := os.ReadFile(kernelsJSON)
+		if err != nil {
+			return cfg, opts, fmt.Errorf("-kernels-json: %w", err)
+		}
+		cfg.KernelsJSON = data
+	}
+	if placeholders {
+		cfg.Artifact = ghsim.PlaceholderArtifact(kernel.DefaultCatalog(), kernel.DefaultNaming())
 	}
 	return cfg, opts, nil
 }

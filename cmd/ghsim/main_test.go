@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,6 +39,18 @@ func TestParseFlags(t *testing.T) {
 	require.True(t, cfg.FailKernels.MatchString("5.4.0-1"))
 	require.True(t, cfg.RejectRunDetails)
 	require.Equal(t, "c.yml", opts.writeConfig)
+
+	kernels := filepath.Join(t.TempDir(), "kernels.json")
+	require.NoError(t, os.WriteFile(kernels, []byte("{}\n"), 0o600))
+	cfg, _, err = parseFlags([]string{"-kernels-json", kernels, "-placeholder-packages"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []byte("{}\n"), cfg.KernelsJSON)
+	name, data, _, err := cfg.Artifact(map[string]string{
+		"kernel_version": "6.8.0-1053-gcp", "architecture": "x86_64", "distribution": "ubuntu", "distro_version": "24.04", "driver_version": "v0.1.2",
+	})
+	require.NoError(t, err)
+	require.Equal(t, "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb", name)
+	require.Equal(t, "ghsim placeholder package "+name+"\n", string(data))
 }
 
 func TestParseFlagsRejects(t *testing.T) {
@@ -48,6 +62,7 @@ func TestParseFlagsRejects(t *testing.T) {
 		"zero duration":      {"-build-duration", "0s"},
 		"unknown flag":       {"-nope"},
 		"stray argument":     {"serve"},
+		"no kernels.json":    {"-kernels-json", "/nonexistent/kernels.json"},
 	}
 	for name, args := range tests {
 		t.Run(name, func(t *testing.T) {
