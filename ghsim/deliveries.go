@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // GitHub's app webhook deliveries REST area: the log of attempts and
@@ -139,6 +140,7 @@ func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
 			body:       d.body,
 			headers:    s.hookHeaders(d.event, d.guid, d.body),
 			redelivery: true,
+			queuedAt:   time.Now(),
 		})
 		return http.StatusAccepted, struct{}{}
 	})

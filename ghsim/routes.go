@@ -69,6 +69,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /{owner}/{repo}/raw/{rest...}", authNone, s.raw)
 
 	s.handle("GET /_sim/stats", authNone, s.getStats)
+	s.handle("GET /_sim/runs", authNone, s.getRuns)
 	s.handle("GET /_sim/faults", authNone, s.getFaults)
 	s.handle("POST /_sim/faults", authNone, s.postFaults)
 	s.handle("DELETE /_sim/faults", authNone, s.deleteFaults)
@@ -154,6 +155,9 @@ func (s *Server) chain(route string, auth authKind, h http.HandlerFunc) http.Han
 		}
 		s.countRequest(route)
 		f := s.takeFault(route)
+		if f == nil {
+			f = s.chaosFault(route)
+		}
 		if f == nil {
 			serve(w, r)
 			return

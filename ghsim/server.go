@@ -1,8 +1,9 @@
 // Package ghsim is a GitHub simulator for driverbuild: the REST subset the
-// build-service and driver-loader call (app authentication, releases and
-// assets, workflow dispatch and runs), simulated driver-build runs that
-// publish packages, signed webhooks with a deliveries log, and fault
-// injection. It serves GitHub Enterprise style paths (/api/v3/,
+// build-service and driver-loader call (app authentication, a repository
+// with its git refs, commits, trees and contents, releases and assets,
+// workflow dispatch and runs), simulated driver-build runs that publish
+// packages, signed webhooks with a deliveries log, and fault injection,
+// one-off (Fault) or at random (Chaos). It serves GitHub Enterprise style paths (/api/v3/,
 // /api/uploads/) so go-github and go-githubapp talk to it unmodified, and
 // release downloads at github.com's /{owner}/{repo}/releases/download/....
 //
@@ -10,6 +11,7 @@
 // endpoints serve tests and people with curl:
 //
 //	GET    /_sim/stats   counters, as Stats
+//	GET    /_sim/runs    every run: id, build_id (from its run-name), status, conclusion
 //	GET    /_sim/faults  pending faults and whether webhooks are paused
 //	POST   /_sim/faults  {"faults":[{"route","status","count","retry_after"}],"webhooks_paused":true}
 //	DELETE /_sim/faults  clear faults and resume webhooks
@@ -91,6 +93,8 @@ type Config struct {
 
 	// RateLimit is the hourly request budget per installation (default 5000).
 	RateLimit int
+	// Chaos switches on faults at random; the zero value none.
+	Chaos Chaos
 	// Now is the clock for timestamps, tokens and JWT checks (default time.Now).
 	Now func() time.Time
 	// Logger logs the simulator's work; nil logs nothing.
@@ -124,6 +128,9 @@ func (c *Config) setDefaults() {
 	if c.Artifact == nil {
 		c.Artifact = DefaultArtifact
 	}
+	if c.Chaos.SecondaryRetryAfter == 0 {
+		c.Chaos.SecondaryRetryAfter = time.Minute
+	}
 	if c.RateLimit == 0 {
 		c.RateLimit = 5000
 	}
@@ -147,6 +154,9 @@ func (c *Config) validate() error {
 	}
 	if c.BuildDuration < 0 || c.WebhookTimeout < 0 || c.RateLimit < 0 {
 		return errors.New("durations and rate limit must not be negative")
+	}
+	if err := c.Chaos.Validate(); err != nil {
+		return err
 	}
 	for _, tag := range c.Releases {
 		if !validTag(tag) {
@@ -233,6 +243,7 @@ func New(cfg Config) (*Server, error) {
 		ep:         endpoints{baseURL: cfg.BaseURL, webhookURL: cfg.WebhookURL},
 	}
 	s.ids.Store(1000)
+	s.faults.rng = newRand(cfg.Chaos.Seed)
 	s.auth.tokens, s.auth.limits = map[string]installationToken{}, map[int64]*rateWindow{}
 	s.hooks.queues = map[string][]*delivery{}
 	s.stats.byRoute = map[string]int64{}

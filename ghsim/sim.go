@@ -1,7 +1,7 @@
 package ghsim
 
 // The simulator's own endpoints under /_sim/, and the Go API tests use
-// to look inside: counters, faults, deliveries.
+// to look inside: counters, runs, faults, deliveries.
 
 import (
 	"encoding/json"
@@ -152,4 +152,30 @@ func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteFaults(w http.ResponseWriter, r *http.Request) {
 	s.ClearFaults()
 	noContent(w)
+}
+
+// simRunJSON is one run as GET /_sim/runs shows it: what the simulator
+// decided, to check a client's view against.
+type simRunJSON struct {
+	ID         int64     `json:"id"`
+	BuildID    string    `json:"build_id"`
+	Status     string    `json:"status"`
+	Conclusion optString `json:"conclusion"`
+}
+
+// getRuns is GET /_sim/runs: every run, oldest first, with the build id
+// its run-name carries ("" when it carries none).
+func (s *Server) getRuns(w http.ResponseWriter, r *http.Request) {
+	carries := s.workflow.runNameShows("build_id")
+	s.act.mu.Lock()
+	out := make([]simRunJSON, 0, len(s.act.runs))
+	for _, run := range s.act.runs {
+		sr := simRunJSON{ID: run.id, Status: run.status, Conclusion: optString(run.conclusion)}
+		if carries {
+			sr.BuildID = run.inputs["build_id"]
+		}
+		out = append(out, sr)
+	}
+	s.act.mu.Unlock()
+	writeJSON(w, r, http.StatusOK, out)
 }

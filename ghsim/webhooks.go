@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type delivery struct {
 	body       []byte
 	headers    map[string]string
 	redelivery bool
+	queuedAt   time.Time // on the monotonic clock, for delays
 
 	// Set once attempted.
 	attempted   bool
@@ -141,13 +143,14 @@ func (s *Server) send(queue, event, action string, payload any) {
 	s.hooks.mu.Lock()
 	defer s.hooks.mu.Unlock()
 	s.enqueueLocked(queue, &delivery{
-		id:      s.newID(),
-		guid:    guid,
-		event:   event,
-		action:  action,
-		url:     hookURL,
-		body:    body,
-		headers: s.hookHeaders(event, guid, body),
+		id:       s.newID(),
+		guid:     guid,
+		event:    event,
+		action:   action,
+		url:      hookURL,
+		body:     body,
+		headers:  s.hookHeaders(event, guid, body),
+		queuedAt: time.Now(),
 	})
 }
 
@@ -186,6 +189,7 @@ func (s *Server) enqueueLocked(queue string, d *delivery) {
 
 func (s *Server) drain(queue string) {
 	defer s.wg.Done()
+	chaos := s.cfg.Chaos
 	for {
 		s.hooks.mu.Lock()
 		pending := s.hooks.queues[queue]
@@ -194,19 +198,55 @@ func (s *Server) drain(queue string) {
 			s.hooks.mu.Unlock()
 			return
 		}
-		d := pending[0]
-		s.hooks.queues[queue] = pending[1:]
+		// The oldest delivery waits out its delay, and with reordering the
+		// window in which later ones may overtake it.
+		ready := pending[0].queuedAt.Add(chaos.DelayWebhooks)
+		if chaos.ReorderWebhooks {
+			ready = ready.Add(ReorderWindow)
+		}
+		s.hooks.mu.Unlock()
+		if wait := time.Until(ready); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-s.ctx.Done():
+				continue
+			}
+		}
+		s.hooks.mu.Lock()
+		pending = s.hooks.queues[queue]
+		i := 0
+		if chaos.ReorderWebhooks {
+			i = s.pick(len(pending))
+		}
+		d := pending[i]
+		s.hooks.queues[queue] = slices.Delete(pending, i, i+1)
 		paused := s.hooks.paused
 		s.hooks.mu.Unlock()
 		s.attempt(d, paused)
+		if s.chance(chaos.DuplicateWebhooks) {
+			s.attempt(s.duplicate(d), paused)
+		}
 	}
 }
 
-// attempt delivers d once. GitHub does not retry failed deliveries.
+// duplicate records a second delivery of d's event under its guid.
+func (s *Server) duplicate(d *delivery) *delivery {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	dup := &delivery{
+		id: s.newID(), guid: d.guid, event: d.event, action: d.action, url: d.url,
+		body: d.body, headers: d.headers, redelivery: d.redelivery, queuedAt: time.Now(),
+	}
+	s.hooks.deliveries = append(s.hooks.deliveries, dup)
+	return dup
+}
+
+// attempt delivers d once. GitHub does not retry failed deliveries. A
+// paused or dropped delivery fails as when the receiver is down.
 func (s *Server) attempt(d *delivery, paused bool) {
 	start := time.Now()
 	code, status, respHeaders, respBody := 0, "failed to connect to host", map[string]string{}, ""
-	if !paused {
+	if !paused && !s.chance(s.cfg.Chaos.DropWebhooks) {
 		code, status, respHeaders, respBody = s.post(d)
 	}
 	ok := code >= 200 && code <= 299
