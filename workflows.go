@@ -9,3 +9,9 @@ import _ "embed"
 //
 //go:embed .github/workflows/driver-build.yml
 var DriverBuildWorkflow []byte
+
+// KernelsJSON is .github/kernels.json, the kernels the nightly batch
+// rebuilds: ghsim's default branch starts with it.
+//
+//go:embed .github/kernels.json
+var KernelsJSON []byte

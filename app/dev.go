@@ -12,36 +12,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/ghsim"
-	"github.com/riptides/driverbuild/internal/fakedriver"
-	"github.com/riptides/driverbuild/kernel"
 )
 
 // DevReleases are the driver releases the dev simulator starts with.
 var DevReleases = []string{"v0.1.0", "v0.1.2"}
-
-// SimArtifact is what a simulated build uploads: a real package, named as
-// the service names it, holding a stand-in module for the kernel.
-func SimArtifact(catalog *kernel.Catalog, naming kernel.Naming) ghsim.ArtifactFunc {
-	return func(in map[string]string) (string, []byte, string, error) {
-		req := kernel.Request{
-			KernelVersion: in["kernel_version"], Architecture: in["architecture"],
-			Distribution: in["distribution"], DistroVersion: in["distro_version"], DriverVersion: in["driver_version"],
-		}
-		req, err := catalog.Normalize(req)
-		if err != nil {
-			return "", nil, "", err
-		}
-		name, err := catalog.PackageName(naming, req)
-		if err != nil {
-			return "", nil, "", err
-		}
-		format, _ := catalog.Format(req.Distribution)
-		data, err := fakedriver.Package(fakedriver.Spec{
-			Format: format, KernelRelease: req.KernelVersion, DriverVersion: req.DriverVersion, Arch: req.Architecture,
-		})
-		return name, data, req.Distribution + " " + req.DistroVersion, err
-	}
-}
 
 // SimConfig points a configuration at a simulator.
 func SimConfig(cfg Config, sim *ghsim.Server) Config {
@@ -75,7 +49,7 @@ func RunDev(ctx context.Context, listen string, buildDuration time.Duration, out
 	sim, err := ghsim.New(ghsim.Config{
 		Owner: cfg.Repository.Owner, Repo: cfg.Repository.Name,
 		WebhookURL: serviceURL + "/api/github/hook", Releases: DevReleases, BuildDuration: buildDuration,
-		Artifact: SimArtifact(catalog, cfg.Packages), Logger: &simLog,
+		Artifact: ghsim.PackageArtifact(catalog, cfg.Packages), Logger: &simLog,
 	})
 	if err != nil {
 		ln.Close()

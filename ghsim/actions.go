@@ -13,9 +13,7 @@ import (
 )
 
 func (s *Server) listWorkflows(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	wf := s.workflowJSONLocked()
-	s.mu.Unlock()
+	wf := s.workflowJSON()
 	writeJSON(w, r, http.StatusOK, map[string]any{"total_count": 1, "workflows": []workflowJSON{wf}})
 }
 
@@ -24,10 +22,7 @@ func (s *Server) getWorkflow(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	s.mu.Lock()
-	wf := s.workflowJSONLocked()
-	s.mu.Unlock()
-	writeJSON(w, r, http.StatusOK, wf)
+	writeJSON(w, r, http.StatusOK, s.workflowJSON())
 }
 
 // invalidRequest is GitHub's 422 for a body its schema refuses.
@@ -86,7 +81,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnprocessableEntity, "Workflow does not have 'workflow_dispatch' trigger")
 		return
 	}
-	if ref != defaultBranch && ref != "refs/heads/"+defaultBranch {
+	head, ok := s.dispatchHead(ref)
+	if !ok {
 		writeError(w, r, http.StatusUnprocessableEntity, "No ref found for: "+ref)
 		return
 	}
@@ -96,15 +92,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	s.act.mu.Lock()
+	if s.closed.Load() {
+		s.act.mu.Unlock()
 		writeError(w, r, http.StatusServiceUnavailable, "Service Unavailable")
 		return
 	}
-	run := s.startRunLocked(inputs)
-	u := s.urlsLocked()
-	s.mu.Unlock()
+	run := s.startRunLocked(inputs, head)
+	s.act.mu.Unlock()
+	u := s.urls()
 	if !details {
 		noContent(w)
 		return
@@ -115,6 +111,21 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		RunURL:        u.repoAPI() + "/actions/runs/" + id,
 		HTMLURL:       u.repoHTML() + "/actions/runs/" + id,
 	})
+}
+
+// dispatchHead resolves a dispatch's ref, a branch or tag by short or
+// full name, to the commit the run runs on.
+func (s *Server) dispatchHead(ref string) (runHead, bool) {
+	s.repo.mu.RLock()
+	defer s.repo.mu.RUnlock()
+	for _, prefix := range []string{"refs/heads/", "refs/tags/"} {
+		name := prefix + strings.TrimPrefix(ref, prefix)
+		if sha, ok := s.repo.refs[name]; ok {
+			c, _ := s.repo.commit(sha)
+			return runHead{branch: strings.TrimPrefix(name, prefix), sha: sha, commit: c}, true
+		}
+	}
+	return runHead{}, false
 }
 
 // dispatchInputs decodes the inputs object, whose values must be strings.
@@ -181,9 +192,9 @@ func parseRunFilter(q url.Values) (runFilter, string) {
 func (f runFilter) matches(s *Server, r *run) bool {
 	switch {
 	case f.event != "" && f.event != "workflow_dispatch",
-		f.branch != "" && f.branch != defaultBranch,
+		f.branch != "" && f.branch != r.head.branch,
 		f.actor != "" && !strings.EqualFold(f.actor, s.cfg.AppSlug+"[bot]"),
-		f.headSHA != "" && f.headSHA != s.headSHA(),
+		f.headSHA != "" && f.headSHA != r.head.sha,
 		f.checkSuiteID != 0 && f.checkSuiteID != r.checkSuiteID,
 		f.status != "" && f.status != r.status && f.status != r.conclusion,
 		!f.created.contains(r.createdAt):
@@ -213,27 +224,26 @@ func (s *Server) writeRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := parsePage(q)
-	s.mu.Lock()
+	s.act.mu.Lock()
 	var matched []*run
-	for i := len(s.runs) - 1; i >= 0; i-- {
-		if f.matches(s, s.runs[i]) {
-			matched = append(matched, s.runs[i])
+	for i := len(s.act.runs) - 1; i >= 0; i-- {
+		if f.matches(s, s.act.runs[i]) {
+			matched = append(matched, s.act.runs[i])
 		}
 	}
 	runs := []runJSON{}
 	for _, run := range paginate(matched, p) {
 		runs = append(runs, s.runJSONLocked(run))
 	}
-	base := s.baseURL
-	s.mu.Unlock()
-	setLink(w, r, base, p, len(matched))
+	s.act.mu.Unlock()
+	setLink(w, r, s.URL(), p, len(matched))
 	writeJSON(w, r, http.StatusOK, map[string]any{"total_count": len(matched), "workflow_runs": runs})
 }
 
 // withRun answers with fn applied, under mu, to the path's {run_id}.
 func (s *Server) withRun(w http.ResponseWriter, r *http.Request, fn func(*run) (int, any)) {
 	id := pathID(r, "run_id")
-	s.respond(w, r, func() (int, any) {
+	respond(w, r, &s.act.mu, func() (int, any) {
 		run := s.runByIDLocked(id)
 		if run == nil {
 			return http.StatusNotFound, "Not Found"
@@ -260,8 +270,8 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "job_id")
-	s.respond(w, r, func() (int, any) {
-		for _, run := range s.runs {
+	respond(w, r, &s.act.mu, func() (int, any) {
+		for _, run := range s.act.runs {
 			if run.jobID == id {
 				return http.StatusOK, s.jobJSONLocked(run)
 			}

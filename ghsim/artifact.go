@@ -5,30 +5,68 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/riptides/driverbuild/internal/fakedriver"
+	"github.com/riptides/driverbuild/kernel"
 )
 
-// DefaultArtifact is the package a simulated run uploads unless
-// Config.Artifact says otherwise: placeholder bytes under the name the
-// driver-loader looks for,
-// riptides-driver-{distribution}-{kernel_version}_{driver_version}_{amd64|arm64}.{deb|rpm},
-// labelled "{distribution} {distro_version}".
-func DefaultArtifact(inputs map[string]string) (name string, data []byte, label string, err error) {
-	arch, ok := packageArch[inputs["architecture"]]
-	if !ok {
-		return "", nil, "", fmt.Errorf("architecture %q: want x86_64, aarch64, amd64 or arm64", inputs["architecture"])
+// PackageArtifact is what a simulated build uploads by default: a real
+// .deb or .rpm made by internal/fakedriver, holding a stand-in module for
+// the run's kernel, named by naming as the service and the loader name it
+// and labelled "{distribution} {distro_version}". Runs whose inputs the
+// catalog refuses fail their Package step.
+func PackageArtifact(catalog *kernel.Catalog, naming kernel.Naming) ArtifactFunc {
+	return func(inputs map[string]string) (string, []byte, string, error) {
+		req, format, name, err := artifactName(catalog, naming, inputs)
+		if err != nil {
+			return "", nil, "", err
+		}
+		data, err := fakedriver.Package(fakedriver.Spec{
+			Format: format, KernelRelease: req.KernelVersion, DriverVersion: req.DriverVersion, Arch: req.Architecture,
+		})
+		return name, data, artifactLabel(req), err
 	}
-	ext := "rpm"
-	if d := inputs["distribution"]; d == "ubuntu" || d == "debian" {
-		ext = "deb"
-	}
-	name = fmt.Sprintf("riptides-driver-%s-%s_%s_%s.%s",
-		inputs["distribution"], inputs["kernel_version"], inputs["driver_version"], arch, ext)
-	data = fmt.Appendf(nil, "ghsim placeholder package %s\n", name)
-	label = strings.TrimSpace(inputs["distribution"] + " " + inputs["distro_version"])
-	return name, data, label, nil
 }
 
-var packageArch = map[string]string{"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+// PlaceholderArtifact uploads a line of text under the package's name:
+// quicker to make, but no loader can install it.
+func PlaceholderArtifact(catalog *kernel.Catalog, naming kernel.Naming) ArtifactFunc {
+	return func(inputs map[string]string) (string, []byte, string, error) {
+		req, _, name, err := artifactName(catalog, naming, inputs)
+		if err != nil {
+			return "", nil, "", err
+		}
+		return name, fmt.Appendf(nil, "ghsim placeholder package %s\n", name), artifactLabel(req), nil
+	}
+}
+
+// DefaultArtifact is PackageArtifact with the service's default
+// distributions and package naming.
+func DefaultArtifact(inputs map[string]string) (name string, data []byte, label string, err error) {
+	return defaultArtifact(inputs)
+}
+
+var defaultArtifact = PackageArtifact(kernel.DefaultCatalog(), kernel.DefaultNaming())
+
+func artifactName(catalog *kernel.Catalog, naming kernel.Naming, in map[string]string) (kernel.Request, kernel.Format, string, error) {
+	req, err := catalog.Normalize(kernel.Request{
+		KernelVersion: in["kernel_version"], Architecture: in["architecture"],
+		Distribution: in["distribution"], DistroVersion: in["distro_version"], DriverVersion: in["driver_version"],
+	})
+	if err != nil {
+		return req, "", "", err
+	}
+	name, err := catalog.PackageName(naming, req)
+	if err != nil {
+		return req, "", "", err
+	}
+	format, err := catalog.Format(req.Distribution)
+	return req, format, name, err
+}
+
+func artifactLabel(req kernel.Request) string {
+	return strings.TrimSpace(req.Distribution + " " + req.DistroVersion)
+}
 
 func packageContentType(name string) string {
 	switch {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -20,6 +21,14 @@ const (
 	// clockDrift is the skew allowed on iat and exp.
 	clockDrift = 30 * time.Second
 )
+
+// authState holds the installation tokens handed out and the rate-limit
+// windows they and the app's JWT are charged to.
+type authState struct {
+	mu     sync.Mutex
+	tokens map[string]installationToken
+	limits map[int64]*rateWindow
+}
 
 type installationToken struct {
 	installationID int64
@@ -58,9 +67,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, kind authK
 }
 
 func (s *Server) lookupToken(token string) (int64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[token]
+	s.auth.mu.Lock()
+	defer s.auth.mu.Unlock()
+	t, ok := s.auth.tokens[token]
 	if !ok || !s.cfg.Now().Before(t.expires) {
 		return 0, false
 	}
@@ -157,9 +166,7 @@ type installationJSON struct {
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	u := s.urlsLocked()
-	s.mu.Unlock()
+	u := s.urls()
 	writeJSON(w, r, http.StatusOK, appJSON{
 		ID:                 s.cfg.AppID,
 		Slug:               s.cfg.AppSlug,
@@ -179,9 +186,7 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) installation() installationJSON {
-	s.mu.Lock()
-	u := s.urlsLocked()
-	s.mu.Unlock()
+	u := s.urls()
 	id := s.cfg.InstallationID
 	return installationJSON{
 		ID:                  id,
@@ -262,14 +267,14 @@ func (s *Server) createAccessToken(w http.ResponseWriter, r *http.Request) {
 	token := "ghs_" + (rand.Text() + rand.Text())[:36]
 	now := s.now()
 	expires := now.Add(tokenLifetime)
-	s.mu.Lock()
-	for t, it := range s.tokens {
+	s.auth.mu.Lock()
+	for t, it := range s.auth.tokens {
 		if !now.Before(it.expires) {
-			delete(s.tokens, t)
+			delete(s.auth.tokens, t)
 		}
 	}
-	s.tokens[token] = installationToken{installationID: s.cfg.InstallationID, expires: expires}
-	s.mu.Unlock()
+	s.auth.tokens[token] = installationToken{installationID: s.cfg.InstallationID, expires: expires}
+	s.auth.mu.Unlock()
 	writeJSON(w, r, http.StatusCreated, tokenJSON{
 		Token:               token,
 		ExpiresAt:           timestamp(expires),

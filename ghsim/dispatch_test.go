@@ -1,6 +1,9 @@
 package ghsim_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -125,4 +128,19 @@ func TestDispatchRejectRunDetails(t *testing.T) {
 	resp, body = call(t, http.MethodPost, url, "token "+token, map[string]any{"ref": "main", "inputs": buildInputs("6.8.0-1")})
 	require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
 	require.EqualValues(t, 1, sim.Stats().Dispatches)
+}
+
+func TestRunsUploadRealPackagesByDefault(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, ghsim.Config{Releases: []string{"v0.1.2"}})
+	gh := installationClient(t, sim)
+	runID := dispatch(t, sim, installationToken(t, sim), "6.8.0-1053-gcp")
+	require.Equal(t, "success", waitCompleted(t, gh, runID).GetConclusion())
+	const name = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb"
+	resp, pkg := call(t, http.MethodGet, sim.URL()+"/riptides/driver/releases/download/v0.1.2/"+name, "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.True(t, bytes.HasPrefix(pkg, []byte("!<arch>\ndebian-binary")), "a .deb is an ar archive led by debian-binary")
+	_, sum := call(t, http.MethodGet, sim.URL()+"/riptides/driver/releases/download/v0.1.2/"+name+".sha256", "", nil)
+	digest := sha256.Sum256(pkg)
+	require.Equal(t, hex.EncodeToString(digest[:])+"  "+name+"\n", string(sum))
 }

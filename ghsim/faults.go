@@ -1,10 +1,14 @@
 package ghsim
 
 import (
-	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 )
 
 // Fault makes the next Count calls to a route fail.
@@ -25,15 +29,124 @@ type Fault struct {
 	AfterHandling bool `json:"after_handling,omitempty"`
 }
 
+// faultState holds the injected faults still to be served, and the
+// random source of the chaos faults.
+type faultState struct {
+	mu     sync.Mutex
+	faults []*Fault
+	rng    *rand.Rand
+}
+
+// Chaos makes faults happen at random, each with its own probability, for
+// tests that prove a client holds against all of them at once.
+type Chaos struct {
+	// DropWebhooks is the probability that a delivery fails as if the
+	// receiver were down; it is recorded as failed, so redelivery finds it.
+	DropWebhooks float64
+	// DuplicateWebhooks is the probability that a delivery is made twice,
+	// under the same delivery guid.
+	DuplicateWebhooks float64
+	// ReorderWebhooks lets the webhooks of one run overtake each other
+	// within ReorderWindow.
+	ReorderWebhooks bool
+	// DelayWebhooks holds each delivery back this long after its event.
+	DelayWebhooks time.Duration
+	// APIErrorRate is the probability that an API request is answered with
+	// a 500, 502 or 503 before it is carried out.
+	APIErrorRate float64
+	// SecondaryLimitRate is the probability that an API request is refused
+	// with GitHub's 403 secondary rate limit, with Retry-After.
+	SecondaryLimitRate float64
+	// SecondaryRetryAfter is that refusal's Retry-After (default 60s, as
+	// GitHub asks; whole seconds, at least one).
+	SecondaryRetryAfter time.Duration
+	// DispatchAmbiguous is the probability that a workflow dispatch
+	// creates its run and then answers 502, as a gateway that timed out.
+	DispatchAmbiguous float64
+	// Seed makes the random choices repeatable; 0 picks a random seed.
+	Seed uint64
+}
+
+// ReorderWindow is how long a reordering webhook queue gathers deliveries
+// before it sends one of them, picked at random.
+const ReorderWindow = 100 * time.Millisecond
+
+// Validate checks that probabilities are within [0, 1] and durations not
+// negative, naming the command-line flag of a bad value.
+func (c Chaos) Validate() error {
+	for name, p := range map[string]float64{
+		"drop-webhooks": c.DropWebhooks, "duplicate-webhooks": c.DuplicateWebhooks, "api-error-rate": c.APIErrorRate,
+		"secondary-limit-rate": c.SecondaryLimitRate, "dispatch-ambiguous": c.DispatchAmbiguous,
+	} {
+		if p < 0 || p > 1 || math.IsNaN(p) {
+			return fmt.Errorf("%s %v: want a probability from 0 to 1", name, p)
+		}
+	}
+	if c.DelayWebhooks < 0 || c.SecondaryRetryAfter < 0 {
+		return fmt.Errorf("delay-webhooks and secondary-retry-after must not be negative")
+	}
+	return nil
+}
+
+func newRand(seed uint64) *rand.Rand {
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	return rand.New(rand.NewPCG(seed, seed>>1|1))
+}
+
+// chance reports true with probability p.
+func (s *Server) chance(p float64) bool {
+	if p <= 0 {
+		return false
+	}
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	return s.faults.rng.Float64() < p
+}
+
+// pick returns a random index below n.
+func (s *Server) pick(n int) int {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	return s.faults.rng.IntN(n)
+}
+
+// dispatchRoute is the route -dispatch-ambiguous applies to.
+const dispatchRoute = "POST /api/v3/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"
+
+// chaosFault is the fault, if any, that chance deals an API route.
+func (s *Server) chaosFault(route string) *Fault {
+	_, path, _ := strings.Cut(route, " ")
+	if !strings.HasPrefix(path, "/api/") {
+		return nil
+	}
+	c := s.cfg.Chaos
+	var f *Fault
+	switch {
+	case route == dispatchRoute && s.chance(c.DispatchAmbiguous):
+		f = &Fault{Route: route, Status: http.StatusBadGateway, AfterHandling: true}
+	case s.chance(c.APIErrorRate):
+		statuses := []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}
+		f = &Fault{Route: route, Status: statuses[s.pick(len(statuses))]}
+	case s.chance(c.SecondaryLimitRate):
+		f = &Fault{Route: route, Status: http.StatusForbidden, RetryAfter: max(1, int(c.SecondaryRetryAfter.Round(time.Second)/time.Second))}
+	default:
+		return nil
+	}
+	s.stats.add(&s.stats.faults)
+	return f
+}
+
 // InjectFault queues f; faults apply in the order they were injected.
 func (s *Server) InjectFault(f Fault) error {
 	f, err := s.checkFault(f)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.faults = append(s.faults.faults, &f)
 	return nil
 }
 
@@ -62,35 +175,35 @@ func (s *Server) checkFault(f Fault) (Fault, error) {
 
 // ClearFaults drops pending faults and resumes webhook delivery.
 func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-	s.paused = false
+	s.faults.mu.Lock()
+	s.faults.faults = nil
+	s.faults.mu.Unlock()
+	s.PauseWebhooks(false)
 }
 
 // PauseWebhooks makes deliveries fail, as when the receiver is down,
 // until it is called with false. Failed deliveries are recorded and, as
 // on GitHub, not retried unless redelivered.
 func (s *Server) PauseWebhooks(paused bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.paused = paused
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	s.hooks.paused = paused
 }
 
 // takeFault consumes one call of the first fault matching route.
 func (s *Server) takeFault(route string) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	for i, f := range s.faults.faults {
 		if f.Route != "" && f.Route != route {
 			continue
 		}
 		hit := *f
 		f.Count--
 		if f.Count == 0 {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			s.faults.faults = append(s.faults.faults[:i], s.faults.faults[i+1:]...)
 		}
-		s.stats.faults++
+		s.stats.add(&s.stats.faults)
 		return &hit
 	}
 	return nil
@@ -107,58 +220,4 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f *Fault) {
 		return
 	}
 	writeError(w, r, f.Status, http.StatusText(f.Status))
-}
-
-// faultsJSON is the body of the /_sim/faults control endpoint.
-type faultsJSON struct {
-	Faults         []Fault `json:"faults"`
-	WebhooksPaused *bool   `json:"webhooks_paused,omitempty"`
-}
-
-func (s *Server) faultState() faultsJSON {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	state := faultsJSON{Faults: []Fault{}, WebhooksPaused: new(bool)}
-	for _, f := range s.faults {
-		state.Faults = append(state.Faults, *f)
-	}
-	*state.WebhooksPaused = s.paused
-	return state
-}
-
-func (s *Server) getFaults(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, r, http.StatusOK, s.faultState())
-}
-
-// postFaults adds the faults in the body and, when given, sets whether
-// webhooks are paused.
-func (s *Server) postFaults(w http.ResponseWriter, r *http.Request) {
-	var req faultsJSON
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, r, http.StatusBadRequest, "Problems parsing JSON: "+err.Error())
-		return
-	}
-	faults := make([]*Fault, 0, len(req.Faults))
-	for _, f := range req.Faults {
-		f, err := s.checkFault(f)
-		if err != nil {
-			writeError(w, r, http.StatusUnprocessableEntity, err.Error())
-			return
-		}
-		faults = append(faults, &f)
-	}
-	s.mu.Lock()
-	s.faults = append(s.faults, faults...)
-	if req.WebhooksPaused != nil {
-		s.paused = *req.WebhooksPaused
-	}
-	s.mu.Unlock()
-	writeJSON(w, r, http.StatusOK, s.faultState())
-}
-
-func (s *Server) deleteFaults(w http.ResponseWriter, r *http.Request) {
-	s.ClearFaults()
-	noContent(w)
 }

@@ -14,13 +14,13 @@ type rateWindow struct {
 }
 
 // windowLocked returns bucket's current window, opening a new one when
-// the last has passed.
+// the last has passed; callers hold auth.mu.
 func (s *Server) windowLocked(bucket int64) *rateWindow {
 	now := s.cfg.Now()
-	win := s.limits[bucket]
+	win := s.auth.limits[bucket]
 	if win == nil || !now.Before(win.reset) {
 		win = &rateWindow{reset: now.Add(time.Hour).Truncate(time.Second)}
-		s.limits[bucket] = win
+		s.auth.limits[bucket] = win
 	}
 	return win
 }
@@ -31,9 +31,9 @@ func (s *Server) windowLocked(bucket int64) *rateWindow {
 // not charge a 304 answer to a conditional request.
 func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, bucket int64) (http.ResponseWriter, bool) {
 	free := r.URL.Path == "/api/v3/rate_limit" // GitHub does not charge it
-	s.mu.Lock()
+	s.auth.mu.Lock()
 	spent := s.windowLocked(bucket).used >= s.cfg.RateLimit
-	s.mu.Unlock()
+	s.auth.mu.Unlock()
 	if !spent || free {
 		return &rateWriter{ResponseWriter: w, s: s, bucket: bucket, free: free}, true
 	}
@@ -51,13 +51,13 @@ func (s *Server) rateLimit(w http.ResponseWriter, r *http.Request, bucket int64)
 }
 
 func (s *Server) setRateHeaders(h http.Header, bucket int64, charge bool) {
-	s.mu.Lock()
+	s.auth.mu.Lock()
 	win := s.windowLocked(bucket)
 	if charge {
 		win.used++
 	}
 	used, reset := win.used, win.reset
-	s.mu.Unlock()
+	s.auth.mu.Unlock()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(s.cfg.RateLimit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(0, s.cfg.RateLimit-used)))
 	h.Set("X-RateLimit-Used", strconv.Itoa(used))
@@ -102,10 +102,10 @@ func (s *Server) getRateLimit(w http.ResponseWriter, r *http.Request) {
 	if rw, ok := w.(*rateWriter); ok {
 		bucket = rw.bucket
 	}
-	s.mu.Lock()
+	s.auth.mu.Lock()
 	win := s.windowLocked(bucket)
 	core := rateJSON{Limit: s.cfg.RateLimit, Used: win.used, Remaining: max(0, s.cfg.RateLimit-win.used), Reset: win.reset.Unix(), Resource: "core"}
-	s.mu.Unlock()
+	s.auth.mu.Unlock()
 	writeJSON(w, r, http.StatusOK, map[string]any{
 		"resources": map[string]rateJSON{"core": core},
 		"rate":      core,

@@ -11,11 +11,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // maxAssetSize bounds an upload; the simulator keeps assets in memory.
 const maxAssetSize = 512 << 20
+
+// releaseState holds the repository's releases and their assets.
+type releaseState struct {
+	mu       sync.Mutex
+	releases []*release // by id
+}
 
 type release struct {
 	id                     int64
@@ -59,7 +66,7 @@ type releaseParams struct {
 func (s *Server) createReleaseLocked(p releaseParams) *release {
 	now := s.now()
 	rel := &release{
-		id:         s.newIDLocked(),
+		id:         s.newID(),
 		tag:        p.Tag,
 		name:       p.Name,
 		body:       p.Body,
@@ -70,13 +77,39 @@ func (s *Server) createReleaseLocked(p releaseParams) *release {
 	}
 	if !p.Draft {
 		rel.publishedAt = now
+		s.tag(rel)
 	}
-	s.releases = append(s.releases, rel)
+	s.rel.releases = append(s.rel.releases, rel)
 	return rel
 }
 
+// tag creates the tag of a published release at its target, as GitHub
+// does, unless the tag exists.
+func (s *Server) tag(rel *release) {
+	s.repo.mu.Lock()
+	defer s.repo.mu.Unlock()
+	name := "refs/tags/" + rel.tag
+	if _, ok := s.repo.refs[name]; ok {
+		return
+	}
+	if sha, ok := s.repo.resolve(rel.target); ok {
+		s.repo.refs[name] = sha
+	}
+}
+
+// knownTarget reports whether a release target names a branch or commit.
+func (s *Server) knownTarget(target string) bool {
+	s.repo.mu.RLock()
+	defer s.repo.mu.RUnlock()
+	if _, ok := s.repo.refs["refs/heads/"+target]; ok {
+		return true
+	}
+	_, ok := s.repo.commit(target)
+	return ok
+}
+
 func (s *Server) releaseByIDLocked(id int64) *release {
-	for _, rel := range s.releases {
+	for _, rel := range s.rel.releases {
 		if rel.id == id {
 			return rel
 		}
@@ -87,7 +120,7 @@ func (s *Server) releaseByIDLocked(id int64) *release {
 // releaseByTagLocked finds a release by tag; drafts have no tag yet on
 // GitHub, so they are found only when asked for.
 func (s *Server) releaseByTagLocked(tag string, drafts bool) *release {
-	for _, rel := range s.releases {
+	for _, rel := range s.rel.releases {
 		if rel.tag == tag && (drafts || !rel.draft) {
 			return rel
 		}
@@ -96,7 +129,7 @@ func (s *Server) releaseByTagLocked(tag string, drafts bool) *release {
 }
 
 func (s *Server) assetByIDLocked(id int64) (*release, *asset) {
-	for _, rel := range s.releases {
+	for _, rel := range s.rel.releases {
 		for _, a := range rel.assets {
 			if a.id == id {
 				return rel, a
@@ -128,7 +161,7 @@ func (s *Server) addAssetLocked(rel *release, name, label, contentType string, d
 	}
 	now := s.now()
 	a := &asset{
-		id:          s.newIDLocked(),
+		id:          s.newID(),
 		name:        name,
 		label:       label,
 		contentType: contentType,
@@ -141,12 +174,12 @@ func (s *Server) addAssetLocked(rel *release, name, label, contentType string, d
 	return a, nil
 }
 
-func (s *Server) botLocked() userJSON {
-	return s.urlsLocked().user(s.cfg.AppSlug+"[bot]", botAccountIDs+s.cfg.AppID, "Bot")
+func (s *Server) bot() userJSON {
+	return s.urls().user(s.cfg.AppSlug+"[bot]", botAccountIDs+s.cfg.AppID, "Bot")
 }
 
 func (s *Server) releaseJSONLocked(rel *release) releaseJSON {
-	u := s.urlsLocked()
+	u := s.urls()
 	api := u.repoAPI() + "/releases/" + strconv.FormatInt(rel.id, 10)
 	tag := url.PathEscape(rel.tag)
 	out := releaseJSON{
@@ -155,7 +188,7 @@ func (s *Server) releaseJSONLocked(rel *release) releaseJSON {
 		UploadURL:       u.uploads + "/repos/" + u.owner + "/" + u.repo + "/releases/" + strconv.FormatInt(rel.id, 10) + "/assets{?name,label}",
 		HTMLURL:         u.repoHTML() + "/releases/tag/" + tag,
 		ID:              rel.id,
-		Author:          s.botLocked(),
+		Author:          s.bot(),
 		NodeID:          nodeID("Release", rel.id),
 		TagName:         rel.tag,
 		TargetCommitish: rel.target,
@@ -176,14 +209,14 @@ func (s *Server) releaseJSONLocked(rel *release) releaseJSON {
 }
 
 func (s *Server) assetJSONLocked(rel *release, a *asset) assetJSON {
-	u := s.urlsLocked()
+	u := s.urls()
 	return assetJSON{
 		URL:                u.repoAPI() + "/releases/assets/" + strconv.FormatInt(a.id, 10),
 		ID:                 a.id,
 		NodeID:             nodeID("ReleaseAsset", a.id),
 		Name:               a.name,
 		Label:              a.label,
-		Uploader:           s.botLocked(),
+		Uploader:           s.bot(),
 		ContentType:        a.contentType,
 		State:              "uploaded",
 		Size:               len(a.data),
@@ -198,16 +231,15 @@ func (s *Server) assetJSONLocked(rel *release, a *asset) assetJSON {
 // listReleases is GET /repos/{owner}/{repo}/releases, newest first.
 func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) {
 	p := parsePage(r.URL.Query())
-	s.mu.Lock()
-	all := slices.Clone(s.releases)
+	s.rel.mu.Lock()
+	all := slices.Clone(s.rel.releases)
 	slices.Reverse(all)
 	out := []releaseJSON{}
 	for _, rel := range paginate(all, p) {
 		out = append(out, s.releaseJSONLocked(rel))
 	}
-	base := s.baseURL
-	s.mu.Unlock()
-	setLink(w, r, base, p, len(all))
+	s.rel.mu.Unlock()
+	setLink(w, r, s.URL(), p, len(all))
 	writeJSON(w, r, http.StatusOK, out)
 }
 
@@ -250,19 +282,20 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 	case !validTag(tag):
 		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: tag_name is not a valid tag")
 		return
-	case deref(req.TargetCommitish) != "" && deref(req.TargetCommitish) != defaultBranch:
+	case deref(req.TargetCommitish) != "" && !s.knownTarget(deref(req.TargetCommitish)):
 		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: target_commitish is invalid")
 		return
 	case len(deref(req.Name)) > 1024 || len(deref(req.Body)) > 125000:
 		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: name or body is too long")
 		return
 	}
-	s.respond(w, r, func() (int, any) {
+	respond(w, r, &s.rel.mu, func() (int, any) {
 		if s.releaseByTagLocked(tag, true) != nil {
 			return http.StatusUnprocessableEntity, alreadyExists("Release", "tag_name")
 		}
 		rel := s.createReleaseLocked(releaseParams{
 			Tag:        tag,
+			Target:     deref(req.TargetCommitish),
 			Name:       deref(req.Name),
 			Body:       deref(req.Body),
 			Draft:      deref(req.Draft),
@@ -290,7 +323,7 @@ func (s *Server) publishedEventsLocked(rel *release) {
 
 func (s *Server) getRelease(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "release_id")
-	s.respond(w, r, func() (int, any) {
+	respond(w, r, &s.rel.mu, func() (int, any) {
 		rel := s.releaseByIDLocked(id)
 		if rel == nil {
 			return http.StatusNotFound, "Not Found"
@@ -311,7 +344,7 @@ func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: tag_name is not a valid tag")
 		return
 	}
-	s.respond(w, r, func() (int, any) {
+	respond(w, r, &s.rel.mu, func() (int, any) {
 		rel := s.releaseByIDLocked(id)
 		if rel == nil {
 			return http.StatusNotFound, "Not Found"
@@ -337,6 +370,7 @@ func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) {
 		}
 		if published {
 			rel.publishedAt = s.now()
+			s.tag(rel)
 			s.publishedEventsLocked(rel)
 		} else {
 			s.releaseEventLocked("edited", rel)
@@ -346,7 +380,7 @@ func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getReleaseByTag(w http.ResponseWriter, r *http.Request) {
-	s.respond(w, r, func() (int, any) {
+	respond(w, r, &s.rel.mu, func() (int, any) {
 		rel := s.releaseByTagLocked(r.PathValue("tag"), false)
 		if rel == nil {
 			return http.StatusNotFound, "Not Found"
@@ -360,10 +394,10 @@ func (s *Server) getReleaseByTag(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "release_id")
 	p := parsePage(r.URL.Query())
-	s.mu.Lock()
+	s.rel.mu.Lock()
 	rel := s.releaseByIDLocked(id)
 	if rel == nil {
-		s.mu.Unlock()
+		s.rel.mu.Unlock()
 		notFound(w, r)
 		return
 	}
@@ -371,9 +405,9 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 	for _, a := range paginate(rel.assets, p) {
 		out = append(out, s.assetJSONLocked(rel, a))
 	}
-	total, base := len(rel.assets), s.baseURL
-	s.mu.Unlock()
-	setLink(w, r, base, p, total)
+	total := len(rel.assets)
+	s.rel.mu.Unlock()
+	setLink(w, r, s.URL(), p, total)
 	writeJSON(w, r, http.StatusOK, out)
 }
 
@@ -382,15 +416,15 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 // download, as GitHub answers.
 func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "asset_id")
-	s.mu.Lock()
+	s.rel.mu.Lock()
 	rel, a := s.assetByIDLocked(id)
 	if a == nil {
-		s.mu.Unlock()
+		s.rel.mu.Unlock()
 		notFound(w, r)
 		return
 	}
 	body := s.assetJSONLocked(rel, a)
-	s.mu.Unlock()
+	s.rel.mu.Unlock()
 	if strings.Contains(r.Header.Get("Accept"), "application/octet-stream") {
 		w.Header().Set("Location", body.BrowserDownloadURL)
 		w.WriteHeader(http.StatusFound)
@@ -401,7 +435,7 @@ func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteAsset(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "asset_id")
-	s.respond(w, r, func() (int, any) {
+	respond(w, r, &s.rel.mu, func() (int, any) {
 		rel, a := s.assetByIDLocked(id)
 		if a == nil {
 			return http.StatusNotFound, "Not Found"
@@ -437,7 +471,7 @@ func (s *Server) uploadAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	contentType := cmpOr(r.Header.Get("Content-Type"), "application/octet-stream")
-	s.respond(w, r, func() (int, any) {
+	respond(w, r, &s.rel.mu, func() (int, any) {
 		rel := s.releaseByIDLocked(id)
 		if rel == nil {
 			return http.StatusNotFound, "Not Found"
@@ -452,14 +486,14 @@ func (s *Server) uploadAsset(w http.ResponseWriter, r *http.Request) {
 
 // download serves github.com's public release download path.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
+	s.rel.mu.Lock()
 	rel := s.releaseByTagLocked(r.PathValue("tag"), false)
 	var a *asset
 	if rel != nil {
 		a = rel.assetByName(r.PathValue("name"))
 	}
 	if a == nil {
-		s.mu.Unlock()
+		s.rel.mu.Unlock()
 		http.NotFound(w, r)
 		return
 	}
@@ -467,7 +501,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		a.downloads++
 	}
 	data, modified := a.data, a.updatedAt
-	s.mu.Unlock()
+	s.rel.mu.Unlock()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", "attachment; filename="+r.PathValue("name"))
 	http.ServeContent(w, r, "", modified, bytes.NewReader(data))

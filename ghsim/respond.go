@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -68,13 +69,13 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// respond runs fn under mu and writes its answer once mu is released, so
-// that a slow client never holds the simulator's lock. A string body is
-// an error message, a nil body means no body.
-func (s *Server) respond(w http.ResponseWriter, r *http.Request, fn func() (status int, body any)) {
-	s.mu.Lock()
+// respond runs fn under mu, the lock of the area it reads, and writes its
+// answer once mu is released, so that a slow client never holds a lock. A
+// string body is an error message, a nil body means no body.
+func respond(w http.ResponseWriter, r *http.Request, mu sync.Locker, fn func() (status int, body any)) {
+	mu.Lock()
 	status, body := fn()
-	s.mu.Unlock()
+	mu.Unlock()
 	switch b := body.(type) {
 	case nil:
 		w.WriteHeader(status)

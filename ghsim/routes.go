@@ -31,6 +31,22 @@ func (s *Server) registerRoutes() {
 	s.handle("POST "+api+"/app/hook/deliveries/{delivery_id}/attempts", authApp, s.redeliver)
 	s.handle("GET "+api+"/rate_limit", authAny, s.getRateLimit)
 
+	s.handle("GET "+repo, authInstallation, s.getRepo)
+	s.handle("GET "+repo+"/git/ref/{ref...}", authInstallation, s.getRef)
+	s.handle("GET "+repo+"/git/matching-refs/{ref...}", authInstallation, s.matchingRefs)
+	s.handle("POST "+repo+"/git/refs", authInstallation, s.createRef)
+	s.handle("PATCH "+repo+"/git/refs/{ref...}", authInstallation, s.updateRef)
+	s.handle("DELETE "+repo+"/git/refs/{ref...}", authInstallation, s.deleteRef)
+	s.handle("GET "+repo+"/git/commits/{sha}", authInstallation, s.getCommit)
+	s.handle("POST "+repo+"/git/commits", authInstallation, s.createCommit)
+	s.handle("GET "+repo+"/git/trees/{sha}", authInstallation, s.getTree)
+	s.handle("POST "+repo+"/git/trees", authInstallation, s.createTree)
+	s.handle("GET "+repo+"/git/blobs/{sha}", authInstallation, s.getBlob)
+	s.handle("POST "+repo+"/git/blobs", authInstallation, s.createBlob)
+	s.handle("GET "+repo+"/contents/{path...}", authInstallation, s.getContents)
+	s.handle("PUT "+repo+"/contents/{path...}", authInstallation, s.putContents)
+	s.handle("DELETE "+repo+"/contents/{path...}", authInstallation, s.deleteContents)
+
 	s.handle("GET "+repo+"/releases", authInstallation, s.listReleases)
 	s.handle("POST "+repo+"/releases", authInstallation, s.createRelease)
 	s.handle("GET "+repo+"/releases/{release_id}", authInstallation, s.getRelease)
@@ -50,8 +66,10 @@ func (s *Server) registerRoutes() {
 	s.handle("GET "+repo+"/actions/jobs/{job_id}", authInstallation, s.getJob)
 
 	s.handle("GET /{owner}/{repo}/releases/download/{tag}/{name}", authNone, s.download)
+	s.handle("GET /{owner}/{repo}/raw/{rest...}", authNone, s.raw)
 
 	s.handle("GET /_sim/stats", authNone, s.getStats)
+	s.handle("GET /_sim/runs", authNone, s.getRuns)
 	s.handle("GET /_sim/faults", authNone, s.getFaults)
 	s.handle("POST /_sim/faults", authNone, s.postFaults)
 	s.handle("DELETE /_sim/faults", authNone, s.deleteFaults)
@@ -137,6 +155,9 @@ func (s *Server) chain(route string, auth authKind, h http.HandlerFunc) http.Han
 		}
 		s.countRequest(route)
 		f := s.takeFault(route)
+		if f == nil {
+			f = s.chaosFault(route)
+		}
 		if f == nil {
 			serve(w, r)
 			return

@@ -2,13 +2,12 @@ package ghsim
 
 import (
 	"cmp"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -27,18 +26,33 @@ const (
 // buildSteps are the steps of a simulated driver build.
 var buildSteps = []string{"Set up job", "Install kernel headers", "Build driver", "Package", "Upload", "Complete job"}
 
+// actionState holds the workflow runs, each with its one job.
+type actionState struct {
+	mu        sync.Mutex
+	runs      []*run // by id
+	runNumber int64
+}
+
 type run struct {
 	id, number   int64
 	jobID        int64
 	checkSuiteID int64
 	inputs       map[string]string // resolved, never modified
 	title        string
+	head         runHead
 	status       string
 	conclusion   string
 	createdAt    time.Time
 	updatedAt    time.Time
 	job          job
 	stop         chan struct{} // closed when the run completes
+}
+
+// runHead is the commit a run runs on, resolved from the dispatch's ref.
+type runHead struct {
+	branch string // as dispatched, without refs/heads/
+	sha    string
+	commit commit
 }
 
 type job struct {
@@ -54,31 +68,26 @@ type step struct {
 
 // runByIDLocked finds a run; runs are kept in id order.
 func (s *Server) runByIDLocked(id int64) *run {
-	i, found := slices.BinarySearchFunc(s.runs, id, func(r *run, id int64) int { return cmp.Compare(r.id, id) })
+	i, found := slices.BinarySearchFunc(s.act.runs, id, func(r *run, id int64) int { return cmp.Compare(r.id, id) })
 	if !found {
 		return nil
 	}
-	return s.runs[i]
-}
-
-// headSHA is the fixed commit main points at.
-func (s *Server) headSHA() string {
-	sum := sha1.Sum([]byte(s.cfg.Owner + "/" + s.cfg.Repo + "@" + defaultBranch))
-	return hex.EncodeToString(sum[:])
+	return s.act.runs[i]
 }
 
 // startRunLocked creates a queued run for a dispatch, announces it and
 // starts its simulation.
-func (s *Server) startRunLocked(inputs map[string]string) *run {
+func (s *Server) startRunLocked(inputs map[string]string, head runHead) *run {
 	now := s.now()
-	s.runNumber++
+	s.act.runNumber++
 	r := &run{
-		id:           s.newIDLocked(),
-		number:       s.runNumber,
-		jobID:        s.newIDLocked(),
-		checkSuiteID: s.newIDLocked(),
+		id:           s.newID(),
+		number:       s.act.runNumber,
+		jobID:        s.newID(),
+		checkSuiteID: s.newID(),
 		inputs:       inputs,
 		title:        s.workflow.displayTitle(inputs),
+		head:         head,
 		status:       statusQueued,
 		createdAt:    now,
 		updatedAt:    now,
@@ -86,8 +95,8 @@ func (s *Server) startRunLocked(inputs map[string]string) *run {
 		job:  job{status: statusQueued, createdAt: now, startedAt: now, steps: []step{}},
 		stop: make(chan struct{}),
 	}
-	s.runs = append(s.runs, r)
-	s.stats.dispatches++
+	s.act.runs = append(s.act.runs, r)
+	s.stats.add(&s.stats.dispatches)
 	s.log.Info().Int64("run_id", r.id).Str("display_title", r.title).Msg("run queued")
 	s.workflowRunEventLocked("requested", r)
 	s.workflowJobEventLocked(statusQueued, r)
@@ -169,11 +178,13 @@ func (s *Server) uploadArtifact(r *run, pkg *artifact) error {
 		return fmt.Errorf("upload: invalid asset name %q or label %q", pkg.name, pkg.label)
 	}
 	sum := hashHex(pkg.data)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.act.mu.Lock()
+	defer s.act.mu.Unlock()
 	if r.status == statusCompleted {
 		return nil // cancelled meanwhile; finishStep sees it
 	}
+	s.rel.mu.Lock()
+	defer s.rel.mu.Unlock()
 	rel := s.releaseByTagLocked(r.inputs["driver_version"], true)
 	if rel == nil {
 		return fmt.Errorf("upload: release %s not found", r.inputs["driver_version"])
@@ -198,9 +209,9 @@ func (s *Server) uploadArtifact(r *run, pkg *artifact) error {
 
 // begin moves a queued run to in_progress with its first step running.
 func (s *Server) begin(r *run) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r.status == statusCompleted || s.closed {
+	s.act.mu.Lock()
+	defer s.act.mu.Unlock()
+	if r.status == statusCompleted || s.closed.Load() {
 		return false
 	}
 	now := s.now()
@@ -219,9 +230,9 @@ func (s *Server) begin(r *run) bool {
 // finishStep completes step i and starts the next, or completes the run
 // after the last step or a failure. It reports whether the run goes on.
 func (s *Server) finishStep(r *run, i int, stepErr error) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r.status == statusCompleted || s.closed {
+	s.act.mu.Lock()
+	defer s.act.mu.Unlock()
+	if r.status == statusCompleted || s.closed.Load() {
 		return false
 	}
 	now := s.now()
@@ -274,8 +285,8 @@ func (s *Server) completeLocked(r *run, conclusion string) {
 	s.workflowRunEventLocked(statusCompleted, r)
 }
 
-func (s *Server) workflowJSONLocked() workflowJSON {
-	u := s.urlsLocked()
+func (s *Server) workflowJSON() workflowJSON {
+	u := s.urls()
 	return workflowJSON{
 		ID:        workflowID,
 		NodeID:    nodeID("Workflow", workflowID),
@@ -291,15 +302,15 @@ func (s *Server) workflowJSONLocked() workflowJSON {
 }
 
 func (s *Server) runJSONLocked(r *run) runJSON {
-	u := s.urlsLocked()
+	u := s.urls()
 	api := u.repoAPI() + "/actions/runs/" + strconv.FormatInt(r.id, 10)
-	bot := s.botLocked()
-	sha := s.headSHA()
+	bot := s.bot()
+	sha := r.head.sha
 	return runJSON{
 		ID:                  r.id,
 		Name:                s.workflow.name,
 		NodeID:              nodeID("WorkflowRun", r.id),
-		HeadBranch:          defaultBranch,
+		HeadBranch:          r.head.branch,
 		HeadSHA:             sha,
 		Path:                s.workflow.path,
 		DisplayTitle:        r.title,
@@ -329,11 +340,11 @@ func (s *Server) runJSONLocked(r *run) runJSON {
 		WorkflowURL:         u.repoAPI() + "/actions/workflows/" + strconv.Itoa(workflowID),
 		HeadCommit: commitJSON{
 			ID:        sha,
-			TreeID:    hashHex([]byte(sha))[:40],
-			Message:   "Simulated head of " + defaultBranch,
-			Timestamp: timestamp(s.started),
-			Author:    gitUserJSON{Name: "ghsim", Email: "ghsim@users.noreply.github.com"},
-			Committer: gitUserJSON{Name: "GitHub", Email: "noreply@github.com"},
+			TreeID:    r.head.commit.tree,
+			Message:   r.head.commit.message,
+			Timestamp: timestamp(r.head.commit.committer.date),
+			Author:    gitUserJSON{Name: r.head.commit.author.name, Email: r.head.commit.author.email},
+			Committer: gitUserJSON{Name: r.head.commit.committer.name, Email: r.head.commit.committer.email},
 		},
 		Repository:     u.minimalRepo(),
 		HeadRepository: u.minimalRepo(),
@@ -341,18 +352,18 @@ func (s *Server) runJSONLocked(r *run) runJSON {
 }
 
 func (s *Server) jobJSONLocked(r *run) jobJSON {
-	u := s.urlsLocked()
+	u := s.urls()
 	runID := strconv.FormatInt(r.id, 10)
 	jobID := strconv.FormatInt(r.jobID, 10)
 	out := jobJSON{
 		ID:              r.jobID,
 		RunID:           r.id,
 		WorkflowName:    s.workflow.name,
-		HeadBranch:      defaultBranch,
+		HeadBranch:      r.head.branch,
 		RunURL:          u.repoAPI() + "/actions/runs/" + runID,
 		RunAttempt:      1,
 		NodeID:          nodeID("CheckRun", r.jobID),
-		HeadSHA:         s.headSHA(),
+		HeadSHA:         r.head.sha,
 		URL:             u.repoAPI() + "/actions/jobs/" + jobID,
 		HTMLURL:         u.repoHTML() + "/actions/runs/" + runID + "/job/" + jobID,
 		Status:          r.job.status,

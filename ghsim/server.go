@@ -1,8 +1,9 @@
 // Package ghsim is a GitHub simulator for driverbuild: the REST subset the
-// build-service and driver-loader call (app authentication, releases and
-// assets, workflow dispatch and runs), simulated driver-build runs that
-// publish packages, signed webhooks with a deliveries log, and fault
-// injection. It serves GitHub Enterprise style paths (/api/v3/,
+// build-service and driver-loader call (app authentication, a repository
+// with its git refs, commits, trees and contents, releases and assets,
+// workflow dispatch and runs), simulated driver-build runs that publish
+// packages, signed webhooks with a deliveries log, and fault injection,
+// one-off (Fault) or at random (Chaos). It serves GitHub Enterprise style paths (/api/v3/,
 // /api/uploads/) so go-github and go-githubapp talk to it unmodified, and
 // release downloads at github.com's /{owner}/{repo}/releases/download/....
 //
@@ -10,6 +11,7 @@
 // endpoints serve tests and people with curl:
 //
 //	GET    /_sim/stats   counters, as Stats
+//	GET    /_sim/runs    every run: id, build_id (from its run-name), status, conclusion
 //	GET    /_sim/faults  pending faults and whether webhooks are paused
 //	POST   /_sim/faults  {"faults":[{"route","status","count","retry_after"}],"webhooks_paused":true}
 //	DELETE /_sim/faults  clear faults and resume webhooks
@@ -29,6 +31,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -71,6 +74,10 @@ type Config struct {
 	WorkflowFile string
 	WorkflowYAML []byte
 
+	// KernelsJSON is the default branch's initial .github/kernels.json;
+	// default driverbuild.KernelsJSON, the repository's own.
+	KernelsJSON []byte
+
 	// Releases are tags published at start, without webhooks.
 	Releases []string
 
@@ -86,6 +93,8 @@ type Config struct {
 
 	// RateLimit is the hourly request budget per installation (default 5000).
 	RateLimit int
+	// Chaos switches on faults at random; the zero value none.
+	Chaos Chaos
 	// Now is the clock for timestamps, tokens and JWT checks (default time.Now).
 	Now func() time.Time
 	// Logger logs the simulator's work; nil logs nothing.
@@ -110,11 +119,17 @@ func (c *Config) setDefaults() {
 	if c.WorkflowYAML == nil {
 		c.WorkflowYAML = driverbuild.DriverBuildWorkflow
 	}
+	if c.KernelsJSON == nil {
+		c.KernelsJSON = driverbuild.KernelsJSON
+	}
 	if c.BuildDuration == 0 {
 		c.BuildDuration = 20 * time.Second
 	}
 	if c.Artifact == nil {
 		c.Artifact = DefaultArtifact
+	}
+	if c.Chaos.SecondaryRetryAfter == 0 {
+		c.Chaos.SecondaryRetryAfter = time.Minute
 	}
 	if c.RateLimit == 0 {
 		c.RateLimit = 5000
@@ -140,6 +155,9 @@ func (c *Config) validate() error {
 	if c.BuildDuration < 0 || c.WebhookTimeout < 0 || c.RateLimit < 0 {
 		return errors.New("durations and rate limit must not be negative")
 	}
+	if err := c.Chaos.Validate(); err != nil {
+		return err
+	}
 	for _, tag := range c.Releases {
 		if !validTag(tag) {
 			return fmt.Errorf("release tag %q: want letters, digits and ._+-", tag)
@@ -148,40 +166,47 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Server is a running simulated GitHub. All its state is guarded by mu.
+// Server is a running simulated GitHub. Its state is split by API area,
+// each area behind its own lock, so that one area's work never waits on
+// another's. Code of one area that calls into another under its lock
+// takes the locks in this order: actions, releases, repository, webhooks.
+// The endpoint, auth, fault and stats locks are leaves: nothing else is
+// taken while one is held.
 type Server struct {
-	cfg      Config
-	log      zerolog.Logger
-	key      *rsa.PrivateKey
-	keyPEM   []byte
-	secret   string
-	workflow *workflow
-	started  time.Time
-	mux      *http.ServeMux
-	routes   map[string]bool // route labels, for fault validation
-	hooks    *http.Client
+	cfg        Config
+	log        zerolog.Logger
+	key        *rsa.PrivateKey
+	keyPEM     []byte
+	secret     string
+	workflow   *workflow
+	started    time.Time
+	mux        *http.ServeMux
+	routes     map[string]bool // route labels, for fault validation
+	hookClient *http.Client
 
 	ctx       context.Context // cancelled by Close; stops runs and deliveries
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup // run and delivery goroutines
 	closeOnce sync.Once
-	httpSrv   *http.Server
+	closed    atomic.Bool
+	ids       atomic.Int64
 
-	mu         sync.Mutex
-	closed     bool
+	ep     endpoints
+	auth   authState
+	repo   *repository
+	rel    releaseState
+	act    actionState
+	hooks  hookState
+	faults faultState
+	stats  counters
+}
+
+// endpoints are where the simulator is reached and where it delivers.
+type endpoints struct {
+	mu         sync.RWMutex
 	baseURL    string
 	webhookURL string
-	nextID     int64
-	releases   []*release // by id
-	runs       []*run     // by id
-	runNumber  int64
-	tokens     map[string]installationToken
-	limits     map[int64]*rateWindow
-	deliveries []*delivery // by id
-	queues     map[string][]*delivery
-	faults     []*Fault
-	paused     bool
-	stats      counters
+	httpSrv    *http.Server
 }
 
 // New creates a simulator; it serves nothing until Start or Handler is used.
@@ -212,16 +237,23 @@ func New(cfg Config) (*Server, error) {
 		workflow:   wf,
 		started:    cfg.Now().UTC().Truncate(time.Second),
 		routes:     map[string]bool{},
-		hooks:      &http.Client{Timeout: cfg.WebhookTimeout},
+		hookClient: &http.Client{Timeout: cfg.WebhookTimeout},
 		ctx:        ctx,
 		cancel:     cancel,
-		baseURL:    cfg.BaseURL,
-		webhookURL: cfg.WebhookURL,
-		nextID:     1000,
-		tokens:     map[string]installationToken{},
-		limits:     map[int64]*rateWindow{},
-		queues:     map[string][]*delivery{},
-		stats:      newCounters(),
+		ep:         endpoints{baseURL: cfg.BaseURL, webhookURL: cfg.WebhookURL},
+	}
+	s.ids.Store(1000)
+	s.faults.rng = newRand(cfg.Chaos.Seed)
+	s.auth.tokens, s.auth.limits = map[string]installationToken{}, map[int64]*rateWindow{}
+	s.hooks.queues = map[string][]*delivery{}
+	s.stats.byRoute = map[string]int64{}
+	s.repo = newRepository()
+	seeder := signature{name: "ghsim", email: "ghsim@users.noreply.github.com", date: s.started}
+	if err := s.repo.seed(defaultBranch, map[string][]byte{
+		".github/kernels.json":         cfg.KernelsJSON,
+		".github/workflows/" + wf.file: cfg.WorkflowYAML,
+	}, seeder); err != nil {
+		return nil, fmt.Errorf("ghsim config: seed the repository: %w", err)
 	}
 	for _, tag := range cfg.Releases {
 		s.createReleaseLocked(releaseParams{Tag: tag, Name: tag})
@@ -273,37 +305,44 @@ func (s *Server) InstallationID() int64 { return s.cfg.InstallationID }
 
 // URL is the simulator's base URL; the REST API is URL()+"/api/v3/".
 func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.baseURL
+	s.ep.mu.RLock()
+	defer s.ep.mu.RUnlock()
+	return s.ep.baseURL
+}
+
+// webhookURL is where webhooks go; empty sends none.
+func (s *Server) webhookURL() string {
+	s.ep.mu.RLock()
+	defer s.ep.mu.RUnlock()
+	return s.ep.webhookURL
 }
 
 // SetBaseURL sets the URL clients reach the simulator at, for use with
 // Handler, e.g. httptest.NewServer(sim.Handler()) followed by
 // sim.SetBaseURL(ts.URL).
 func (s *Server) SetBaseURL(u string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.baseURL = strings.TrimSuffix(u, "/")
+	s.ep.mu.Lock()
+	defer s.ep.mu.Unlock()
+	s.ep.baseURL = strings.TrimSuffix(u, "/")
 }
 
 // SetWebhookURL changes where webhooks go from the next delivery on, for
 // a receiver that starts after the simulator.
 func (s *Server) SetWebhookURL(u string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.webhookURL = u
+	s.ep.mu.Lock()
+	defer s.ep.mu.Unlock()
+	s.ep.webhookURL = u
 }
 
 // Start serves the simulator on ln in the background until Close.
 func (s *Server) Start(ln net.Listener) {
-	s.mu.Lock()
-	if s.baseURL == "" {
-		s.baseURL = "http://" + dialableAddr(ln.Addr())
+	s.ep.mu.Lock()
+	if s.ep.baseURL == "" {
+		s.ep.baseURL = "http://" + dialableAddr(ln.Addr())
 	}
-	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	srv := s.httpSrv
-	s.mu.Unlock()
+	s.ep.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.ep.httpSrv
+	s.ep.mu.Unlock()
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error().Err(err).Msg("serve")
@@ -325,10 +364,10 @@ func dialableAddr(addr net.Addr) string {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		srv := s.httpSrv
-		s.mu.Unlock()
+		s.closed.Store(true)
+		s.ep.mu.RLock()
+		srv := s.ep.httpSrv
+		s.ep.mu.RUnlock()
 		if srv != nil {
 			err = srv.Close()
 		}
@@ -363,14 +402,14 @@ func ListenAndServe(ctx context.Context, addr string, cfg Config, configPath str
 	return nil
 }
 
-// urls builds absolute URLs from the current base URL; callers hold mu.
-func (s *Server) urlsLocked() urls {
-	return newURLs(s.baseURL, s.cfg.Owner, s.cfg.Repo)
+// urls builds absolute URLs from the current base URL.
+func (s *Server) urls() urls {
+	return newURLs(s.URL(), s.cfg.Owner, s.cfg.Repo)
 }
 
-func (s *Server) newIDLocked() int64 {
-	s.nextID++
-	return s.nextID
+// newID hands out the ids of every kind of object, as one sequence.
+func (s *Server) newID() int64 {
+	return s.ids.Add(1)
 }
 
 func (s *Server) now() time.Time {

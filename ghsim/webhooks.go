@@ -2,7 +2,6 @@ package ghsim
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -15,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +22,15 @@ import (
 
 // hookID is the id of the app's webhook.
 const hookID = 400000001
+
+// hookState holds every delivery attempted or pending, and the queues
+// that deliver them in order.
+type hookState struct {
+	mu         sync.Mutex
+	deliveries []*delivery // by id
+	queues     map[string][]*delivery
+	paused     bool
+}
 
 // delivery is one attempt to deliver a webhook, recorded like GitHub's
 // app hook deliveries.
@@ -34,6 +43,7 @@ type delivery struct {
 	body       []byte
 	headers    map[string]string
 	redelivery bool
+	queuedAt   time.Time // on the monotonic clock, for delays
 
 	// Set once attempted.
 	attempted   bool
@@ -81,45 +91,47 @@ func (s *Server) installationRef() installationRefJSON {
 func runQueue(r *run) string { return "run-" + strconv.FormatInt(r.id, 10) }
 
 func (s *Server) workflowRunEventLocked(action string, r *run) {
-	u := s.urlsLocked()
-	s.sendLocked(runQueue(r), "workflow_run", action, workflowRunEvent{
+	u := s.urls()
+	s.send(runQueue(r), "workflow_run", action, workflowRunEvent{
 		Action:       action,
 		WorkflowRun:  s.runJSONLocked(r),
-		Workflow:     s.workflowJSONLocked(),
+		Workflow:     s.workflowJSON(),
 		Repository:   u.fullRepo(s.started),
 		Organization: u.org(),
-		Sender:       s.botLocked(),
+		Sender:       s.bot(),
 		Installation: s.installationRef(),
 	})
 }
 
 func (s *Server) workflowJobEventLocked(action string, r *run) {
-	u := s.urlsLocked()
-	s.sendLocked(runQueue(r), "workflow_job", action, workflowJobEvent{
+	u := s.urls()
+	s.send(runQueue(r), "workflow_job", action, workflowJobEvent{
 		Action:       action,
 		WorkflowJob:  s.jobJSONLocked(r),
 		Repository:   u.fullRepo(s.started),
 		Organization: u.org(),
-		Sender:       s.botLocked(),
+		Sender:       s.bot(),
 		Installation: s.installationRef(),
 	})
 }
 
 func (s *Server) releaseEventLocked(action string, rel *release) {
-	u := s.urlsLocked()
-	s.sendLocked("release", "release", action, releaseEvent{
+	u := s.urls()
+	s.send("release", "release", action, releaseEvent{
 		Action:       action,
 		Release:      s.releaseJSONLocked(rel),
 		Repository:   u.fullRepo(s.started),
 		Organization: u.org(),
-		Sender:       s.botLocked(),
+		Sender:       s.bot(),
 		Installation: s.installationRef(),
 	})
 }
 
-// sendLocked queues a webhook; its body is the state at the time of the event.
-func (s *Server) sendLocked(queue, event, action string, payload any) {
-	if s.webhookURL == "" || s.closed {
+// send queues a webhook; its body is the state at the time of the event.
+// Callers hold their area's lock, so an area's events queue in order.
+func (s *Server) send(queue, event, action string, payload any) {
+	hookURL := s.webhookURL()
+	if hookURL == "" || s.closed.Load() {
 		return
 	}
 	body, err := json.Marshal(payload)
@@ -128,14 +140,17 @@ func (s *Server) sendLocked(queue, event, action string, payload any) {
 		return
 	}
 	guid := uuid.NewString()
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
 	s.enqueueLocked(queue, &delivery{
-		id:      s.newIDLocked(),
-		guid:    guid,
-		event:   event,
-		action:  action,
-		url:     s.webhookURL,
-		body:    body,
-		headers: s.hookHeaders(event, guid, body),
+		id:       s.newID(),
+		guid:     guid,
+		event:    event,
+		action:   action,
+		url:      hookURL,
+		body:     body,
+		headers:  s.hookHeaders(event, guid, body),
+		queuedAt: time.Now(),
 	})
 }
 
@@ -160,11 +175,12 @@ func (s *Server) hookHeaders(event, guid string, body []byte) map[string]string 
 }
 
 // enqueueLocked appends d to its queue and starts the queue's worker
-// unless one is running. Workers exit when their queue runs dry.
+// unless one is running. Workers exit when their queue runs dry. Callers
+// hold hooks.mu.
 func (s *Server) enqueueLocked(queue string, d *delivery) {
-	s.deliveries = append(s.deliveries, d)
-	pending, running := s.queues[queue]
-	s.queues[queue] = append(pending, d)
+	s.hooks.deliveries = append(s.hooks.deliveries, d)
+	pending, running := s.hooks.queues[queue]
+	s.hooks.queues[queue] = append(pending, d)
 	if !running {
 		s.wg.Add(1)
 		go s.drain(queue)
@@ -173,41 +189,78 @@ func (s *Server) enqueueLocked(queue string, d *delivery) {
 
 func (s *Server) drain(queue string) {
 	defer s.wg.Done()
+	chaos := s.cfg.Chaos
 	for {
-		s.mu.Lock()
-		pending := s.queues[queue]
+		s.hooks.mu.Lock()
+		pending := s.hooks.queues[queue]
 		if len(pending) == 0 || s.ctx.Err() != nil {
-			delete(s.queues, queue)
-			s.mu.Unlock()
+			delete(s.hooks.queues, queue)
+			s.hooks.mu.Unlock()
 			return
 		}
-		d := pending[0]
-		s.queues[queue] = pending[1:]
-		paused := s.paused
-		s.mu.Unlock()
+		// The oldest delivery waits out its delay, and with reordering the
+		// window in which later ones may overtake it.
+		ready := pending[0].queuedAt.Add(chaos.DelayWebhooks)
+		if chaos.ReorderWebhooks {
+			ready = ready.Add(ReorderWindow)
+		}
+		s.hooks.mu.Unlock()
+		if wait := time.Until(ready); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-s.ctx.Done():
+				continue
+			}
+		}
+		s.hooks.mu.Lock()
+		pending = s.hooks.queues[queue]
+		i := 0
+		if chaos.ReorderWebhooks {
+			i = s.pick(len(pending))
+		}
+		d := pending[i]
+		s.hooks.queues[queue] = slices.Delete(pending, i, i+1)
+		paused := s.hooks.paused
+		s.hooks.mu.Unlock()
 		s.attempt(d, paused)
+		if s.chance(chaos.DuplicateWebhooks) {
+			s.attempt(s.duplicate(d), paused)
+		}
 	}
 }
 
-// attempt delivers d once. GitHub does not retry failed deliveries.
+// duplicate records a second delivery of d's event under its guid.
+func (s *Server) duplicate(d *delivery) *delivery {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	dup := &delivery{
+		id: s.newID(), guid: d.guid, event: d.event, action: d.action, url: d.url,
+		body: d.body, headers: d.headers, redelivery: d.redelivery, queuedAt: time.Now(),
+	}
+	s.hooks.deliveries = append(s.hooks.deliveries, dup)
+	return dup
+}
+
+// attempt delivers d once. GitHub does not retry failed deliveries. A
+// paused or dropped delivery fails as when the receiver is down.
 func (s *Server) attempt(d *delivery, paused bool) {
 	start := time.Now()
 	code, status, respHeaders, respBody := 0, "failed to connect to host", map[string]string{}, ""
-	if !paused {
+	if !paused && !s.chance(s.cfg.Chaos.DropWebhooks) {
 		code, status, respHeaders, respBody = s.post(d)
 	}
 	ok := code >= 200 && code <= 299
-	s.mu.Lock()
+	s.hooks.mu.Lock()
 	d.attempted = true
 	d.deliveredAt = s.now()
 	d.duration = time.Since(start).Seconds()
 	d.statusCode, d.status = code, status
 	d.respHeaders, d.respBody = respHeaders, respBody
-	s.stats.sent++
+	s.hooks.mu.Unlock()
+	s.stats.add(&s.stats.sent)
 	if !ok {
-		s.stats.failed++
+		s.stats.add(&s.stats.failed)
 	}
-	s.mu.Unlock()
 	ev := s.log.Debug()
 	if !ok {
 		ev = s.log.Warn()
@@ -223,7 +276,7 @@ func (s *Server) post(d *delivery) (code int, status string, headers map[string]
 	for k, v := range d.headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := s.hooks.Do(req)
+	resp, err := s.hookClient.Do(req)
 	var netErr net.Error
 	switch {
 	case errors.As(err, &netErr) && netErr.Timeout():
@@ -242,135 +295,4 @@ func (s *Server) post(d *delivery) (code int, status string, headers map[string]
 		status = fmt.Sprintf("Invalid HTTP Response: %d", resp.StatusCode)
 	}
 	return resp.StatusCode, status, headers, string(b)
-}
-
-// deliveryJSON is GitHub's hook delivery; request and response only in
-// the single-delivery view.
-type deliveryJSON struct {
-	ID             int64     `json:"id"`
-	GUID           string    `json:"guid"`
-	DeliveredAt    timestamp `json:"delivered_at"`
-	Redelivery     bool      `json:"redelivery"`
-	Duration       float64   `json:"duration"`
-	Status         string    `json:"status"`
-	StatusCode     int       `json:"status_code"`
-	Event          string    `json:"event"`
-	Action         optString `json:"action"`
-	InstallationID int64     `json:"installation_id"`
-	RepositoryID   int64     `json:"repository_id"`
-	ThrottledAt    timestamp `json:"throttled_at"`
-	URL            string    `json:"url,omitempty"`
-	Request        *hookIO   `json:"request,omitempty"`
-	Response       *hookIO   `json:"response,omitempty"`
-}
-
-type hookIO struct {
-	Headers map[string]string `json:"headers"`
-	Payload any               `json:"payload"`
-}
-
-func (s *Server) deliveryJSON(d *delivery, full bool) deliveryJSON {
-	out := deliveryJSON{
-		ID:             d.id,
-		GUID:           d.guid,
-		DeliveredAt:    timestamp(d.deliveredAt),
-		Redelivery:     d.redelivery,
-		Duration:       d.duration,
-		Status:         d.status,
-		StatusCode:     d.statusCode,
-		Event:          d.event,
-		Action:         optString(d.action),
-		InstallationID: s.cfg.InstallationID,
-		RepositoryID:   repositoryID,
-	}
-	if full {
-		out.URL = d.url
-		out.Request = &hookIO{Headers: d.headers, Payload: json.RawMessage(d.body)}
-		out.Response = &hookIO{Headers: d.respHeaders, Payload: d.respBody}
-	}
-	return out
-}
-
-// listDeliveries is GET /app/hook/deliveries: attempted deliveries,
-// newest first, paginated by cursor as GitHub does.
-func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	p := parsePage(q)
-	before := int64(0)
-	if c := q.Get("cursor"); c != "" {
-		id, err := strconv.ParseInt(c, 10, 64)
-		if err != nil || id <= 0 {
-			writeError(w, r, http.StatusUnprocessableEntity, "Invalid cursor")
-			return
-		}
-		before = id
-	}
-	s.mu.Lock()
-	out := []deliveryJSON{}
-	more := false
-	for _, d := range slices.Backward(s.deliveries) {
-		if !d.attempted || (before != 0 && d.id >= before) {
-			continue
-		}
-		if len(out) == p.perPage {
-			more = true
-			break
-		}
-		out = append(out, s.deliveryJSON(d, false))
-	}
-	base := s.baseURL
-	s.mu.Unlock()
-	if more {
-		next := r.URL.Query()
-		next.Set("per_page", strconv.Itoa(p.perPage))
-		next.Set("cursor", strconv.FormatInt(out[len(out)-1].ID, 10))
-		next.Del("page")
-		w.Header().Set("Link", fmt.Sprintf(`<%s%s?%s>; rel="next"`, base, r.URL.Path, next.Encode()))
-	}
-	writeJSON(w, r, http.StatusOK, out)
-}
-
-func (s *Server) deliveryByIDLocked(id int64) *delivery {
-	i, found := slices.BinarySearchFunc(s.deliveries, id, func(d *delivery, id int64) int { return cmp.Compare(d.id, id) })
-	if !found || !s.deliveries[i].attempted {
-		return nil
-	}
-	return s.deliveries[i]
-}
-
-func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) {
-	id := pathID(r, "delivery_id")
-	s.respond(w, r, func() (int, any) {
-		d := s.deliveryByIDLocked(id)
-		if d == nil {
-			return http.StatusNotFound, "Not Found"
-		}
-		return http.StatusOK, s.deliveryJSON(d, true)
-	})
-}
-
-// redeliver is POST /app/hook/deliveries/{delivery_id}/attempts: the same
-// body and delivery guid again, recorded as a new delivery.
-func (s *Server) redeliver(w http.ResponseWriter, r *http.Request) {
-	id := pathID(r, "delivery_id")
-	s.respond(w, r, func() (int, any) {
-		d := s.deliveryByIDLocked(id)
-		if d == nil {
-			return http.StatusNotFound, "Not Found"
-		}
-		if s.closed || s.webhookURL == "" {
-			return http.StatusServiceUnavailable, "Webhook delivery is not available"
-		}
-		s.enqueueLocked("redelivery", &delivery{
-			id:         s.newIDLocked(),
-			guid:       d.guid,
-			event:      d.event,
-			action:     d.action,
-			url:        s.webhookURL,
-			body:       d.body,
-			headers:    s.hookHeaders(d.event, d.guid, d.body),
-			redelivery: true,
-		})
-		return http.StatusAccepted, struct{}{}
-	})
 }

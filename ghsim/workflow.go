@@ -201,6 +201,16 @@ func (w *workflow) resolveInputs(given map[string]string) (resolved map[string]s
 
 var inputExpr = regexp.MustCompile(`\$\{\{\s*(?:github\.event\.)?inputs\.([A-Za-z0-9_-]+)\s*\}\}`)
 
+// runNameShows reports whether run-name shows the input.
+func (w *workflow) runNameShows(input string) bool {
+	for _, m := range inputExpr.FindAllStringSubmatch(w.runName, -1) {
+		if m[1] == input {
+			return true
+		}
+	}
+	return false
+}
+
 // displayTitle renders run-name with the run's inputs. Without a run-name
 // GitHub titles a dispatched run with the workflow name.
 func (w *workflow) displayTitle(inputs map[string]string) string {

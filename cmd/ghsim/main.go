@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/kernel"
 )
 
 type options struct {
@@ -58,6 +59,8 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 		opts           options
 		repo, releases string
 		failKernels    string
+		kernelsJSON    string
+		placeholders   bool
 		fs             = flag.NewFlagSet("ghsim", flag.ContinueOnError)
 	)
 	fs.SetOutput(stderr)
@@ -68,6 +71,18 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 	fs.DurationVar(&cfg.BuildDuration, "build-duration", 20*time.Second, "how long a simulated build takes")
 	fs.StringVar(&failKernels, "fail-kernels", "", "regular expression of kernel versions whose builds fail")
 	fs.BoolVar(&cfg.RejectRunDetails, "reject-run-details", false, "answer dispatches asking for return_run_details with 422, as GitHub did before February 2026")
+	fs.StringVar(&kernelsJSON, "kernels-json", "", "the default branch's initial .github/kernels.json, from `FILE` (default: the repository's own)")
+	fs.BoolVar(&placeholders, "placeholder-packages", false, "upload a line of text as each built package instead of a real .deb or .rpm (no loader can install it)")
+	fs.IntVar(&cfg.RateLimit, "rate-limit", 5000, "API requests per hour per installation (and for the app's JWT); past it GitHub's 403 with X-RateLimit-Remaining: 0")
+	fs.Float64Var(&cfg.Chaos.DropWebhooks, "drop-webhooks", 0, "probability `P` that a webhook delivery fails as if the receiver were down (recorded as failed, so redelivery finds it)")
+	fs.Float64Var(&cfg.Chaos.DuplicateWebhooks, "duplicate-webhooks", 0, "probability `P` that a webhook is delivered twice, under one delivery id")
+	fs.BoolVar(&cfg.Chaos.ReorderWebhooks, "reorder-webhooks", false, "let a run's webhooks overtake each other within "+ghsim.ReorderWindow.String())
+	fs.DurationVar(&cfg.Chaos.DelayWebhooks, "delay-webhooks", 0, "hold each webhook back `D` after its event")
+	fs.Float64Var(&cfg.Chaos.APIErrorRate, "api-error-rate", 0, "probability `P` that an API request is answered 500, 502 or 503 without being carried out")
+	fs.Float64Var(&cfg.Chaos.SecondaryLimitRate, "secondary-limit-rate", 0, "probability `P` that an API request is refused with GitHub's 403 secondary rate limit")
+	fs.DurationVar(&cfg.Chaos.SecondaryRetryAfter, "secondary-retry-after", time.Minute, "the Retry-After of those refusals, in whole seconds")
+	fs.Float64Var(&cfg.Chaos.DispatchAmbiguous, "dispatch-ambiguous", 0, "probability `P` that a workflow dispatch creates its run, then answers 502")
+	fs.Uint64Var(&cfg.Chaos.Seed, "seed", 0, "seed of the random faults, to repeat a run (0: random)")
 	fs.StringVar(&opts.writeConfig, "write-config", "", "write a build-service config.yml for this simulator to `FILE`, then serve")
 	fs.BoolVar(&opts.verbose, "v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {
@@ -89,12 +104,28 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 	if cfg.BuildDuration <= 0 {
 		return cfg, opts, fmt.Errorf("-build-duration %v: want a positive duration", cfg.BuildDuration)
 	}
+	if cfg.RateLimit <= 0 {
+		return cfg, opts, fmt.Errorf("-rate-limit %d: want a positive number of requests per hour", cfg.RateLimit)
+	}
+	if err := cfg.Chaos.Validate(); err != nil {
+		return cfg, opts, fmt.Errorf("-%w", err)
+	}
 	if failKernels != "" {
 		re, err := regexp.Compile(failKernels)
 		if err != nil {
 			return cfg, opts, fmt.Errorf("-fail-kernels: %w", err)
 		}
 		cfg.FailKernels = re
+	}
+	if kernelsJSON != "" {
+		data, err := os.ReadFile(kernelsJSON)
+		if err != nil {
+			return cfg, opts, fmt.Errorf("-kernels-json: %w", err)
+		}
+		cfg.KernelsJSON = data
+	}
+	if placeholders {
+		cfg.Artifact = ghsim.PlaceholderArtifact(kernel.DefaultCatalog(), kernel.DefaultNaming())
 	}
 	return cfg, opts, nil
 }

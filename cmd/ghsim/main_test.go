@@ -2,9 +2,12 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/riptides/driverbuild/ghsim"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,17 +40,46 @@ func TestParseFlags(t *testing.T) {
 	require.True(t, cfg.FailKernels.MatchString("5.4.0-1"))
 	require.True(t, cfg.RejectRunDetails)
 	require.Equal(t, "c.yml", opts.writeConfig)
+
+	kernels := filepath.Join(t.TempDir(), "kernels.json")
+	require.NoError(t, os.WriteFile(kernels, []byte("{}\n"), 0o600))
+	cfg, _, err = parseFlags([]string{"-kernels-json", kernels, "-placeholder-packages"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []byte("{}\n"), cfg.KernelsJSON)
+	name, data, _, err := cfg.Artifact(map[string]string{
+		"kernel_version": "6.8.0-1053-gcp", "architecture": "x86_64", "distribution": "ubuntu", "distro_version": "24.04", "driver_version": "v0.1.2",
+	})
+	require.NoError(t, err)
+	require.Equal(t, "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb", name)
+	require.Equal(t, "ghsim placeholder package "+name+"\n", string(data))
+
+	cfg, _, err = parseFlags([]string{
+		"-drop-webhooks", "0.1", "-duplicate-webhooks", "0.2", "-reorder-webhooks", "-delay-webhooks", "50ms",
+		"-api-error-rate", "0.05", "-rate-limit", "100", "-secondary-limit-rate", "0.01", "-secondary-retry-after", "2s",
+		"-dispatch-ambiguous", "0.3", "-seed", "7",
+	}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, ghsim.Chaos{
+		DropWebhooks: 0.1, DuplicateWebhooks: 0.2, ReorderWebhooks: true, DelayWebhooks: 50 * time.Millisecond,
+		APIErrorRate: 0.05, SecondaryLimitRate: 0.01, SecondaryRetryAfter: 2 * time.Second, DispatchAmbiguous: 0.3, Seed: 7,
+	}, cfg.Chaos)
+	require.Equal(t, 100, cfg.RateLimit)
 }
 
 func TestParseFlagsRejects(t *testing.T) {
 	t.Parallel()
 	tests := map[string][]string{
-		"repo without owner": {"-repo", "driver"},
-		"repo too deep":      {"-repo", "a/b/c"},
-		"bad regexp":         {"-fail-kernels", "("},
-		"zero duration":      {"-build-duration", "0s"},
-		"unknown flag":       {"-nope"},
-		"stray argument":     {"serve"},
+		"repo without owner":    {"-repo", "driver"},
+		"repo too deep":         {"-repo", "a/b/c"},
+		"bad regexp":            {"-fail-kernels", "("},
+		"zero duration":         {"-build-duration", "0s"},
+		"unknown flag":          {"-nope"},
+		"stray argument":        {"serve"},
+		"no kernels.json":       {"-kernels-json", "/nonexistent/kernels.json"},
+		"probability above one": {"-drop-webhooks", "1.5"},
+		"negative probability":  {"-api-error-rate", "-0.1"},
+		"negative delay":        {"-delay-webhooks", "-1s"},
+		"zero rate limit":       {"-rate-limit", "0"},
 	}
 	for name, args := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -71,7 +71,7 @@ func Start(t testing.TB, o Options) *Env {
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	if o.Artifact == nil {
-		o.Artifact = app.SimArtifact(catalog, cfg.Packages)
+		o.Artifact = ghsim.PackageArtifact(catalog, cfg.Packages)
 	}
 	sim, err := ghsim.New(ghsim.Config{
 		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: app.DevReleases,
