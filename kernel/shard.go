@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"hash/fnv"
 	"regexp"
 	"strconv"
@@ -79,6 +80,17 @@ func ReleaseTag(driverVersion, pkg string) string {
 	h := fnv.New32a()
 	h.Write([]byte(pkg))
 	return ShardTag(driverVersion, 1+int(h.Sum32()%uint32(n)))
+}
+
+var packageNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}\.(deb|rpm)$`)
+
+// ValidatePackageName checks a package file name that came from outside
+// (a workflow input, a command line) before it reaches a shell or a URL.
+func ValidatePackageName(name string) error {
+	if !packageNameRe.MatchString(name) {
+		return fmt.Errorf("package %s is not a package file name: accepted are letters, digits and . _ + ~ -, ending in .deb or .rpm", quote(name))
+	}
+	return nil
 }
 
 // ShardTag is the tag of shard n of a driver version.
