@@ -1,13 +1,18 @@
 package app_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/internal/e2e"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/storetest"
@@ -24,13 +29,19 @@ func BenchmarkAPI(b *testing.B) {
 		b.Run(db.name, func(b *testing.B) {
 			env := e2e.Start(b, e2e.Options{Store: db.open, BuildDuration: 200 * time.Millisecond})
 			cached := request("6.8.0-1053-gcp")
-			id := mustBuild(b, env, cached)
-			for !isDone(env, id) {
-				time.Sleep(20 * time.Millisecond)
+			id, err := startBuild(env, cached)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := awaitDone(env, id, time.Minute); err != nil {
+				b.Fatal(err)
 			}
 			env.Sim.PauseWebhooks(true) // the running build below stays running
 			running := request("6.8.0-1054-gcp")
-			runningID := mustBuild(b, env, running)
+			runningID, err := startBuild(env, running)
+			if err != nil {
+				b.Fatal(err)
+			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 			for name, call := range map[string]func() (*http.Response, error){
@@ -78,21 +89,49 @@ func postQuiet(env *e2e.Env, body string) (int, string) {
 	return resp.StatusCode, string(out)
 }
 
-func mustBuild(b *testing.B, env *e2e.Env, body string) string {
-	resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(body))
-	if err != nil {
-		b.Fatal(err)
+// startBuild asks for a build and returns its id; an answer that names
+// none (an invalid request, a package that exists) is an error.
+func startBuild(env *e2e.Env, body string) (string, error) {
+	code, out := postQuiet(env, body)
+	var a buildapi.Accepted
+	if err := json.Unmarshal([]byte(out), &a); err != nil || a.BuildID == "" {
+		return "", fmt.Errorf("POST /build answered %d %s: no build id", code, out)
 	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	var id string
-	if _, err := fmt.Sscanf(string(out[strings.Index(string(out), `"build_id":"`)+len(`"build_id":"`):]), "%36s", &id); err != nil {
-		b.Fatalf("no build id in %s", out)
-	}
-	return id
+	return a.BuildID, nil
 }
 
-func isDone(env *e2e.Env, id string) bool {
-	s, err := fetchStatus(env, id)
-	return err == nil && s.Status == "done"
+// awaitDone waits for a build to be done. A build that ends in error, or
+// is not done within timeout, is an error: a benchmark must not wait
+// forever on a build that failed.
+func awaitDone(env *e2e.Env, id string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		s, err := fetchStatus(env, id)
+		switch {
+		case err != nil:
+			return err
+		case s.Status == "done":
+			return nil
+		case s.Status == "error":
+			return fmt.Errorf("build %s failed: %s", id, s.Reason)
+		case time.Now().After(deadline):
+			return fmt.Errorf("build %s is still %s after %s", id, s.Status, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The benchmark's setup fails, rather than hanging or panicking, on a
+// build that fails and on a request the service refuses.
+func TestBenchmarkSetupFails(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{FailKernels: regexp.MustCompile(`^6\.8\.0-9`), BuildDuration: 50 * time.Millisecond})
+	id, err := startBuild(env, request("6.8.0-9001-gcp"))
+	require.NoError(t, err)
+	err = awaitDone(env, id, time.Minute)
+	require.ErrorContains(t, err, "failed: build_failed")
+
+	_, err = startBuild(env, strings.Replace(request("6.8.0-1053-gcp"), "ubuntu", "rocky", 1))
+	require.ErrorContains(t, err, "answered 400")
+	require.ErrorContains(t, err, "no build id")
 }

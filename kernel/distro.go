@@ -24,27 +24,10 @@ type Distribution struct {
 	Format   Format   `yaml:"format,omitempty" json:"format"` // derived from Name for the known families
 }
 
-// DefaultDistributions is what a service without configuration builds for.
-func DefaultDistributions() []Distribution {
-	return []Distribution{
-		{Name: "ubuntu", Versions: []string{"22.04", "24.04", "25.10", "26.04"}, Default: "24.04", Format: FormatDeb},
-		{Name: "debian", Versions: []string{"12", "13"}, Default: "13", Format: FormatDeb},
-		{Name: "fedora", Versions: []string{"42", "43"}, Default: "43", Format: FormatRPM},
-		{Name: "centos", Versions: []string{"stream9", "stream10"}, Default: "stream10", Format: FormatRPM},
-		{Name: "amazonlinux", Versions: []string{"2023"}, Default: "2023", Format: FormatRPM},
-	}
-}
-
 var (
 	nameRe    = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
 	versionRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.]{0,15}$`)
 )
-
-// familyFormat knows the package format of the distributions we know.
-var familyFormat = map[string]Format{
-	"ubuntu": FormatDeb, "debian": FormatDeb,
-	"fedora": FormatRPM, "centos": FormatRPM, "amazonlinux": FormatRPM,
-}
 
 // Catalog is the set of supported distributions and versions.
 type Catalog struct {
@@ -101,7 +84,7 @@ func NewCatalog(ds []Distribution) (*Catalog, error) {
 			return nil, fmt.Errorf("distribution %q: default version %q is not one of its versions %v", d.Name, d.Default, d.Versions)
 		}
 		if d.Format == "" {
-			d.Format = familyFormat[d.Name]
+			d.Format, _ = KnownFormat(d.Name)
 		}
 		if d.Format != FormatDeb && d.Format != FormatRPM {
 			return nil, fmt.Errorf("distribution %q: format must be deb or rpm", d.Name)
@@ -146,45 +129,4 @@ func (c *Catalog) unknownDistribution(name string) *FieldError {
 		return fieldErr("distribution", "is required: one of %s", strings.Join(c.names, ", "))
 	}
 	return fieldErr("distribution", "%s is not supported: accepted are %s", quote(name), strings.Join(c.names, ", "))
-}
-
-// Marker is a distro version that a kernel release names itself.
-type Marker struct {
-	Distribution string
-	Version      string
-	Text         string // the part of the release that said so, for messages
-}
-
-// markers are the spellings distributions put into their kernel releases
-// (and, for Debian backports, into package versions).
-var markers = []struct {
-	re           *regexp.Regexp
-	distribution string
-	prefix       string
-}{
-	{regexp.MustCompile(`\.fc([0-9]+)(?:\.|$)`), "fedora", ""},
-	{regexp.MustCompile(`\.el([0-9]+)(?:_[0-9]+)?(?:\.|$)`), "centos", "stream"},
-	{regexp.MustCompile(`\.amzn([0-9]+)(?:\.|$)`), "amazonlinux", ""},
-	{regexp.MustCompile(`\+deb([0-9]+)(?:[-+.~u]|$)`), "debian", ""},
-	{regexp.MustCompile(`~bpo([0-9]+)\+`), "debian", ""},
-	{regexp.MustCompile(`[.-]deb([0-9]+)\.`), "debian", ""},
-}
-
-// MarkerOf finds the distro version a release encodes, as in
-// 6.15.5-200.fc42.x86_64 (fedora 42), 5.14.0-596.el9.x86_64 (centos
-// stream9), 6.1.119-129.201.amzn2023.x86_64 (amazonlinux 2023),
-// 6.12.63+deb13-amd64 or 5.18.14-1~bpo11+1 (debian 13, 11).
-func MarkerOf(release string) (Marker, bool) {
-	for _, m := range markers {
-		loc := m.re.FindStringSubmatchIndex(release)
-		if loc == nil {
-			continue
-		}
-		return Marker{
-			Distribution: m.distribution,
-			Version:      m.prefix + release[loc[2]:loc[3]],
-			Text:         release[loc[0]:loc[1]],
-		}, true
-	}
-	return Marker{}, false
 }

@@ -121,7 +121,7 @@ var debianStable = map[string]string{
 // from the Debian release that ships its kernel series (6.1.0-43-amd64 is
 // 12's). pkgVersion may be empty.
 func DebianVersion(release, pkgVersion string) (string, bool) {
-	if m, ok := MarkerOf(release); ok && m.Distribution == "debian" {
+	if m, ok := markerOf("debian", debianMarkers, release); ok {
 		return m.Version, true
 	}
 	for _, re := range []*regexp.Regexp{debianBackportRe, debianRebuildRe, debianUpdateRe} {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -36,7 +35,7 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir 
 		return &res, nil
 	}
 	freq := fetch.Request{DriverVersion: req.DriverVersion, Package: name}
-	url := strings.TrimSuffix(cfg.ReleaseURL, "/") + "/" + req.DriverVersion + "/" + name
+	url := fetch.PackageURL(cfg.ReleaseURL, req.DriverVersion, name)
 	log.Info().Str("url", url).Strs("mirrors", cfg.Mirrors).Msg("downloading")
 	if cfg.DryRun {
 		l.sayf("download: %s", url)

@@ -86,8 +86,9 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 }
 
 func crawlerEntries(ce crawlerEntry, defaultArch string) ([]Entry, *Skipped) {
+	// Only Debian's packaging names headers packages by the release.
 	family, _ := SplitTarget(ce.Target)
-	if family != "ubuntu" && family != "debian" {
+	if f, _ := kernel.KnownFormat(family); f != kernel.FormatDeb {
 		return []Entry{{Arch: rpmArch(ce.KernelRelease, defaultArch), Target: ce.Target, KernelRelease: ce.KernelRelease}}, nil
 	}
 	var hs []kernel.HeaderPackage

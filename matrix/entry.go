@@ -71,7 +71,9 @@ func derive(cat *kernel.Catalog, e Entry, driverVersion string) (kernel.Request,
 	version := e.DistroVersion
 	if version == "" {
 		var why string
-		version, why = deriveVersion(family, suffix, e)
+		version, why = kernel.GuessDistroVersion(family, kernel.KernelInfo{
+			Release: e.KernelRelease, PackageVersion: e.PackageVersion, Source: e.Source, TargetVersion: suffix,
+		})
 		if version == "" {
 			s := skip(e, "cannot tell the %s version: %s", family, why)
 			return kernel.Request{}, &s
@@ -97,37 +99,4 @@ func derive(cat *kernel.Catalog, e Entry, driverVersion string) (kernel.Request,
 		return kernel.Request{}, &s
 	}
 	return r, nil
-}
-
-// deriveVersion finds the distro version of an entry that does not name
-// one, or says why it cannot.
-func deriveVersion(family, targetVersion string, e Entry) (version, why string) {
-	switch family {
-	case "amazonlinux":
-		if targetVersion != "" {
-			return targetVersion, ""
-		}
-	case "ubuntu":
-		if v, ok := kernel.UbuntuVersion(e.KernelRelease, e.PackageVersion, e.Source); ok {
-			return v, ""
-		}
-		return "", "neither a ~NN.NN backport suffix in the package version nor a GA kernel series (4.15, 5.15, 6.8, ...) of a GA source package"
-	case "debian":
-		if v, ok := kernel.DebianVersion(e.KernelRelease, e.PackageVersion); ok {
-			return v, ""
-		}
-		return "", "neither +debNN, .debNN., ~bpoNN+ or ~debNNu in the release or package version nor a stable kernel series (6.1, 6.12, ...)"
-	}
-	if m, ok := kernel.MarkerOf(e.KernelRelease); ok && m.Distribution == family {
-		return m.Version, ""
-	}
-	switch family {
-	case "fedora":
-		return "", "the release has no .fcNN."
-	case "centos":
-		return "", "the release has no .elNN"
-	case "amazonlinux":
-		return "", "neither the target (amazonlinux2023) nor the release (.amzn2023.) names it"
-	}
-	return "", "no distro version given and none in the release"
 }

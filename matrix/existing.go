@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v66/github"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // ReadExisting reads the asset names a release holds: one per line, or a
@@ -41,33 +43,45 @@ func ReadExisting(r io.Reader) (map[string]bool, error) {
 	return names, sc.Err()
 }
 
-// ExistingAssets lists the asset names of the release tagged tag. A release
-// that does not exist is an error: the builds upload to it, so every one of
-// them would fail.
-func ExistingAssets(ctx context.Context, gh *github.Client, owner, repo, tag string) (map[string]bool, error) {
-	rel, _, err := gh.Repositories.GetReleaseByTag(ctx, owner, repo, tag)
-	if isNotFound(err) {
-		// GitHub says 404 for a missing repository too: tell them apart.
-		if _, _, err := gh.Repositories.Get(ctx, owner, repo); err != nil {
-			return nil, fmt.Errorf("repository %s/%s: %w", owner, repo, err)
-		}
-		return nil, fmt.Errorf("%s/%s has no release %s: publish it first, the builds upload their packages to it", owner, repo, tag)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("release %s of %s/%s: %w", tag, owner, repo, err)
-	}
+// ExistingAssets lists the asset names a driver version's releases hold:
+// its own release and every shard (kernel.ReleaseTags). A missing own
+// release is an error: the builds upload to it or its shards, so every
+// one of them would fail. A missing shard is one no build has needed yet.
+func ExistingAssets(ctx context.Context, gh *github.Client, owner, repo, driverVersion string) (map[string]bool, error) {
 	names := map[string]bool{}
+	for i, tag := range kernel.ReleaseTags(driverVersion) {
+		rel, _, err := gh.Repositories.GetReleaseByTag(ctx, owner, repo, tag)
+		switch {
+		case isNotFound(err) && i > 0:
+			continue
+		case isNotFound(err):
+			// GitHub says 404 for a missing repository too: tell them apart.
+			if _, _, err := gh.Repositories.Get(ctx, owner, repo); err != nil {
+				return nil, fmt.Errorf("repository %s/%s: %w", owner, repo, err)
+			}
+			return nil, fmt.Errorf("%s/%s has no release %s: publish it first, the builds upload their packages to it", owner, repo, tag)
+		case err != nil:
+			return nil, fmt.Errorf("release %s of %s/%s: %w", tag, owner, repo, err)
+		}
+		if err := listAssets(ctx, gh, owner, repo, rel, names); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+func listAssets(ctx context.Context, gh *github.Client, owner, repo string, rel *github.RepositoryRelease, names map[string]bool) error {
 	opts := &github.ListOptions{PerPage: 100}
 	for {
 		assets, resp, err := gh.Repositories.ListReleaseAssets(ctx, owner, repo, rel.GetID(), opts)
 		if err != nil {
-			return nil, fmt.Errorf("assets of release %s of %s/%s: %w", tag, owner, repo, err)
+			return fmt.Errorf("assets of release %s of %s/%s: %w", rel.GetTagName(), owner, repo, err)
 		}
 		for _, a := range assets {
 			names[a.GetName()] = true
 		}
 		if resp.NextPage == 0 {
-			return names, nil
+			return nil
 		}
 		opts.Page = resp.NextPage
 	}

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
-
-	"net"
 
 	"github.com/rs/zerolog"
 
@@ -20,50 +20,53 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "build-service:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("build-service", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var (
-		configPath    = flag.String("config", "", "config file (default ./config.yml when present)")
-		listen        = flag.String("listen", ":8080", "address to serve on")
-		dev           = flag.Bool("dev", false, "run with an embedded store and an in-process simulated GitHub")
-		buildDuration = flag.Duration("dev-build-duration", 20*time.Second, "how long a simulated build takes in -dev mode")
-		logFormat     = flag.String("log-format", "console", "console or json")
+		// No file is read unless named: a config.yml that happens to be in
+		// the working directory (the repository's example, say) must not
+		// change what a service started from the environment does.
+		configPath    = fs.String("config", "", "config file; without it, the defaults and the environment")
+		listen        = fs.String("listen", ":8080", "address to serve on")
+		dev           = fs.Bool("dev", false, "run with an embedded store and an in-process simulated GitHub")
+		buildDuration = fs.Duration("dev-build-duration", 20*time.Second, "how long a simulated build takes in -dev mode")
+		logFormat     = fs.String("log-format", "console", "console or json")
 	)
-	flag.Parse()
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q; see -help", flag.Args())
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q; see -help", fs.Args())
 	}
 
 	var log zerolog.Logger
 	switch *logFormat {
 	case "console":
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+		log = zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 	case "json":
-		log = zerolog.New(os.Stderr).With().Timestamp().Logger()
+		log = zerolog.New(stderr).With().Timestamp().Logger()
 	default:
 		return fmt.Errorf("-log-format %q: accepted are console and json", *logFormat)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	ctx = log.WithContext(ctx)
 
 	if *dev {
-		return app.RunDev(ctx, *listen, *buildDuration, os.Stdout)
+		return app.RunDev(ctx, *listen, *buildDuration, stdout)
 	}
-	path := *configPath
-	if path == "" {
-		if _, err := os.Stat("config.yml"); err == nil {
-			path = "config.yml"
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	cfg, err := app.LoadConfig(path)
+	cfg, err := app.LoadConfig(*configPath)
 	if err != nil {
 		return err
 	}

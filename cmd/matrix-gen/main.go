@@ -7,6 +7,7 @@
 //	matrix-gen validate [FILE]
 //	matrix-gen name --kernel-version R --architecture A --distribution D --distro-version V --driver-version V [--github-output]
 //	matrix-gen images
+//	matrix-gen release --driver-version V --package NAME [--github-output]
 package main
 
 import (
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runName(cat, args[1:], stdout, stderr)
 		case "images":
 			return runImages(cat, args[1:], stdout, stderr)
+		case "release":
+			return runRelease(args[1:], stdout, stderr)
 		}
 	}
 	return runGenerate(ctx, cat, args, stdout, stderr)
@@ -92,7 +95,7 @@ func runGenerate(ctx context.Context, cat *kernel.Catalog, args []string, stdout
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: subcommands are validate, name and images", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q: subcommands are validate, name, images and release", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -284,4 +287,31 @@ func runImages(cat *kernel.Catalog, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	return json.NewEncoder(stdout).Encode(m)
+}
+
+// runRelease prints the tag of the release a package lives in
+// (kernel.ReleaseTag), for the workflow that uploads it.
+func runRelease(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("matrix-gen release", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	driverVersion := fs.String("driver-version", "", "driver release tag")
+	pkg := fs.String("package", "", "package file name, as matrix-gen name prints it")
+	githubOutput := fs.Bool("github-output", false, "print key=value lines for $GITHUB_OUTPUT: release, shard (0 for the driver version's own release), shards")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := kernel.ValidateDriverVersion(*driverVersion); err != nil {
+		return err
+	}
+	if err := kernel.ValidatePackageName(*pkg); err != nil {
+		return err
+	}
+	tag := kernel.ReleaseTag(*driverVersion, *pkg)
+	if !*githubOutput {
+		_, err := fmt.Fprintln(stdout, tag)
+		return err
+	}
+	_, shard, _ := kernel.DriverVersionOfTag(tag)
+	_, err := fmt.Fprintf(stdout, "release=%s\nshard=%d\nshards=%d\n", tag, shard, kernel.Shards(*driverVersion))
+	return err
 }

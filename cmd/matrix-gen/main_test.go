@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/internal/fixtures"
+	"github.com/riptides/driverbuild/kernel"
 )
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -231,4 +232,33 @@ func TestImages(t *testing.T) {
 		require.NoError(t, err, "every supported distribution has a base image")
 	}
 	require.Equal(t, []string{"amazonlinux:2023", "centos:stream9", "centos:stream10", "debian:12", "debian:13", "fedora:42", "fedora:43", "ubuntu:22.04", "ubuntu:24.04", "ubuntu:25.10", "ubuntu:26.04"}, got)
+}
+
+func TestRelease(t *testing.T) {
+	t.Parallel()
+	const pkg = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb"
+	stdout, _, err := runCmd(t, "release", "--driver-version", "v0.2.0", "--package", pkg)
+	require.NoError(t, err)
+	require.Equal(t, kernel.ReleaseTag("v0.2.0", pkg)+"\n", stdout)
+
+	stdout, _, err = runCmd(t, "release", "--driver-version", "v0.2.0", "--package", pkg, "--github-output")
+	require.NoError(t, err)
+	require.Equal(t, "release=v0.2.0+shard.2\nshard=2\nshards=8\n", stdout)
+
+	stdout, _, err = runCmd(t, "release", "--driver-version", "v0.1.2", "--package", "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb", "--github-output")
+	require.NoError(t, err)
+	require.Equal(t, "release=v0.1.2\nshard=0\nshards=0\n", stdout, "a driver version without shards")
+
+	for name, tc := range map[string]struct {
+		args []string
+		says string
+	}{
+		"no driver version": {[]string{"--package", pkg}, "driver_version: is required"},
+		"a shard tag":       {[]string{"--driver-version", "v0.2.0+shard.2", "--package", pkg}, "is not a driver version"},
+		"hostile package":   {[]string{"--driver-version", "v0.2.0", "--package", "x.deb; rm -rf /"}, "is not a package file name"},
+		"no package":        {[]string{"--driver-version", "v0.2.0"}, "is not a package file name"},
+	} {
+		_, _, err := runCmd(t, append([]string{"release"}, tc.args...)...)
+		require.ErrorContains(t, err, tc.says, name)
+	}
 }

@@ -57,22 +57,6 @@ func (e *UnsupportedError) Error() string {
 	return s
 }
 
-// knownIDs maps an os-release ID and VERSION_ID to the service's
-// distribution and distro version.
-var knownIDs = map[string]func(versionID string) (string, string){
-	"ubuntu":      func(v string) (string, string) { return "ubuntu", v },
-	"debian":      func(v string) (string, string) { return "debian", v },
-	"fedora":      func(v string) (string, string) { return "fedora", v },
-	"centos":      func(v string) (string, string) { return "centos", "stream" + major(v) },
-	"amzn":        func(v string) (string, string) { return "amazonlinux", v },
-	"amazonlinux": func(v string) (string, string) { return "amazonlinux", v },
-}
-
-func major(v string) string {
-	m, _, _ := strings.Cut(v, ".")
-	return m
-}
-
 // Detect fills in what over leaves empty. A --distribution override that
 // differs from the detected one drops the detected version too, leaving
 // it to be derived from the kernel release or the distribution's default.
@@ -132,11 +116,10 @@ func (d Detector) Map(o OSRelease) (distribution, version string, err error) {
 			Hint: "override with --distribution and --distro-version, or map the ID to a supported one with an alias in the config file (e.g. aliases: {rocky: centos})",
 		}
 	}
-	to, ok := knownIDs[id]
+	distribution, version, ok := kernel.OSReleaseDistribution(id, o.VersionID)
 	if !ok || o.VersionID == "" {
 		return "", "", unsupported()
 	}
-	distribution, version = to(o.VersionID)
 	dist, ok := d.Catalog.Lookup(distribution)
 	if !ok || !slices.Contains(dist.Versions, version) {
 		return "", "", unsupported()

@@ -39,7 +39,9 @@ var (
 const DefaultMaxSize = 512 << 20
 
 // Fetcher gets packages. Sources are release URL prefixes: a package is
-// {source}/{driver_version}/{package}, its digest the same plus .sha256.
+// {source}/{release}/{package}, its digest the same plus .sha256, where
+// release is the tag kernel.ReleaseTag computes (a shard of the driver
+// version, or the driver version itself).
 type Fetcher struct {
 	HTTP *http.Client
 	// Sources are tried in order: the release first, then mirrors.
@@ -209,17 +211,19 @@ func (f *Fetcher) locators(r Request) []locator {
 		}
 		return func(context.Context) (location, error) { return loc, nil }
 	}
-	release := func(s string) string {
-		return strings.TrimSuffix(s, "/") + "/" + url.PathEscape(r.DriverVersion) + "/" + url.PathEscape(r.Package)
-	}
+	tags := releasesOf(r.DriverVersion, r.Package)
 	var out []locator
 	switch {
 	case r.URL != "":
 		out = append(out, fixed(r.URL, true))
 	case f.API != nil:
-		out = append(out, func(ctx context.Context) (location, error) { return f.locateAsset(ctx, r.DriverVersion, r.Package) })
+		for _, tag := range tags {
+			out = append(out, func(ctx context.Context) (location, error) { return f.locateAsset(ctx, tag, r.Package) })
+		}
 	case len(f.Sources) > 0:
-		out = append(out, fixed(release(f.Sources[0]), true))
+		for _, tag := range tags {
+			out = append(out, fixed(ReleaseURL(f.Sources[0], tag, r.Package), true))
+		}
 	}
 	for _, s := range f.Sources[min(1, len(f.Sources)):] {
 		if r.SHA256 == "" && !f.MirrorDigests {
@@ -228,9 +232,36 @@ func (f *Fetcher) locators(r Request) []locator {
 			})
 			continue
 		}
-		out = append(out, fixed(release(s), true))
+		for _, tag := range tags {
+			out = append(out, fixed(ReleaseURL(s, tag, r.Package), true))
+		}
 	}
 	return out
+}
+
+// releasesOf are the releases a package is looked for in: the one
+// kernel.ReleaseTag computes, then, for a sharded driver version, its own
+// release, which holds what was published before it had shards. The
+// second costs a request only when the first answered 404.
+func releasesOf(driverVersion, pkg string) []string {
+	tag := kernel.ReleaseTag(driverVersion, pkg)
+	if tag == driverVersion {
+		return []string{tag}
+	}
+	return []string{tag, driverVersion}
+}
+
+// ReleaseURL is where a release URL prefix (a GitHub releases/download URL
+// or a mirror laid out the same way) serves a package of the release
+// tagged tag.
+func ReleaseURL(prefix, tag, pkg string) string {
+	return strings.TrimSuffix(prefix, "/") + "/" + url.PathEscape(tag) + "/" + url.PathEscape(pkg)
+}
+
+// PackageURL is where a release URL prefix serves a package of a driver
+// version: in the release kernel.ReleaseTag computes.
+func PackageURL(prefix, driverVersion, pkg string) string {
+	return ReleaseURL(prefix, kernel.ReleaseTag(driverVersion, pkg), pkg)
 }
 
 func (f *Fetcher) fetchFrom(ctx context.Context, root *os.Root, loc location, r Request) (Result, error) {
