@@ -75,6 +75,9 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	catalog, _ := cfg.Catalog() // validated above
+	if len(cfg.API.Tokens) == 0 {
+		log.Warn().Msg("no api.tokens: anyone who reaches this port can dispatch builds (api.allow_anonymous or -dev)")
+	}
 
 	a := &App{store: d.Store, served: make(chan error, 1)}
 	if a.store == nil {
