@@ -75,6 +75,9 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	catalog, _ := cfg.Catalog() // validated above
+	if len(cfg.API.Tokens) == 0 {
+		log.Warn().Msg("no api.tokens: anyone who reaches this port can dispatch builds (api.allow_anonymous or -dev)")
+	}
 
 	a := &App{store: d.Store, served: make(chan error, 1)}
 	if a.store == nil {
@@ -147,15 +150,17 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}
 
-	mux := http.NewServeMux()
-	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(mux)
+	api := http.NewServeMux()
+	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(api)
 	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
-	mux.Handle("POST "+githubapp.DefaultWebhookRoute, metrics.Webhooks(githubapp.NewEventDispatcher(
-		handlers.Webhooks(base),
-		cfg.GitHub.App.WebhookSecret,
-	)))
+	webhooks := &handlers.WebhookEndpoint{Secret: cfg.GitHub.App.WebhookSecret, Base: base, Deliveries: a.store, Metrics: metrics}
+	mux := http.NewServeMux()
+	// The webhook endpoint logs for itself: anyone can reach it, and an
+	// access line per refused request would let them fill the disk.
+	mux.Handle(githubapp.DefaultWebhookRoute, hlog.NewHandler(*log)(webhooks.Handler()))
+	mux.Handle("/", withLogging(*log, api))
 	a.server = &http.Server{
-		Handler:           withLogging(*log, mux),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -175,9 +180,18 @@ func withLogging(log zerolog.Logger, next http.Handler) http.Handler {
 		if status >= 500 {
 			ev = hlog.FromRequest(r).Error()
 		}
-		ev.Str("method", r.Method).Str("path", r.URL.Path).Int("status", status).Dur("duration", d).Msg("request")
+		ev.Str("method", clipped(r.Method)).Str("path", clipped(r.URL.Path)).Int("status", status).Dur("duration", d).Msg("request")
 	})(next)
 	return hlog.NewHandler(log)(h)
+}
+
+// clipped bounds what a client's request line puts in the log.
+func clipped(s string) string {
+	const max = 256
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
 }
 
 // refreshUntilDone retries the release index refresh until one succeeds.

@@ -58,6 +58,10 @@ type Config struct {
 	API struct {
 		// Tokens, when set, are the bearer tokens loaders must present.
 		Tokens []string `yaml:"tokens"`
+		// AllowAnonymous serves POST /build and GET /status to anyone who
+		// reaches the port, on purpose: without it, and outside -dev, the
+		// service refuses to start with no tokens.
+		AllowAnonymous bool `yaml:"allow_anonymous"`
 	} `yaml:"api"`
 
 	// DatabaseURL selects Postgres when it is a postgres:// URL; otherwise
@@ -129,6 +133,12 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.GitHub.App.WebhookSecret == "" && !c.Dev {
 		bad("github.app.webhook_secret is empty: unsigned webhooks would be accepted (set it, or GITHUB_APP_WEBHOOK_SECRET)")
+	}
+	switch {
+	case len(c.API.Tokens) == 0 && !c.API.AllowAnonymous && !c.Dev:
+		bad("api.tokens is empty: anyone who reaches the port could dispatch builds (set tokens, or api.allow_anonymous: true to allow that on purpose)")
+	case len(c.API.Tokens) > 0 && c.API.AllowAnonymous:
+		bad("api.allow_anonymous and api.tokens are both set: tokens are required when set; remove one")
 	}
 	if c.GitHub.App.IntegrationID <= 0 {
 		bad("github.app.integration_id must be the App's id (or GITHUB_APP_INTEGRATION_ID)")

@@ -76,6 +76,26 @@ distributions:
 		cfg.Dev = true
 		require.NotContains(t, cfg.Validate().Error(), "webhook_secret")
 	})
+	t.Run("no loader token is refused unless anonymous access is asked for", func(t *testing.T) {
+		cfg := app.Defaults()
+		cfg.GitHub.App.WebhookSecret = "s"
+		cfg.GitHub.App.IntegrationID = 1
+		cfg.GitHub.App.PrivateKey = "-----BEGIN RSA PRIVATE KEY-----"
+		require.ErrorContains(t, cfg.Validate(), "api.tokens is empty")
+		require.ErrorContains(t, cfg.Validate(), "api.allow_anonymous: true")
+
+		cfg.API.AllowAnonymous = true
+		require.NoError(t, cfg.Validate())
+
+		cfg.API.Tokens = []string{"t"}
+		require.ErrorContains(t, cfg.Validate(), "api.allow_anonymous and api.tokens")
+		cfg.API.AllowAnonymous = false
+		require.NoError(t, cfg.Validate())
+
+		cfg.API.Tokens = nil
+		cfg.Dev = true
+		require.NoError(t, cfg.Validate(), "dev mode is for trying things")
+	})
 }
 
 // ghsim -write-config writes a config the service loads as it is, and it
@@ -95,4 +115,6 @@ func TestSimulatorWrittenConfig(t *testing.T) {
 	require.Equal(t, want.GitHub, cfg.GitHub)
 	require.Equal(t, want.Repository.Owner, cfg.Repository.Owner)
 	require.Equal(t, want.Repository.Name, cfg.Repository.Name)
+	require.True(t, cfg.API.AllowAnonymous, "a simulator config is for trying things")
+	require.Equal(t, want.API, cfg.API)
 }

@@ -25,6 +25,7 @@ func SimConfig(cfg Config, sim *ghsim.Server) Config {
 	cfg.GitHub.App.PrivateKey = string(sim.PrivateKeyPEM())
 	cfg.GitHub.App.WebhookSecret = sim.WebhookSecret()
 	cfg.Repository.InstallationID = sim.InstallationID()
+	cfg.API.AllowAnonymous = sim.ServiceConfig().API["allow_anonymous"]
 	return cfg
 }
 

@@ -15,6 +15,7 @@ import (
 type ServiceConfig struct {
 	GitHub     ServiceGitHub     `yaml:"github"`
 	Repository ServiceRepository `yaml:"repository"`
+	API        map[string]bool   `yaml:"api"` // allow_anonymous: a simulator's service is for trying things
 }
 
 // ServiceGitHub has githubapp.Config's keys for what the simulator sets.
@@ -61,6 +62,7 @@ func (s *Server) ServiceConfig() ServiceConfig {
 			Workflow: s.workflow.file,
 			Ref:      defaultBranch,
 		},
+		API: map[string]bool{"allow_anonymous": true},
 	}
 }
 

@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"regexp"
 	"strings"
@@ -100,48 +98,6 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// decodeRequest reads a POST /build body strictly: JSON only, one object,
-// known string fields only, at most MaxBodyBytes.
-func decodeRequest(w http.ResponseWriter, r *http.Request) (kernel.Request, int, *buildapi.Error) {
-	fail := func(code int, field, format string, args ...any) (kernel.Request, int, *buildapi.Error) {
-		return kernel.Request{}, code, &buildapi.Error{Error: fmt.Sprintf(format, args...), Field: field}
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return fail(http.StatusUnsupportedMediaType, "", "Content-Type must be application/json, got %q", r.Header.Get("Content-Type"))
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	var req kernel.Request
-	err := dec.Decode(&req)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data after the JSON object")
-		}
-	}
-	var (
-		tooBig  *http.MaxBytesError
-		syntax  *json.SyntaxError
-		typeErr *json.UnmarshalTypeError
-	)
-	switch {
-	case err == nil:
-		return req, 0, nil
-	case errors.As(err, &tooBig):
-		return fail(http.StatusRequestEntityTooLarge, "", "body is larger than %d bytes", MaxBodyBytes)
-	case errors.As(err, &syntax):
-		return fail(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", syntax.Offset, syntax)
-	case errors.As(err, &typeErr):
-		return fail(http.StatusBadRequest, typeErr.Field, "%s must be a JSON string", typeErr.Field)
-	case errors.Is(err, io.EOF):
-		return fail(http.StatusBadRequest, "", "empty body: send a JSON object with kernel_version, architecture, distribution, distro_version (optional) and driver_version")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fail(http.StatusBadRequest, field, "unknown field %q: accepted are kernel_version, architecture, distribution, distro_version and driver_version", field)
-	default:
-		return fail(http.StatusBadRequest, "", "invalid JSON body: %v", err)
-	}
 }
 
 func (a *API) build(w http.ResponseWriter, r *http.Request) {

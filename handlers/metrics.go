@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,7 +18,10 @@ type Metrics struct {
 	finished *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	webhooks *prometheus.CounterVec
-	http     *prometheus.HistogramVec
+	// webhookRefused counts requests refused before they were known to be
+	// from GitHub, by reason only: nothing the sender chose is a label.
+	webhookRefused *prometheus.CounterVec
+	http           *prometheus.HistogramVec
 }
 
 // NewMetrics makes the metrics on a registry of their own, with the Go
@@ -42,15 +44,19 @@ func NewMetrics() *Metrics {
 		}, []string{"status"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driverbuild_webhook_deliveries_total",
-			Help: "GitHub webhook deliveries by event and the HTTP status answered.",
+			Help: "Signed GitHub webhook deliveries by event (those handled, else other) and the HTTP status answered.",
 		}, []string{"event", "code"}),
+		webhookRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driverbuild_webhook_refused_total",
+			Help: "Webhook requests refused before their signature was verified, by reason: too_large, unsigned, bad_signature, bad_header, unreadable.",
+		}, []string{"reason"}),
 		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "driverbuild_http_request_duration_seconds",
 			Help:    "REST API latency by route, method and status.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method", "code"}),
 	}
-	m.reg.MustRegister(m.requests, m.finished, m.duration, m.webhooks, m.http,
+	m.reg.MustRegister(m.requests, m.finished, m.duration, m.webhooks, m.webhookRefused, m.http,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -67,19 +73,6 @@ func (m *Metrics) BuildFinished(b store.Build) {
 // instrument times a REST route.
 func (m *Metrics) instrument(route string, h http.Handler) http.Handler {
 	return promhttp.InstrumentHandlerDuration(m.http.MustCurryWith(prometheus.Labels{"route": route}), h)
-}
-
-// Webhooks counts the deliveries h answers.
-func (m *Metrics) Webhooks(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-		h.ServeHTTP(sw, r)
-		event := r.Header.Get("X-GitHub-Event")
-		if len(event) > 64 {
-			event = "invalid" // the header is the sender's: bound the label set
-		}
-		m.webhooks.WithLabelValues(event, strconv.Itoa(sw.code)).Inc()
-	})
 }
 
 type statusWriter struct {

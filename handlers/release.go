@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/palantir/go-githubapp/githubapp"
 
@@ -33,8 +31,8 @@ type releaseEvent struct {
 
 func (h *Release) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e releaseEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse release payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	if !h.accepts(ctx, eventType, e.Action, e.Repository.FullName,
 		"published", "created", "released", "prereleased", "edited", "deleted", "unpublished") {

@@ -7,17 +7,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/builds"
@@ -70,10 +74,30 @@ func (g noGitHub) Deliveries(context.Context, time.Time) ([]ghclient.Delivery, e
 func (g noGitHub) Redeliver(context.Context, int64) error { g.fail(); return nil }
 
 type harness struct {
-	t     *testing.T
-	st    store.Store
-	srv   *httptest.Server
-	build store.Build
+	t       *testing.T
+	st      store.Store
+	srv     *httptest.Server
+	build   store.Build
+	metrics *handlers.Metrics
+	log     syncBuffer
+}
+
+// syncBuffer is a log the server's goroutines write while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newHarness(t *testing.T) *harness {
@@ -84,11 +108,18 @@ func newHarness(t *testing.T) *harness {
 		Catalog: kernel.DefaultCatalog(), Naming: kernel.DefaultNaming(), Workflow: "driver-build.yml",
 		Cooldown: time.Minute, Timeout: time.Hour,
 	}, st, noGitHub{t})
-	base := handlers.Base{Observer: svc, Repo: repo}
-	srv := httptest.NewServer(githubapp.NewEventDispatcher(
-		handlers.Webhooks(base),
-		secret))
-	t.Cleanup(srv.Close)
+	h := &harness{t: t, st: st, metrics: handlers.NewMetrics()}
+	endpoint := &handlers.WebhookEndpoint{
+		Secret: secret, Base: handlers.Base{Observer: svc, Repo: repo}, Deliveries: st, Metrics: h.metrics,
+		// One instant: the refusal log's rate limit never lets a second line through.
+		Now: func() time.Time { return time.Unix(1e9, 0) },
+	}
+	log := zerolog.New(&h.log)
+	mux := http.NewServeMux()
+	mux.Handle(githubapp.DefaultWebhookRoute, hlog.NewHandler(log)(endpoint.Handler()))
+	mux.Handle("GET /metrics", h.metrics.Handler())
+	h.srv = httptest.NewServer(mux)
+	t.Cleanup(h.srv.Close)
 
 	b, created, err := st.BuildCreate(ctx, store.BuildCreateParams{
 		ID: uuid.NewString(), CacheKey: "6.8.0-1053-gcp:x86_64:ubuntu:24.04:v0.1.2", Package: pkg,
@@ -98,7 +129,8 @@ func newHarness(t *testing.T) *harness {
 	})
 	require.NoError(t, err)
 	require.True(t, created)
-	return &harness{t: t, st: st, srv: srv, build: b}
+	h.build = b
+	return h
 }
 
 // fixture loads a real payload and applies edits to it, given as paths
@@ -132,20 +164,46 @@ func splitPath(p string) []string {
 	return append(out, p[start:])
 }
 
+// guid is the delivery id GitHub would send for a test's short name: the
+// same name, the same UUID.
+func guid(name string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(name)).String()
+}
+
+// send delivers a payload signed with key as GitHub would, under the
+// delivery id guid(delivery).
 func (h *harness) send(event, delivery string, body []byte, key string) int {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.srv.URL, bytes.NewReader(body))
-	require.NoError(h.t, err)
 	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write(body)
+	return h.post(body, map[string]string{
+		"X-GitHub-Event": event, "X-GitHub-Delivery": guid(delivery),
+		"X-Hub-Signature-256": "sha256=" + hex.EncodeToString(mac.Sum(nil)),
+	})
+}
+
+func (h *harness) post(body []byte, headers map[string]string) int {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+githubapp.DefaultWebhookRoute, bytes.NewReader(body))
+	require.NoError(h.t, err)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", delivery)
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(h.t, err)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+func (h *harness) metricsText() string {
+	h.t.Helper()
+	resp, err := http.Get(h.srv.URL + "/metrics")
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	return string(b)
 }
 
 func (h *harness) run(action, status string, conclusion any) []byte {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/google/go-github/v66/github"
@@ -19,8 +18,8 @@ func (h *WorkflowJob) Handles() []string { return []string{"workflow_job"} }
 
 func (h *WorkflowJob) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e github.WorkflowJobEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse workflow_job payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	action, job := e.GetAction(), e.GetWorkflowJob()
 	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "queued", "in_progress", "completed") {

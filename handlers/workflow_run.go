@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/google/go-github/v66/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -20,8 +18,8 @@ func (h *WorkflowRun) Handles() []string { return []string{"workflow_run"} }
 
 func (h *WorkflowRun) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e github.WorkflowRunEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse workflow_run payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	action, run := e.GetAction(), e.GetWorkflowRun()
 	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "requested", "in_progress", "completed") {

@@ -69,6 +69,12 @@ type Config struct {
 	ServiceTokenFile string        `yaml:"service_token_file"`
 	BuildTimeout     time.Duration `yaml:"build_timeout"`
 
+	// DownloadTimeout bounds a whole package download from one source;
+	// DownloadMinRate (bytes a second, averaged over 30 s) refuses a server
+	// that drips bytes to keep it going.
+	DownloadTimeout time.Duration `yaml:"download_timeout"`
+	DownloadMinRate int64         `yaml:"download_min_rate"`
+
 	CacheDir string `yaml:"cache_dir"`
 	Mode     Mode   `yaml:"mode"`
 	Replace  bool   `yaml:"replace"`
@@ -88,12 +94,14 @@ type Config struct {
 // Defaults is the configuration of an empty config file.
 func Defaults() Config {
 	return Config{
-		DriverVersion: DefaultDriverVersion,
-		Repository:    DefaultRepository,
-		BuildTimeout:  DefaultBuildTimeout,
-		CacheDir:      DefaultCacheDir,
-		Mode:          ModeHost,
-		Packages:      kernel.DefaultNaming(),
+		DriverVersion:   DefaultDriverVersion,
+		Repository:      DefaultRepository,
+		BuildTimeout:    DefaultBuildTimeout,
+		DownloadTimeout: fetch.DefaultMaxTime,
+		DownloadMinRate: fetch.DefaultMinRate,
+		CacheDir:        DefaultCacheDir,
+		Mode:            ModeHost,
+		Packages:        kernel.DefaultNaming(),
 	}
 }
 
@@ -169,6 +177,12 @@ func (c *Config) Finish() error {
 	}
 	if c.BuildTimeout <= 0 {
 		bad("build timeout %s: must be positive, e.g. 20m", c.BuildTimeout)
+	}
+	if c.DownloadTimeout <= 0 {
+		bad("download timeout %s: must be positive, e.g. 10m", c.DownloadTimeout)
+	}
+	if c.DownloadMinRate <= 0 {
+		bad("download min rate %d: must be a positive number of bytes a second, e.g. 1024", c.DownloadMinRate)
 	}
 	if c.CacheDir == "" {
 		bad("--cache-dir is empty")

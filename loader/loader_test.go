@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/internal/fakedriver"
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/loader"
+	"github.com/riptides/driverbuild/loader/fetch"
 	"github.com/riptides/driverbuild/loader/kmod"
 )
 
@@ -581,5 +584,65 @@ func TestUnsafeCacheDir(t *testing.T) {
 		require.ErrorContains(t, res.err, "writable by its group or others (mode 0777)")
 		require.Empty(t, rel.Requests(), "nothing is fetched into it")
 		require.Empty(t, n.kernel.Calls())
+	}
+}
+
+// A release that serves a package past a download bound is refused with
+// the bound named, and a dry run exits as the real run does; the service
+// is not asked to build it, since it would point at the same release.
+func TestDownloadBoundsExitAlikeInADryRun(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		serve     http.HandlerFunc
+		configure func(*loader.Config)
+		says      string
+	}{
+		"over the size limit": {
+			serve: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", fmt.Sprint(int64(fetch.DefaultMaxSize)+1))
+				w.WriteHeader(http.StatusOK)
+			},
+			says: "more than the 536870912 bytes accepted",
+		},
+		"dripping": {
+			serve: func(w http.ResponseWriter, r *http.Request) {
+				for {
+					if _, err := w.Write([]byte{'x'}); err != nil {
+						return
+					}
+					w.(http.Flusher).Flush()
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			},
+			configure: func(c *loader.Config) { c.DownloadTimeout = 300 * time.Millisecond },
+			says:      "took longer than 300ms",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tc.serve)
+			t.Cleanup(srv.Close)
+			svc := &fakeService{}
+			svcSrv := httptest.NewServer(svc)
+			t.Cleanup(svcSrv.Close)
+			n := newNode(t, "ubuntu-24.04", ubuntuKernel)
+			for _, dryRun := range []bool{false, true} {
+				for _, serviceURL := range []string{"", svcSrv.URL} {
+					cfg := n.config(srv.URL + "/dl")
+					cfg.DryRun, cfg.ServiceURL = dryRun, serviceURL
+					if tc.configure != nil {
+						tc.configure(&cfg)
+					}
+					res := n.run(t, cfg)
+					require.Equal(t, loader.ExitUnavailable, res.code, "dry run %v, service %q: %v", dryRun, serviceURL, res.err)
+					require.ErrorContains(t, res.err, tc.says)
+				}
+			}
+			require.Empty(t, svc.requests)
+		})
 	}
 }

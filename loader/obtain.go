@@ -22,6 +22,7 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir 
 	f := &fetch.Fetcher{
 		HTTP: l.HTTP, Sources: append([]string{cfg.ReleaseURL}, cfg.Mirrors...), Token: cfg.GitHubToken,
 		API: cfg.GitHubAPI(), CacheDir: cacheDir, UserAgent: l.UserAgent, Backoff: l.Backoff,
+		MaxTime: cfg.DownloadTimeout, MinRate: cfg.DownloadMinRate,
 		// With a build-service, mirrors serve packages it vouches for.
 		MirrorDigests: svc == nil,
 	}
@@ -49,6 +50,10 @@ func (l *Loader) obtain(ctx context.Context, req kernel.Request, name, cacheDir 
 		return nil, withCode(ExitRejected, err)
 	case ctx.Err() != nil:
 		return nil, err
+	case errors.Is(err, fetch.ErrTooLarge), errors.Is(err, fetch.ErrTimeout), errors.Is(err, fetch.ErrTooSlow):
+		// The release answered, past a bound: a build would be published
+		// there too. A dry run ends as the real run does.
+		return nil, withCode(ExitUnavailable, err)
 	}
 	return l.fromService(ctx, f, svc, req, name, err)
 }

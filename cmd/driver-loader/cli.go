@@ -63,6 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	set["mirror"] = func() { cfg.Mirrors = mirrors }
 	timeout := fs.Duration("build-timeout", 0, "how long to wait for a build (default 20m)")
 	set["build-timeout"] = func() { cfg.BuildTimeout = *timeout }
+	downloadTimeout := fs.Duration("download-timeout", 0, "how long one package download may take, retries included (default 10m)")
+	set["download-timeout"] = func() { cfg.DownloadTimeout = *downloadTimeout }
+	minRate := fs.Int64("download-min-rate", 0, "least bytes a second a download must average over 30 s (default 1024)")
+	set["download-min-rate"] = func() { cfg.DownloadMinRate = *minRate }
 	replace := fs.Bool("replace", false, "unload another loaded version of the driver and load this one")
 	set["replace"] = func() { cfg.Replace = *replace }
 	dryRun := fs.Bool("dry-run", false, "do everything except install or load, and print what would be done")

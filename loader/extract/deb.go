@@ -47,8 +47,10 @@ func Deb(r io.Reader, dir string, opts Options) (Result, error) {
 			return Result{}, err
 		}
 		switch {
+		case name == "debian-binary" && size > maxDebianBinary:
+			return Result{}, fmt.Errorf("%w: debian-binary is %d bytes; it holds the format version, \"2.0\\n\"", ErrTooLarge, size)
 		case name == "debian-binary":
-			b, err := io.ReadAll(io.LimitReader(body, 16))
+			b, err := io.ReadAll(io.LimitReader(body, maxDebianBinary))
 			if err != nil || !bytes.HasPrefix(b, []byte("2.")) {
 				return Result{}, fmt.Errorf("%w: debian-binary is %q, want 2.x", ErrMalformed, b)
 			}
@@ -122,6 +124,9 @@ func tarMember(name string) (base, algo string, err error) {
 	}
 	return name, "none", nil
 }
+
+// maxDebianBinary bounds the debian-binary member, "2.0\n" in every .deb.
+const maxDebianBinary = 16
 
 // maxControl bounds the control file, which is a few hundred bytes.
 const maxControl = 1 << 20

@@ -3,6 +3,7 @@ package extract_test
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -174,6 +175,24 @@ func TestExtractRefusesHostileDeb(t *testing.T) {
 			pkg := deb(t, arch, tc.members)
 			_, _, err := run(t, kernel.FormatDeb, pkg, extract.Options{Arch: "x86_64", Limits: tc.limits})
 			require.ErrorIs(t, err, tc.want)
+		})
+	}
+}
+
+// A debian-binary member holds "2.0\n": a large one is refused as too
+// large, whether it is all there or cut short.
+func TestExtractRefusesHugeDebianBinary(t *testing.T) {
+	t.Parallel()
+	for name, pkg := range map[string][]byte{
+		"whole": ar([2][]byte{[]byte("debian-binary"), append([]byte("2.0\n"), make([]byte, 8<<20)...)}),
+		"cut short": append([]byte("!<arch>\n"+fmt.Sprintf("%-16s%-12s%-6s%-6s%-8s%-10d`\n", "debian-binary", "0", "0", "0", "100644", int64(9_999_999_999))),
+			"2.0\n"...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := run(t, kernel.FormatDeb, pkg, extract.Options{Arch: "x86_64"})
+			require.ErrorIs(t, err, extract.ErrTooLarge)
+			require.ErrorContains(t, err, "debian-binary")
 		})
 	}
 }

@@ -4,6 +4,7 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -33,10 +35,21 @@ var (
 	ErrDigest = errors.New("sha256 mismatch")
 	// ErrNoDigest: nothing said what the package's sha256 should be.
 	ErrNoDigest = errors.New("no sha256 to verify the package against")
+	// ErrTooLarge: the package is larger than MaxSize.
+	ErrTooLarge = errors.New("package too large")
+	// ErrTimeout: the download took longer than MaxTime.
+	ErrTimeout = errors.New("download took too long")
+	// ErrTooSlow: the download went slower than MinRate.
+	ErrTooSlow = errors.New("download too slow")
 )
 
-// DefaultMaxSize bounds a package download.
-const DefaultMaxSize = 512 << 20
+// Defaults of the download bounds; docs/driver-loader.md lists them.
+const (
+	DefaultMaxSize    = 512 << 20
+	DefaultMaxTime    = 10 * time.Minute
+	DefaultMinRate    = 1 << 10 // bytes a second
+	DefaultRateWindow = 30 * time.Second
+)
 
 // Fetcher gets packages. Sources are release URL prefixes: a package is
 // {source}/{release}/{package}, its digest the same plus .sha256, where
@@ -61,7 +74,15 @@ type Fetcher struct {
 	MirrorDigests bool
 	CacheDir      string
 	MaxSize       int64 // 0 means DefaultMaxSize
-	UserAgent     string
+	// MaxTime bounds the whole download from one source, its retries and
+	// its .sha256 included; 0 means DefaultMaxTime.
+	MaxTime time.Duration
+	// MinRate is the least bytes a second a download must average over
+	// each RateWindow, so that a server dripping bytes cannot keep it
+	// going; 0 means DefaultMinRate, DefaultRateWindow.
+	MinRate    int64
+	RateWindow time.Duration
+	UserAgent  string
 	// Backoff spaces retries of a failing source; nil means three tries
 	// about a second apart.
 	Backoff func() backoff.BackOff
@@ -278,10 +299,11 @@ func (f *Fetcher) fetchFrom(ctx context.Context, root *os.Root, loc location, r 
 		}
 	}()
 
-	maxSize := f.MaxSize
-	if maxSize == 0 {
-		maxSize = DefaultMaxSize
-	}
+	maxSize := cmp.Or(f.MaxSize, DefaultMaxSize)
+	maxTime := cmp.Or(f.MaxTime, DefaultMaxTime)
+	ctx, cancel := context.WithTimeoutCause(ctx, maxTime,
+		fmt.Errorf("%w: %s from %s took longer than %s (download timeout)", ErrTimeout, r.Package, u, maxTime))
+	defer cancel()
 	got, err := retry(ctx, f.Backoff, func() (string, error) {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return "", backoff.Permanent(err)
@@ -369,9 +391,12 @@ func (f *Fetcher) get(ctx context.Context, u, accept string, w io.Writer, maxSiz
 	if f.UserAgent != "" {
 		req.Header.Set("User-Agent", f.UserAgent)
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req = req.WithContext(ctx)
 	resp, err := f.client().Do(req)
 	if err != nil {
-		return err
+		return bounded(ctx, err)
 	}
 	defer resp.Body.Close()
 	switch {
@@ -384,17 +409,74 @@ func (f *Fetcher) get(ctx context.Context, u, accept string, w io.Writer, maxSiz
 		}
 		return backoff.Permanent(err)
 	case resp.ContentLength > maxSize:
-		return backoff.Permanent(fmt.Errorf("GET %s: %d bytes, more than the %d accepted", u, resp.ContentLength, maxSize))
+		return backoff.Permanent(fmt.Errorf("%w: GET %s: %d bytes, more than the %d bytes accepted", ErrTooLarge, u, resp.ContentLength, maxSize))
 	}
-	n, err := io.Copy(w, io.LimitReader(resp.Body, maxSize+1))
+	body := f.watchRate(resp.Body, u, cancel)
+	defer body.stop()
+	n, err := io.Copy(w, io.LimitReader(body, maxSize+1))
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
+		return bounded(ctx, fmt.Errorf("GET %s: %w", u, err))
 	}
 	if n > maxSize {
-		return backoff.Permanent(fmt.Errorf("GET %s: more than the %d bytes accepted", u, maxSize))
+		return backoff.Permanent(fmt.Errorf("%w: GET %s: more than the %d bytes accepted", ErrTooLarge, u, maxSize))
 	}
 	return nil
 }
+
+// bounded is err, or the bound that cut the request short: a download
+// that ran out of time is not retried, one too slow may be.
+func bounded(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	switch {
+	case ctx.Err() == nil:
+		return err
+	case errors.Is(cause, ErrTimeout):
+		return backoff.Permanent(cause)
+	case errors.Is(cause, ErrTooSlow):
+		return cause
+	}
+	return err
+}
+
+// rateBody cancels its request when a window passes with fewer bytes read
+// than the minimum rate asks for. A ticker, not the reads, checks: a
+// server that stops sending altogether is cut off as surely as one that
+// drips.
+type rateBody struct {
+	r    io.Reader
+	n    atomic.Int64 // bytes read in the current window
+	done chan struct{}
+}
+
+func (f *Fetcher) watchRate(body io.Reader, u string, cancel context.CancelCauseFunc) *rateBody {
+	minRate, window := cmp.Or(f.MinRate, DefaultMinRate), cmp.Or(f.RateWindow, DefaultRateWindow)
+	least := int64(float64(minRate) * window.Seconds())
+	b := &rateBody{r: body, done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(window)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.done:
+				return
+			case <-t.C:
+			}
+			if got := b.n.Swap(0); got < least {
+				cancel(fmt.Errorf("%w: GET %s: %d bytes in %s, below the minimum of %d bytes/s", ErrTooSlow, u, got, window, minRate))
+				return
+			}
+		}
+	}()
+	return b
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+func (b *rateBody) stop() { close(b.done) }
 
 func retry[T any](ctx context.Context, bo func() backoff.BackOff, op backoff.Operation[T]) (T, error) {
 	b := backoff.BackOff(&backoff.ExponentialBackOff{InitialInterval: time.Second, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 10 * time.Second})
