@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/handlers"
-	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/lifecycle"
 )
 
 func sign(body []byte, key string) string {
@@ -93,7 +93,7 @@ func TestWebhookRefusals(t *testing.T) {
 				headers[k] = v
 			}
 			require.Equal(t, tc.code, h.post(body, headers))
-			require.Equal(t, store.StatusQueued, h.current().Status)
+			require.Equal(t, lifecycle.StatusQueued, h.current().Status)
 			seen, err := h.st.DeliverySeen(t.Context(), guid(name))
 			require.NoError(t, err)
 			require.False(t, seen)
