@@ -113,6 +113,16 @@ func LoadConfig(path string) (Config, error) {
 	if v, ok := os.LookupEnv("DATABASE_URL"); ok {
 		c.DatabaseURL = v
 	}
+	// API_TOKENS, comma-separated, is how a container's secret gives the
+	// loaders' tokens without a config file.
+	if v, ok := os.LookupEnv("API_TOKENS"); ok {
+		c.API.Tokens = nil
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.API.Tokens = append(c.API.Tokens, t)
+			}
+		}
+	}
 	return c, nil
 }
 

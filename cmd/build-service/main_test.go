@@ -31,6 +31,7 @@ func TestConfigIsReadOnlyWhenNamed(t *testing.T) {
 	t.Setenv("GITHUB_APP_WEBHOOK_SECRET", c.GitHub.App.WebhookSecret)
 	t.Setenv("GITHUB_APP_PRIVATE_KEY", c.GitHub.App.PrivateKey)
 	t.Setenv("DATABASE_URL", "") // the embedded store, in ./data
+	t.Setenv("API_TOKENS", "a-loader-token")
 	t.Chdir(t.TempDir())
 	require.NoError(t, os.WriteFile("config.yml", []byte("not_a_key: 1\n"), 0o600))
 
