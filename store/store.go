@@ -43,6 +43,11 @@ type BuildCreateParams struct {
 	kernel.Request
 	Package string
 	Now     time.Time
+	// IndexReadAt is when the request found no package in the asset index.
+	// A build of the key that ended done since then has the package, and
+	// answers the request instead of a new build; one that ended before
+	// did not, as its package has left the index. Zero: none answers.
+	IndexReadAt time.Time
 }
 
 // Event is one status change of a build.
@@ -96,9 +101,10 @@ type Asset struct {
 // microseconds, the precision both databases keep.
 type Queries interface {
 	// BuildCreate inserts a queued build and its creation event. When an
-	// active build already holds the cache key it returns that build and
-	// created=false instead: the unique index on active keys makes this hold
-	// across processes.
+	// active build already holds the cache key, or one ended done at or
+	// after p.IndexReadAt, it returns that build and created=false instead.
+	// Creators of a key take turns under a lock, so this holds across
+	// processes; the unique index on active keys backs it.
 	BuildCreate(ctx context.Context, p BuildCreateParams) (b Build, created bool, err error)
 	BuildByID(ctx context.Context, id string) (Build, error)
 	// BuildByRunID returns the newest build with the workflow run id.

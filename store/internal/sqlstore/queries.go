@@ -28,14 +28,17 @@ func scanBuild(r Rows) (b store.Build, err error) {
 func (q Queries) BuildCreate(ctx context.Context, p store.BuildCreateParams) (b store.Build, created bool, err error) {
 	err = q.atomic(ctx, func(q Queries) error {
 		// Creators of one key take turns, so no other build can take the
-		// key between the read of its holder and the insert.
+		// key between the read of its holder and the insert. A build that
+		// ends meanwhile takes no turn: the done rule covers it.
 		if q.d.LockKey != "" {
 			if err := q.exec(ctx, q.d.LockKey, "build "+p.CacheKey); err != nil {
 				return err
 			}
 		}
-		b, err = one(ctx, q, scanBuild,
-			`SELECT `+buildColumns+` FROM builds WHERE cache_key = $1 AND `+activeStatus, p.CacheKey)
+		b, err = one(ctx, q, scanBuild, `
+			SELECT `+buildColumns+` FROM builds
+			WHERE cache_key = $1 AND (`+activeStatus+` OR (status = 'done' AND finished_at >= $2))
+			ORDER BY created_at DESC, id DESC LIMIT 1`, p.CacheKey, nullTime(p.IndexReadAt))
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
