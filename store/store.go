@@ -43,10 +43,8 @@ type BuildCreateParams struct {
 	kernel.Request
 	Package string
 	Now     time.Time
-	// IndexReadAt is when the request found no package in the asset index.
-	// A build of the key that ended done since then has the package, and
-	// answers the request instead of a new build; one that ended before
-	// did not, as its package has left the index. Zero: none answers.
+	// IndexReadAt is when the request found no package in the index: a
+	// build of the key that ended done since has it, and answers instead.
 	IndexReadAt time.Time
 }
 
@@ -100,11 +98,10 @@ type Asset struct {
 // transaction alike. Times are stored in UTC and come back truncated to
 // microseconds, the precision both databases keep.
 type Queries interface {
-	// BuildCreate inserts a queued build and its creation event. When an
-	// active build already holds the cache key, or one ended done at or
-	// after p.IndexReadAt, it returns that build and created=false instead.
-	// Creators of a key take turns under a lock, so this holds across
-	// processes; the unique index on active keys backs it.
+	// BuildCreate inserts a queued build and its creation event, unless an
+	// active build holds the cache key or one ended done at or after
+	// p.IndexReadAt: then it returns that one and created=false. Creators
+	// of a key take turns under a lock, so this holds across processes.
 	BuildCreate(ctx context.Context, p BuildCreateParams) (b Build, created bool, err error)
 	BuildByID(ctx context.Context, id string) (Build, error)
 	// BuildByRunID returns the newest build with the workflow run id.

@@ -72,13 +72,14 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	return sqlstore.NewStore(sqlstore.Engine[pgx.Tx]{
 		Dialect: &dialect,
 		DB:      conn{pool},
-		Begin:   func(ctx context.Context, fn func(pgx.Tx) error) error { return pgx.BeginFunc(ctx, pool, fn) },
-		Conn:    func(tx pgx.Tx) sqlstore.Conn { return conn{tx} },
-		River:   riverpgxv5.New(pool),
-		Schema:  o.schema,
-		Name:    "postgres",
-		Ping:    pool.Ping,
-		Close:   func() error { pool.Close(); return nil },
+		Begin: func(ctx context.Context, fn func(pgx.Tx, sqlstore.Conn) error) error {
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(tx, conn{tx}) })
+		},
+		River:  riverpgxv5.New(pool),
+		Schema: o.schema,
+		Name:   "postgres",
+		Ping:   pool.Ping,
+		Close:  func() error { pool.Close(); return nil },
 	}), nil
 }
 

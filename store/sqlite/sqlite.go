@@ -60,8 +60,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return sqlstore.NewStore(sqlstore.Engine[*sql.Tx]{
 		Dialect: &dialect,
 		DB:      conn{db},
-		Begin:   func(ctx context.Context, fn func(*sql.Tx) error) error { return inTx(ctx, db, fn) },
-		Conn:    func(tx *sql.Tx) sqlstore.Conn { return conn{tx} },
+		Begin:   func(ctx context.Context, fn func(*sql.Tx, sqlstore.Conn) error) error { return inTx(ctx, db, fn) },
 		River:   riversqlite.New(db),
 		Name:    "sqlite",
 		Ping:    db.PingContext,
@@ -84,13 +83,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // inTx runs fn in one transaction, committed when fn returns nil.
-func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx, sqlstore.Conn) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
+	if err := fn(tx, conn{tx}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -122,8 +121,7 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 	return sqlRows{rows}, nil
 }
 
-// sqlRows closes as pgx's rows do, without an error: a failed read reports
-// its own.
+// sqlRows closes as pgx's rows do: a failed read reports its own error.
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }

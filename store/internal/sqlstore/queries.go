@@ -21,7 +21,7 @@ const activeStatus = `status IN ('queued', 'in_progress')`
 func scanBuild(r Rows) (b store.Build, err error) {
 	err = r.Scan(&b.ID, &b.CacheKey, &b.KernelVersion, &b.Architecture, &b.Distribution, &b.DistroVersion,
 		&b.DriverVersion, &b.Package, &b.Status, &b.Reason, &b.Progress, &b.RunID, &b.RunURL, &b.DownloadURL, &b.Digest,
-		timeCol(&b.CreatedAt), timeCol(&b.UpdatedAt), timeCol(&b.DispatchedAt), timeCol(&b.HeardAt), timeCol(&b.FinishedAt))
+		timeCol{&b.CreatedAt}, timeCol{&b.UpdatedAt}, timeCol{&b.DispatchedAt}, timeCol{&b.HeardAt}, timeCol{&b.FinishedAt})
 	return b, err
 }
 
@@ -138,7 +138,7 @@ func (q Queries) BuildsOverdue(ctx context.Context, before time.Time, limit int)
 }
 
 func scanEvent(r Rows) (e store.Event, err error) {
-	err = r.Scan(&e.ID, &e.BuildID, &e.From, &e.To, &e.Reason, &e.Source, &e.Detail, timeCol(&e.CreatedAt))
+	err = r.Scan(&e.ID, &e.BuildID, &e.From, &e.To, &e.Reason, &e.Source, &e.Detail, timeCol{&e.CreatedAt})
 	return e, err
 }
 
@@ -177,7 +177,7 @@ func (q Queries) RequestRecord(ctx context.Context, r store.Request) error {
 }
 
 func scanRequest(r Rows) (q store.Request, err error) {
-	err = r.Scan(timeCol(&q.ReceivedAt), &q.KernelVersion, &q.Architecture, &q.Distribution, &q.DistroVersion,
+	err = r.Scan(timeCol{&q.ReceivedAt}, &q.KernelVersion, &q.Architecture, &q.Distribution, &q.DistroVersion,
 		&q.DriverVersion, &q.Outcome, &q.HTTPStatus, &q.BuildID, &q.Error)
 	return q, err
 }
@@ -199,7 +199,7 @@ func (q Queries) ReleaseUpsert(ctx context.Context, r store.Release) error {
 }
 
 func scanRelease(row Rows) (r store.Release, err error) {
-	err = row.Scan(&r.Tag, &r.ReleaseID, &r.ETag, timeCol(&r.RefreshedAt))
+	err = row.Scan(&r.Tag, &r.ReleaseID, &r.ETag, timeCol{&r.RefreshedAt})
 	return r, err
 }
 
@@ -257,7 +257,7 @@ func (q Queries) AssetDelete(ctx context.Context, tag, name string) error {
 }
 
 func scanAsset(r Rows) (a store.Asset, err error) {
-	err = r.Scan(&a.Tag, &a.Name, &a.AssetID, &a.DownloadURL, &a.Size, &a.Digest, &a.DistroVersion, timeCol(&a.UpdatedAt))
+	err = r.Scan(&a.Tag, &a.Name, &a.AssetID, &a.DownloadURL, &a.Size, &a.Digest, &a.DistroVersion, timeCol{&a.UpdatedAt})
 	return a, err
 }
 

@@ -143,15 +143,13 @@ func (q Queries) wrap(err error, format string, args ...any) error {
 
 // timeCol scans a timestamp column into t, in UTC: a time from Postgres,
 // text from SQLite. NULL is the zero time.
-func timeCol(t *time.Time) any { return timeScanner{t} }
-
-type timeScanner struct{ t *time.Time }
+type timeCol struct{ t *time.Time }
 
 // TimeLayout is UTC at one fixed width, so that SQLite compares and sorts
 // the text as it would the times. Microseconds are what Postgres keeps too.
 const TimeLayout = "2006-01-02T15:04:05.000000Z"
 
-func (s timeScanner) Scan(src any) error {
+func (s timeCol) Scan(src any) error {
 	switch v := src.(type) {
 	case nil:
 		*s.t = time.Time{}

@@ -17,8 +17,7 @@ type Engine[T any] struct {
 	Dialect *Dialect
 	DB      Conn // outside transactions
 	// Begin runs fn in a transaction, committed when fn returns nil.
-	Begin func(ctx context.Context, fn func(T) error) error
-	Conn  func(T) Conn
+	Begin func(ctx context.Context, fn func(T, Conn) error) error
 	River riverdriver.Driver[T]
 	// Schema is River's, "" for the connection's default.
 	Schema string
@@ -38,15 +37,15 @@ type Store[T any] struct {
 func NewStore[T any](e Engine[T]) *Store[T] {
 	s := &Store[T]{e: e}
 	s.Queries = Queries{c: e.DB, d: e.Dialect, begin: func(ctx context.Context, fn func(Conn) error) error {
-		return e.Begin(ctx, func(tx T) error { return fn(e.Conn(tx)) })
+		return e.Begin(ctx, func(_ T, c Conn) error { return fn(c) })
 	}}
 	return s
 }
 
 // InTx runs fn in one transaction, committed when fn returns nil.
 func (s *Store[T]) InTx(ctx context.Context, fn func(store.Tx) error) error {
-	return s.e.Begin(ctx, func(tx T) error {
-		return fn(&dbTx[T]{Queries: Queries{c: s.e.Conn(tx), d: s.e.Dialect}, tx: tx, jobs: s.jobs.Load()})
+	return s.e.Begin(ctx, func(tx T, c Conn) error {
+		return fn(&dbTx[T]{Queries: Queries{c: c, d: s.e.Dialect}, tx: tx, jobs: s.jobs.Load()})
 	})
 }
 
