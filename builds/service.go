@@ -137,6 +137,7 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 
 	// The asset first: when it exists, so does its release, and the hot
 	// path costs one read.
+	indexReadAt := s.now()
 	asset, err := s.store.AssetByName(ctx, req.DriverVersion, pkg)
 	switch {
 	case err == nil:
@@ -184,12 +185,17 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 	}
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		b, created, err := tx.BuildCreate(ctx, store.BuildCreateParams{
-			ID: id.String(), CacheKey: key, Request: req, Package: pkg, Now: s.now(),
+			ID: id.String(), CacheKey: key, Request: req, Package: pkg, Now: s.now(), IndexReadAt: indexReadAt,
 		})
 		if err != nil {
 			return err
 		}
 		out.Build, out.Kind = b, KindDeduplicated
+		if b.Status == lifecycle.StatusDone {
+			// It ended after our read of the index, which now has its package.
+			out.Kind = KindCached
+			out.Asset = store.Asset{Tag: b.DriverVersion, Name: b.Package, DownloadURL: b.DownloadURL, Digest: b.Digest, DistroVersion: b.DistroVersion}
+		}
 		if !created {
 			return nil
 		}

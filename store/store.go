@@ -43,6 +43,9 @@ type BuildCreateParams struct {
 	kernel.Request
 	Package string
 	Now     time.Time
+	// IndexReadAt is when the request found no package in the index: a
+	// build of the key that ended done since has it, and answers instead.
+	IndexReadAt time.Time
 }
 
 // Event is one status change of a build.
@@ -95,10 +98,10 @@ type Asset struct {
 // transaction alike. Times are stored in UTC and come back truncated to
 // microseconds, the precision both databases keep.
 type Queries interface {
-	// BuildCreate inserts a queued build and its creation event. When an
-	// active build already holds the cache key it returns that build and
-	// created=false instead: the unique index on active keys makes this hold
-	// across processes.
+	// BuildCreate inserts a queued build and its creation event, unless an
+	// active build holds the cache key or one ended done at or after
+	// p.IndexReadAt: then it returns that one and created=false. Creators
+	// of a key take turns under a lock, so this holds across processes.
 	BuildCreate(ctx context.Context, p BuildCreateParams) (b Build, created bool, err error)
 	BuildByID(ctx context.Context, id string) (Build, error)
 	// BuildByRunID returns the newest build with the workflow run id.

@@ -7,27 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/riptides/driverbuild/migrations"
 	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/internal/sqlstore"
 )
 
 // Store is a store.Store on a Postgres connection pool.
-type Store struct {
-	queries
-	pool   *pgxpool.Pool
-	schema string
-	jobs   atomic.Pointer[river.Client[pgx.Tx]]
-}
+type Store = sqlstore.Store[pgx.Tx]
 
 var _ store.Store = (*Store)(nil)
 
@@ -74,7 +69,18 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{queries: queries{db: pool}, pool: pool, schema: o.schema}, nil
+	return sqlstore.NewStore(sqlstore.Engine[pgx.Tx]{
+		Dialect: &dialect,
+		DB:      conn{pool},
+		Begin: func(ctx context.Context, fn func(pgx.Tx, sqlstore.Conn) error) error {
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(tx, conn{tx}) })
+		},
+		River:  riverpgxv5.New(pool),
+		Schema: o.schema,
+		Name:   "postgres",
+		Ping:   pool.Ping,
+		Close:  func() error { pool.Close(); return nil },
+	}), nil
 }
 
 func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
@@ -124,78 +130,27 @@ func migrateRiver(ctx context.Context, pool *pgxpool.Pool, schema string) error 
 	}
 }
 
-// InTx runs fn in one transaction, committed when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
-	pgTx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer pgTx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	if err := fn(&tx{queries: queries{db: pgTx}, tx: pgTx, jobs: s.jobs.Load()}); err != nil {
-		return err
-	}
-	if err := pgTx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+var dialect = sqlstore.Dialect{
+	ForUpdate: ` FOR UPDATE`,
+	LockKey:   `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+	// Byte order, as SQLite sorts, not the database's locale.
+	ByteOrder: `COLLATE "C"`,
+	// Truncated explicitly to the microseconds Postgres keeps, so what is
+	// written is exactly what comes back.
+	Time: func(t time.Time) any { return t.UTC().Truncate(time.Microsecond) },
+	Conflict: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "23505" // unique_violation
+	},
 }
 
-// NewJobs creates the River client on this database, in the store's schema
-// when it has one. A later call replaces the client, as a service
-// restarted in-process does once the old one has stopped.
-func (s *Store) NewJobs(cfg *river.Config) (store.Jobs, error) {
-	if s.schema != "" {
-		c := *cfg
-		c.Schema = s.schema
-		cfg = &c
+// conn is a sqlstore.Conn on the pool or a transaction.
+type conn struct {
+	db interface { // what *pgxpool.Pool and pgx.Tx share
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	}
-	client, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("river client: %w", err)
-	}
-	s.jobs.Store(client)
-	return client, nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping postgres: %w", err)
-	}
-	return nil
-}
-
-// Close closes the pool. Stop the Jobs client first.
-func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
-}
-
-type tx struct {
-	queries
-	tx   pgx.Tx
-	jobs *river.Client[pgx.Tx]
-}
-
-// InsertJob enqueues a job that exists only if the transaction commits.
-func (t *tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-	if t.jobs == nil {
-		return fmt.Errorf("insert job %s: %w", args.Kind(), store.ErrNoJobs)
-	}
-	if _, err := t.jobs.InsertTx(ctx, t.tx, args, opts); err != nil {
-		return fmt.Errorf("insert job %s: %w", args.Kind(), err)
-	}
-	return nil
-}
-
-// dbErr maps Postgres's errors to the store's, the one place that knows both.
-func dbErr(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	var e *pgconn.PgError
-	if errors.As(err, &e) && e.Code == "23505" { // unique_violation
-		return fmt.Errorf("%w: %w", store.ErrConflict, err)
-	}
-	return err
+func (c conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return c.db.Query(ctx, sql, args...)
 }

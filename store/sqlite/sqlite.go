@@ -11,9 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"modernc.org/sqlite"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/riptides/driverbuild/migrations"
 	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/internal/sqlstore"
 )
 
 // Store is a store.Store on one SQLite file.
@@ -29,11 +29,7 @@ import (
 // answers "database is locked" to ourselves. The price: a function given to
 // InTx must use only the Tx it gets; touching the Store in there waits
 // forever for the connection the transaction holds.
-type Store struct {
-	queries
-	db   *sql.DB
-	jobs atomic.Pointer[river.Client[*sql.Tx]]
-}
+type Store = sqlstore.Store[*sql.Tx]
 
 var _ store.Store = (*Store)(nil)
 
@@ -61,7 +57,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{queries: queries{db: db, begin: db.BeginTx}, db: db}, nil
+	return sqlstore.NewStore(sqlstore.Engine[*sql.Tx]{
+		Dialect: &dialect,
+		DB:      conn{db},
+		Begin:   func(ctx context.Context, fn func(*sql.Tx, sqlstore.Conn) error) error { return inTx(ctx, db, fn) },
+		River:   riversqlite.New(db),
+		Name:    "sqlite",
+		Ping:    db.PingContext,
+		Close:   db.Close,
+	}), nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -78,75 +82,46 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// InTx runs fn in one transaction, committed when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+// inTx runs fn in one transaction, committed when fn returns nil.
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx, sqlstore.Conn) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer sqlTx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(&tx{queries: queries{db: sqlTx}, tx: sqlTx, jobs: s.jobs.Load()}); err != nil {
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx, conn{tx}); err != nil {
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return tx.Commit()
 }
 
-// NewJobs creates the River client on this database. A later call
-// replaces the client, as a service restarted in-process does once the old
-// one has stopped.
-func (s *Store) NewJobs(cfg *river.Config) (store.Jobs, error) {
-	client, err := river.NewClient(riversqlite.New(s.db), cfg)
+// dialect: every transaction begins IMMEDIATE, holding the database's only
+// write lock, so neither rows nor keys need a lock of their own.
+var dialect = sqlstore.Dialect{
+	ByteOrder: `COLLATE BINARY`,
+	Time:      func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+	Conflict: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
+}
+
+// conn is a sqlstore.Conn on the database or a transaction.
+type conn struct {
+	db interface { // what *sql.DB and *sql.Tx share
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	}
+}
+
+func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("river client: %w", err)
+		return nil, err
 	}
-	s.jobs.Store(client)
-	return client, nil
+	return sqlRows{rows}, nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping sqlite: %w", err)
-	}
-	return nil
-}
+// sqlRows closes as pgx's rows do: a failed read reports its own error.
+type sqlRows struct{ *sql.Rows }
 
-// Close closes the database. Stop the Jobs client first.
-func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close sqlite: %w", err)
-	}
-	return nil
-}
-
-type tx struct {
-	queries
-	tx   *sql.Tx
-	jobs *river.Client[*sql.Tx]
-}
-
-// InsertJob enqueues a job that exists only if the transaction commits.
-func (t *tx) InsertJob(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-	if t.jobs == nil {
-		return fmt.Errorf("insert job %s: %w", args.Kind(), store.ErrNoJobs)
-	}
-	if _, err := t.jobs.InsertTx(ctx, t.tx, args, opts); err != nil {
-		return fmt.Errorf("insert job %s: %w", args.Kind(), err)
-	}
-	return nil
-}
-
-// dbErr maps SQLite's errors to the store's, the one place that knows both.
-func dbErr(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	var e *sqlite.Error
-	if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
-		return fmt.Errorf("%w: %w", store.ErrConflict, err)
-	}
-	return err
-}
+func (r sqlRows) Close() { _ = r.Rows.Close() }

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"BuildCreate":               testBuildCreate,
 		"BuildCreateConcurrent":     testBuildCreateConcurrent,
 		"BuildCreateInTx":           testBuildCreateInTx,
+		"BuildCreateAfterDone":      testBuildCreateAfterDone,
+		"BuildCreateWhileFinishing": testBuildCreateWhileFinishing,
 		"BuildLatestByKey":          testBuildLatestByKey,
 		"BuildByRunID":              testBuildByRunID,
 		"BuildTransition":           testBuildTransition,
@@ -244,6 +246,94 @@ func testBuildCreateInTx(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, queued(p), got)
 	require.Equal(t, []store.Event{creationEvent(p)}, events(t, s, p.ID))
+}
+
+// testBuildCreateAfterDone: a request that found no package before the
+// key's build ended done gets that build; one that looked after it ended,
+// and still found no package, gets a new build.
+func testBuildCreateAfterDone(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := createParams(at(0))
+	mustCreate(t, s, p)
+	mustTransition(t, s, lifecycle.Transition{ID: p.ID, To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Now: at(1)})
+	done := mustTransition(t, s, lifecycle.Transition{ID: p.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook,
+		DownloadURL: "https://example.com/pkg.deb", Digest: "sha256:ab", Now: at(3)})
+
+	for name, readAt := range map[string]time.Time{
+		"read before the build ended": at(2),
+		"read as it ended":            at(3),
+	} {
+		late := p
+		late.ID, late.Now, late.IndexReadAt = newID(), at(4), readAt
+		got, isNew, err := s.BuildCreate(ctx, late)
+		require.NoError(t, err, name)
+		require.False(t, isNew, name)
+		require.Equal(t, done, got, name)
+	}
+	_, err := s.BuildByID(ctx, p.ID)
+	require.NoError(t, err)
+
+	// Looked after the build ended and found no package: it left the index.
+	again := p
+	again.ID, again.Now, again.IndexReadAt = newID(), at(6), at(5)
+	got, isNew, err := s.BuildCreate(ctx, again)
+	require.NoError(t, err)
+	require.True(t, isNew)
+	require.Equal(t, queued(again), got)
+
+	// A failed build answers nobody: retrying it is the service's policy.
+	failed := createParams(at(0))
+	mustTransition(t, s, lifecycle.Transition{ID: mustCreate(t, s, failed).ID, To: lifecycle.StatusError,
+		Reason: lifecycle.ReasonBuildFailed, Source: lifecycle.SourceWebhook, Now: at(3)})
+	retry := failed
+	retry.ID, retry.Now, retry.IndexReadAt = newID(), at(4), at(2)
+	_, isNew, err = s.BuildCreate(ctx, retry)
+	require.NoError(t, err)
+	require.True(t, isNew)
+}
+
+// testBuildCreateWhileFinishing races requests that found no package
+// against the end of the build they would duplicate: whichever way each
+// goes, it gets that one build, and the key never gets a second.
+func testBuildCreateWhileFinishing(t *testing.T, s store.Store) {
+	const n = 64
+	p := createParams(at(0))
+	first := mustCreate(t, s, p)
+	mustTransition(t, s, lifecycle.Transition{ID: p.ID, To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI, Now: at(1)})
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		builds  [n]store.Build
+		created [n]bool
+		errs    [n]error
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			pi := p
+			pi.ID, pi.Now, pi.IndexReadAt = newID(), at(4), at(2)
+			builds[i], created[i], errs[i] = s.BuildCreate(t.Context(), pi)
+		})
+	}
+	var finishErr error
+	wg.Go(func() {
+		<-start
+		_, _, finishErr = s.BuildTransition(t.Context(), lifecycle.Transition{ID: p.ID, To: lifecycle.StatusDone,
+			Source: lifecycle.SourceWebhook, Now: at(3)})
+	})
+	close(start)
+	wg.Wait()
+
+	require.NoError(t, finishErr)
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.False(t, created[i], "request %d made a second build", i)
+		require.Equal(t, first.ID, builds[i].ID)
+	}
+	latest, err := s.BuildLatestByKey(t.Context(), p.CacheKey)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, latest.ID)
+	require.Equal(t, lifecycle.StatusDone, latest.Status)
 }
 
 func testBuildLatestByKey(t *testing.T, s store.Store) {
