@@ -90,6 +90,11 @@ type Config struct {
 	RejectRunDetails bool
 	// Artifact builds the package of a successful run; default DefaultArtifact.
 	Artifact ArtifactFunc
+	// RunnerCommand, when set, is run by /bin/sh for each run instead of
+	// the timed simulation: see runner.go for its environment, output
+	// directory and step markers. BuildDuration, FailKernels and Artifact
+	// do not apply then.
+	RunnerCommand string
 
 	// RateLimit is the hourly request budget per installation (default 5000).
 	RateLimit int
