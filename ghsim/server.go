@@ -261,7 +261,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("ghsim config: seed the repository: %w", err)
 	}
 	for _, tag := range cfg.Releases {
-		s.createReleaseLocked(releaseParams{Tag: tag, Name: tag})
+		s.makeLatestLocked(s.createReleaseLocked(releaseParams{Tag: tag, Name: tag}), "true")
 	}
 	s.mux = http.NewServeMux()
 	s.registerRoutes()
