@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // uploadBody uploads an asset and returns the status and body of the answer.
@@ -41,7 +42,7 @@ func TestThe1001stAssetIsRefusedAsGitHubRefusesIt(t *testing.T) {
 	require.NoError(t, err)
 	token := installationToken(t, sim)
 	client := &http.Client{}
-	for i := range ghsim.MaxAssets {
+	for i := range kernel.ReleaseAssetLimit {
 		status, body := uploadBody(t, client, sim, token, rel.GetID(), fmt.Sprintf("pkg-%04d.deb", i))
 		require.Equal(t, http.StatusCreated, status, "upload %d: %s", i+1, body)
 	}
@@ -132,7 +133,7 @@ func TestRunUploadMeetsTheCap(t *testing.T) {
 	require.NoError(t, err)
 	token := installationToken(t, sim)
 	client := &http.Client{}
-	for i := range ghsim.MaxAssets - 1 {
+	for i := range kernel.ReleaseAssetLimit - 1 {
 		status, body := uploadBody(t, client, sim, token, rel.GetID(), fmt.Sprintf("pkg-%04d.deb", i))
 		require.Equal(t, http.StatusCreated, status, string(body))
 	}

@@ -14,14 +14,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // maxAssetSize bounds an upload; the simulator keeps assets in memory.
 const maxAssetSize = 512 << 20
-
-// MaxAssets is GitHub's cap on the assets of one release, enforced since
-// July 2025.
-const MaxAssets = 1000
 
 // releaseState holds the repository's releases and their assets.
 type releaseState struct {
@@ -161,7 +159,7 @@ func (rel *release) removeAsset(id int64) {
 // Why GitHub refuses an upload with 422.
 var (
 	errAssetExists = errors.New("asset already exists")
-	errAssetCap    = fmt.Errorf("a release holds at most %d assets", MaxAssets)
+	errAssetCap    = fmt.Errorf("a release holds at most %d assets", kernel.ReleaseAssetLimit)
 )
 
 // assetRefusal is GitHub's 422 body for err from addAssetLocked.
@@ -171,7 +169,7 @@ func assetRefusal(err error) apiError {
 			Message: "Validation Failed",
 			Errors: []fieldError{{
 				Resource: "ReleaseAsset", Code: "custom", Field: "file_count",
-				Message: fmt.Sprintf("file_count limited to %d assets per release", MaxAssets),
+				Message: fmt.Sprintf("file_count limited to %d assets per release", kernel.ReleaseAssetLimit),
 			}},
 			DocumentationURL: docsURL + "/releases/assets#upload-a-release-asset",
 			Status:           "422",
@@ -181,7 +179,8 @@ func assetRefusal(err error) apiError {
 }
 
 func (s *Server) addAssetLocked(rel *release, name, label, contentType string, data []byte) (*asset, error) {
-	if len(rel.assets) >= MaxAssets {
+	// GitHub enforces the cap since July 2025.
+	if len(rel.assets) >= kernel.ReleaseAssetLimit {
 		return nil, errAssetCap
 	}
 	if rel.assetByName(name) != nil {
@@ -393,6 +392,25 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", body.URL)
 		return http.StatusCreated, body
 	})
+}
+
+// createShardLocked creates the shard release tag of a driver version as
+// upload-package.sh does: a pre-release, never latest, at the driver
+// version's commit (main's head when it has no tag).
+func (s *Server) createShardLocked(driverVersion, tag string) *release {
+	s.repo.mu.RLock()
+	target, ok := s.repo.resolve("refs/tags/" + driverVersion)
+	if !ok {
+		target, _ = s.repo.resolve(defaultBranch)
+	}
+	s.repo.mu.RUnlock()
+	rel := s.createReleaseLocked(releaseParams{
+		Tag: tag, Name: driverVersion + " packages, " + tag, Target: target, Prerelease: true,
+	})
+	s.makeLatestLocked(rel, "false")
+	s.releaseEventLocked("created", rel)
+	s.publishedEventsLocked(rel)
+	return rel
 }
 
 // publishedEventsLocked sends what GitHub sends when a release is published.

@@ -7,8 +7,11 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // Run and job statuses and conclusions, as GitHub spells them.
@@ -192,9 +195,12 @@ type runFile struct {
 	data                     []byte
 }
 
-// publish uploads a run's files to the release of its driver_version in
-// one step, through the code the uploads API uses, replacing assets of the
-// same name as `gh release upload --clobber` does.
+// publish uploads a run's files in one step, through the code the uploads
+// API uses, as images/scripts/upload-package.sh does: each file to the
+// release its package lives in (kernel.ReleaseTag: the driver version's
+// own release, or one of its shards, created the first time a package
+// needs it), replacing assets of the same name. Nobody sees a package
+// without its .sha256: both go up under one lock.
 func (s *Server) publish(r *run, files []runFile) error {
 	s.act.mu.Lock()
 	defer s.act.mu.Unlock()
@@ -203,11 +209,16 @@ func (s *Server) publish(r *run, files []runFile) error {
 	}
 	s.rel.mu.Lock()
 	defer s.rel.mu.Unlock()
-	rel := s.releaseByTagLocked(r.inputs["driver_version"], true)
-	if rel == nil {
-		return fmt.Errorf("upload: release %s not found", r.inputs["driver_version"])
-	}
+	driverVersion := r.inputs["driver_version"]
 	for _, f := range files {
+		tag := kernel.ReleaseTag(driverVersion, strings.TrimSuffix(f.name, ".sha256"))
+		rel := s.releaseByTagLocked(tag, true)
+		if rel == nil && tag != driverVersion {
+			rel = s.createShardLocked(driverVersion, tag)
+		}
+		if rel == nil {
+			return fmt.Errorf("upload: release %s not found", tag)
+		}
 		if old := rel.assetByName(f.name); old != nil {
 			rel.removeAsset(old.id)
 		}
