@@ -24,7 +24,7 @@ func PackageArtifact(catalog *kernel.Catalog, naming kernel.Naming) ArtifactFunc
 		data, err := fakedriver.Package(fakedriver.Spec{
 			Format: format, KernelRelease: req.KernelVersion, DriverVersion: req.DriverVersion, Arch: req.Architecture,
 		})
-		return name, data, artifactLabel(req), err
+		return name, data, artifactLabel(req.Distribution, req.DistroVersion), err
 	}
 }
 
@@ -36,7 +36,7 @@ func PlaceholderArtifact(catalog *kernel.Catalog, naming kernel.Naming) Artifact
 		if err != nil {
 			return "", nil, "", err
 		}
-		return name, fmt.Appendf(nil, "ghsim placeholder package %s\n", name), artifactLabel(req), nil
+		return name, fmt.Appendf(nil, "ghsim placeholder package %s\n", name), artifactLabel(req.Distribution, req.DistroVersion), nil
 	}
 }
 
@@ -64,8 +64,9 @@ func artifactName(catalog *kernel.Catalog, naming kernel.Naming, in map[string]s
 	return req, format, name, err
 }
 
-func artifactLabel(req kernel.Request) string {
-	return strings.TrimSpace(req.Distribution + " " + req.DistroVersion)
+// artifactLabel is the label driver-build.yml gives a package asset.
+func artifactLabel(distribution, distroVersion string) string {
+	return strings.TrimSpace(distribution + " " + distroVersion)
 }
 
 func packageContentType(name string) string {

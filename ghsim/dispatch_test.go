@@ -2,16 +2,19 @@ package ghsim_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/kernel"
 )
 
 func TestDispatchValidation(t *testing.T) {
@@ -143,4 +146,47 @@ func TestRunsUploadRealPackagesByDefault(t *testing.T) {
 	_, sum := call(t, http.MethodGet, sim.URL()+"/riptides/driver/releases/download/v0.1.2/"+name+".sha256", "", nil)
 	digest := sha256.Sum256(pkg)
 	require.Equal(t, hex.EncodeToString(digest[:])+"  "+name+"\n", string(sum))
+}
+
+func TestRunsUploadToTheirShardRelease(t *testing.T) {
+	t.Parallel()
+	require.Positive(t, kernel.Shards("v0.2.0"), "v0.2.0 has shards")
+	rc := newReceiver(t)
+	sim := startSim(t, ghsim.Config{Releases: []string{"v0.2.0"}, WebhookURL: rc.URL()})
+	gh := installationClient(t, sim)
+	ctx := context.Background()
+	token := installationToken(t, sim)
+	inputs := buildInputs("6.8.0-1053-gcp")
+	inputs["driver_version"] = "v0.2.0"
+	resp, body := call(t, http.MethodPost, apiURL(sim)+"/repos/riptides/driver/actions/workflows/driver-build.yml/dispatches",
+		"Bearer "+token, map[string]any{"ref": "main", "inputs": inputs, "return_run_details": true})
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	var details struct {
+		WorkflowRunID int64 `json:"workflow_run_id"`
+	}
+	require.NoError(t, json.Unmarshal(body, &details))
+	require.Equal(t, "success", waitCompleted(t, gh, details.WorkflowRunID).GetConclusion())
+
+	const name = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb"
+	tag := kernel.ReleaseTag("v0.2.0", name)
+	require.NotEqual(t, "v0.2.0", tag)
+	shard, _, err := gh.Repositories.GetReleaseByTag(ctx, "riptides", "driver", tag)
+	require.NoError(t, err)
+	require.True(t, shard.GetPrerelease())
+	var names []string
+	for _, a := range shard.Assets {
+		names = append(names, a.GetName())
+	}
+	require.Equal(t, []string{name, name + ".sha256"}, names)
+	plain, _, err := gh.Repositories.GetReleaseByTag(ctx, "riptides", "driver", "v0.2.0")
+	require.NoError(t, err)
+	require.Empty(t, plain.Assets)
+	latest, _, err := gh.Repositories.GetLatestRelease(ctx, "riptides", "driver")
+	require.NoError(t, err)
+	require.Equal(t, "v0.2.0", latest.GetTagName(), "a shard is never latest")
+	rc.waitHook(t, func(h hook) bool {
+		return h.Event == "release" && h.Action == "published" && strings.Contains(string(h.Body), `"tag_name":"`+tag+`"`)
+	})
+	resp, _ = call(t, http.MethodGet, shard.Assets[0].GetBrowserDownloadURL(), "", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }

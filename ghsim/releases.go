@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // maxAssetSize bounds an upload; the simulator keeps assets in memory.
@@ -22,6 +25,7 @@ const maxAssetSize = 512 << 20
 type releaseState struct {
 	mu       sync.Mutex
 	releases []*release // by id
+	latest   int64      // the release last made latest, 0 for none
 }
 
 type release struct {
@@ -152,10 +156,33 @@ func (rel *release) removeAsset(id int64) {
 	rel.assets = slices.DeleteFunc(rel.assets, func(a *asset) bool { return a.id == id })
 }
 
-// errAssetExists is GitHub's 422 for an asset name already on the release.
-var errAssetExists = errors.New("asset already exists")
+// Why GitHub refuses an upload with 422.
+var (
+	errAssetExists = errors.New("asset already exists")
+	errAssetCap    = fmt.Errorf("a release holds at most %d assets", kernel.ReleaseAssetLimit)
+)
+
+// assetRefusal is GitHub's 422 body for err from addAssetLocked.
+func assetRefusal(err error) apiError {
+	if errors.Is(err, errAssetCap) {
+		return apiError{
+			Message: "Validation Failed",
+			Errors: []fieldError{{
+				Resource: "ReleaseAsset", Code: "custom", Field: "file_count",
+				Message: fmt.Sprintf("file_count limited to %d assets per release", kernel.ReleaseAssetLimit),
+			}},
+			DocumentationURL: docsURL + "/releases/assets#upload-a-release-asset",
+			Status:           "422",
+		}
+	}
+	return alreadyExists("ReleaseAsset", "name")
+}
 
 func (s *Server) addAssetLocked(rel *release, name, label, contentType string, data []byte) (*asset, error) {
+	// GitHub enforces the cap since July 2025.
+	if len(rel.assets) >= kernel.ReleaseAssetLimit {
+		return nil, errAssetCap
+	}
 	if rel.assetByName(name) != nil {
 		return nil, errAssetExists
 	}
@@ -250,6 +277,59 @@ type createReleaseRequest struct {
 	Body            *string `json:"body"`
 	Draft           *bool   `json:"draft"`
 	Prerelease      *bool   `json:"prerelease"`
+	MakeLatest      *string `json:"make_latest"`
+}
+
+var makeLatestValues = []string{"true", "false", "legacy"}
+
+// validMakeLatest refuses a make_latest GitHub would refuse.
+func validMakeLatest(w http.ResponseWriter, r *http.Request, v *string) bool {
+	if v != nil && !slices.Contains(makeLatestValues, *v) {
+		invalidRequest(w, r, fmt.Sprintf("For 'properties/make_latest', %q is not one of %s.", *v, strings.Join(makeLatestValues, ", ")))
+		return false
+	}
+	return true
+}
+
+// makeLatestLocked applies make_latest to a release: "true" (the default)
+// makes it the latest, "false" leaves the latest alone, "legacy" lets the
+// newest release be the latest. Drafts and prereleases are never latest.
+func (s *Server) makeLatestLocked(rel *release, how string) {
+	if rel.draft || rel.prerelease {
+		return
+	}
+	switch how {
+	case "", "true":
+		s.rel.latest = rel.id
+	case "legacy":
+		s.rel.latest = 0
+	}
+}
+
+// latestLocked is the latest release: the one last made latest while it
+// still may be, else the newest published full release.
+func (s *Server) latestLocked() *release {
+	eligible := func(rel *release) bool { return rel != nil && !rel.draft && !rel.prerelease }
+	if rel := s.releaseByIDLocked(s.rel.latest); eligible(rel) {
+		return rel
+	}
+	for _, rel := range slices.Backward(s.rel.releases) {
+		if eligible(rel) {
+			return rel
+		}
+	}
+	return nil
+}
+
+// getLatestRelease is GET /repos/{owner}/{repo}/releases/latest.
+func (s *Server) getLatestRelease(w http.ResponseWriter, r *http.Request) {
+	respond(w, r, &s.rel.mu, func() (int, any) {
+		rel := s.latestLocked()
+		if rel == nil {
+			return http.StatusNotFound, "Not Found"
+		}
+		return http.StatusOK, s.releaseJSONLocked(rel)
+	})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -288,6 +368,8 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 	case len(deref(req.Name)) > 1024 || len(deref(req.Body)) > 125000:
 		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: name or body is too long")
 		return
+	case !validMakeLatest(w, r, req.MakeLatest):
+		return
 	}
 	respond(w, r, &s.rel.mu, func() (int, any) {
 		if s.releaseByTagLocked(tag, true) != nil {
@@ -301,6 +383,7 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 			Draft:      deref(req.Draft),
 			Prerelease: deref(req.Prerelease),
 		})
+		s.makeLatestLocked(rel, deref(req.MakeLatest))
 		s.releaseEventLocked("created", rel)
 		if !rel.draft {
 			s.publishedEventsLocked(rel)
@@ -309,6 +392,25 @@ func (s *Server) createRelease(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", body.URL)
 		return http.StatusCreated, body
 	})
+}
+
+// createShardLocked creates the shard release tag of a driver version as
+// upload-package.sh does: a pre-release, never latest, at the driver
+// version's commit (main's head when it has no tag).
+func (s *Server) createShardLocked(driverVersion, tag string) *release {
+	s.repo.mu.RLock()
+	target, ok := s.repo.resolve("refs/tags/" + driverVersion)
+	if !ok {
+		target, _ = s.repo.resolve(defaultBranch)
+	}
+	s.repo.mu.RUnlock()
+	rel := s.createReleaseLocked(releaseParams{
+		Tag: tag, Name: driverVersion + " packages, " + tag, Target: target, Prerelease: true,
+	})
+	s.makeLatestLocked(rel, "false")
+	s.releaseEventLocked("created", rel)
+	s.publishedEventsLocked(rel)
+	return rel
 }
 
 // publishedEventsLocked sends what GitHub sends when a release is published.
@@ -344,6 +446,9 @@ func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnprocessableEntity, "Validation Failed: tag_name is not a valid tag")
 		return
 	}
+	if !validMakeLatest(w, r, req.MakeLatest) {
+		return
+	}
 	respond(w, r, &s.rel.mu, func() (int, any) {
 		rel := s.releaseByIDLocked(id)
 		if rel == nil {
@@ -367,6 +472,9 @@ func (s *Server) updateRelease(w http.ResponseWriter, r *http.Request) {
 		published := rel.draft && req.Draft != nil && !*req.Draft
 		if req.Draft != nil {
 			rel.draft = *req.Draft
+		}
+		if published || req.MakeLatest != nil {
+			s.makeLatestLocked(rel, deref(req.MakeLatest))
 		}
 		if published {
 			rel.publishedAt = s.now()
@@ -478,7 +586,7 @@ func (s *Server) uploadAsset(w http.ResponseWriter, r *http.Request) {
 		}
 		a, err := s.addAssetLocked(rel, name, label, contentType, data)
 		if err != nil {
-			return http.StatusUnprocessableEntity, alreadyExists("ReleaseAsset", "name")
+			return http.StatusUnprocessableEntity, assetRefusal(err)
 		}
 		return http.StatusCreated, s.assetJSONLocked(rel, a)
 	})

@@ -27,6 +27,7 @@ type fieldError struct {
 	Resource string `json:"resource"`
 	Code     string `json:"code"`
 	Field    string `json:"field"`
+	Message  string `json:"message,omitempty"`
 }
 
 // writeJSON answers with v as JSON. A successful GET carries a strong ETag

@@ -49,6 +49,7 @@ func (s *Server) registerRoutes() {
 
 	s.handle("GET "+repo+"/releases", authInstallation, s.listReleases)
 	s.handle("POST "+repo+"/releases", authInstallation, s.createRelease)
+	s.handle("GET "+repo+"/releases/latest", authInstallation, s.getLatestRelease)
 	s.handle("GET "+repo+"/releases/{release_id}", authInstallation, s.getRelease)
 	s.handle("PATCH "+repo+"/releases/{release_id}", authInstallation, s.updateRelease)
 	s.releaseSubroutes(repo)

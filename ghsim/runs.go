@@ -7,8 +7,11 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // Run and job statuses and conclusions, as GitHub spells them.
@@ -101,7 +104,11 @@ func (s *Server) startRunLocked(inputs map[string]string, head runHead) *run {
 	s.workflowRunEventLocked("requested", r)
 	s.workflowJobEventLocked(statusQueued, r)
 	s.wg.Add(1)
-	go s.simulate(r)
+	if s.cfg.RunnerCommand != "" {
+		go s.runCommand(r)
+	} else {
+		go s.simulate(r)
+	}
 	return r
 }
 
@@ -114,7 +121,7 @@ func (s *Server) simulate(r *run) {
 	perStep := (s.cfg.BuildDuration - queued) / time.Duration(len(buildSteps))
 	timer := time.NewTimer(queued)
 	defer timer.Stop()
-	if !s.wait(timer, r) || !s.begin(r) {
+	if !s.wait(timer, r) || !s.begin(r, buildSteps) {
 		return
 	}
 	var pkg *artifact
@@ -166,9 +173,7 @@ func (s *Server) stepWork(r *run, name string, pkg **artifact) error {
 	return nil
 }
 
-// uploadArtifact publishes the package and its .sha256 to the release of
-// the run's driver_version, replacing assets of the same name as
-// `gh release upload --clobber` does.
+// uploadArtifact publishes the package and its .sha256.
 func (s *Server) uploadArtifact(r *run, pkg *artifact) error {
 	if pkg == nil {
 		return errors.New("upload: nothing was packaged")
@@ -178,6 +183,25 @@ func (s *Server) uploadArtifact(r *run, pkg *artifact) error {
 		return fmt.Errorf("upload: invalid asset name %q or label %q", pkg.name, pkg.label)
 	}
 	sum := hashHex(pkg.data)
+	return s.publish(r, []runFile{
+		{pkg.name, pkg.label, packageContentType(pkg.name), pkg.data},
+		{sumName, "", "text/plain", []byte(sum + "  " + pkg.name + "\n")},
+	})
+}
+
+// runFile is a file a run uploads as a release asset.
+type runFile struct {
+	name, label, contentType string
+	data                     []byte
+}
+
+// publish uploads a run's files in one step, through the code the uploads
+// API uses, as images/scripts/upload-package.sh does: each file to the
+// release its package lives in (kernel.ReleaseTag: the driver version's
+// own release, or one of its shards, created the first time a package
+// needs it), replacing assets of the same name. Nobody sees a package
+// without its .sha256: both go up under one lock.
+func (s *Server) publish(r *run, files []runFile) error {
 	s.act.mu.Lock()
 	defer s.act.mu.Unlock()
 	if r.status == statusCompleted {
@@ -185,18 +209,16 @@ func (s *Server) uploadArtifact(r *run, pkg *artifact) error {
 	}
 	s.rel.mu.Lock()
 	defer s.rel.mu.Unlock()
-	rel := s.releaseByTagLocked(r.inputs["driver_version"], true)
-	if rel == nil {
-		return fmt.Errorf("upload: release %s not found", r.inputs["driver_version"])
-	}
-	files := []struct {
-		name, label, contentType string
-		data                     []byte
-	}{
-		{pkg.name, pkg.label, packageContentType(pkg.name), pkg.data},
-		{sumName, "", "text/plain", []byte(sum + "  " + pkg.name + "\n")},
-	}
+	driverVersion := r.inputs["driver_version"]
 	for _, f := range files {
+		tag := kernel.ReleaseTag(driverVersion, strings.TrimSuffix(f.name, ".sha256"))
+		rel := s.releaseByTagLocked(tag, true)
+		if rel == nil && tag != driverVersion {
+			rel = s.createShardLocked(driverVersion, tag)
+		}
+		if rel == nil {
+			return fmt.Errorf("upload: release %s not found", tag)
+		}
 		if old := rel.assetByName(f.name); old != nil {
 			rel.removeAsset(old.id)
 		}
@@ -207,8 +229,8 @@ func (s *Server) uploadArtifact(r *run, pkg *artifact) error {
 	return nil
 }
 
-// begin moves a queued run to in_progress with its first step running.
-func (s *Server) begin(r *run) bool {
+// begin moves a queued run to in_progress with the first of its steps running.
+func (s *Server) begin(r *run, steps []string) bool {
 	s.act.mu.Lock()
 	defer s.act.mu.Unlock()
 	if r.status == statusCompleted || s.closed.Load() {
@@ -217,7 +239,7 @@ func (s *Server) begin(r *run) bool {
 	now := s.now()
 	r.status, r.updatedAt = statusInProgress, now
 	r.job.status, r.job.startedAt = statusInProgress, now
-	for _, name := range buildSteps {
+	for _, name := range steps {
 		r.job.steps = append(r.job.steps, step{name: name, status: statusQueued})
 	}
 	r.job.steps[0].status, r.job.steps[0].startedAt = statusInProgress, now

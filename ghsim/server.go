@@ -90,6 +90,11 @@ type Config struct {
 	RejectRunDetails bool
 	// Artifact builds the package of a successful run; default DefaultArtifact.
 	Artifact ArtifactFunc
+	// RunnerCommand, when set, is run by /bin/sh for each run instead of
+	// the timed simulation: see runner.go for its environment, output
+	// directory and step markers. BuildDuration, FailKernels and Artifact
+	// do not apply then.
+	RunnerCommand string
 
 	// RateLimit is the hourly request budget per installation (default 5000).
 	RateLimit int
@@ -256,7 +261,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("ghsim config: seed the repository: %w", err)
 	}
 	for _, tag := range cfg.Releases {
-		s.createReleaseLocked(releaseParams{Tag: tag, Name: tag})
+		s.makeLatestLocked(s.createReleaseLocked(releaseParams{Tag: tag, Name: tag}), "true")
 	}
 	s.mux = http.NewServeMux()
 	s.registerRoutes()

@@ -83,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 	fs.DurationVar(&cfg.Chaos.SecondaryRetryAfter, "secondary-retry-after", time.Minute, "the Retry-After of those refusals, in whole seconds")
 	fs.Float64Var(&cfg.Chaos.DispatchAmbiguous, "dispatch-ambiguous", 0, "probability `P` that a workflow dispatch creates its run, then answers 502")
 	fs.Uint64Var(&cfg.Chaos.Seed, "seed", 0, "seed of the random faults, to repeat a run (0: random)")
+	fs.StringVar(&cfg.RunnerCommand, "runner-command", "", "run `CMD` (with /bin/sh -c) for each dispatched build instead of simulating it; see the README")
 	fs.StringVar(&opts.writeConfig, "write-config", "", "write a build-service config.yml for this simulator to `FILE`, then serve")
 	fs.BoolVar(&opts.verbose, "v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {

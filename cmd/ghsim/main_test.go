@@ -64,6 +64,10 @@ func TestParseFlags(t *testing.T) {
 		APIErrorRate: 0.05, SecondaryLimitRate: 0.01, SecondaryRetryAfter: 2 * time.Second, DispatchAmbiguous: 0.3, Seed: 7,
 	}, cfg.Chaos)
 	require.Equal(t, 100, cfg.RateLimit)
+
+	cfg, _, err = parseFlags([]string{"-runner-command", "./build.sh --native"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "./build.sh --native", cfg.RunnerCommand)
 }
 
 func TestParseFlagsRejects(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riptides/driverbuild/internal/fakedriver"
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,13 +22,43 @@ import (
 // driver-loader as the README has a newcomer run them: built with go build,
 // the service configured by the file ghsim writes. After a build, the
 // loader downloads the package and verifies it, which it can only do with
-// a real .deb holding a module for the kernel.
+// a real .deb holding a module for the kernel. The build is ghsim's
+// simulation, or a -runner-command whose output ghsim uploads.
 func TestThreeBinariesByHand(t *testing.T) {
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", bin, "./cmd/ghsim", "./cmd/build-service", "./cmd/driver-loader")
 	build.Dir = filepath.Join("..", "..")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
+
+	// Compressed otherwise than the simulation's, so the two cannot be mistaken.
+	pkg, err := fakedriver.Package(fakedriver.Spec{Format: kernel.FormatDeb, KernelRelease: "6.8.0-1053-gcp", DriverVersion: "v0.1.2", Arch: "x86_64", Compression: "xz"})
+	require.NoError(t, err)
+	prebuilt := filepath.Join(t.TempDir(), "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb")
+	require.NoError(t, os.WriteFile(prebuilt, pkg, 0o600))
+	runner := filepath.Join(t.TempDir(), "build.sh")
+	require.NoError(t, os.WriteFile(runner, []byte(`#!/bin/sh
+set -eu
+echo "::group::Build driver"
+test "$KERNEL_VERSION" = 6.8.0-1053-gcp
+cp "$1" "$OUT_DIR/"
+cd "$OUT_DIR" && sha256sum *.deb > "$(ls *.deb).sha256"
+`), 0o700))
+
+	for name, tc := range map[string]struct {
+		flags []string
+		want  []byte // the package the loader gets; nil: any .deb
+	}{
+		"simulated": {},
+		"runner":    {[]string{"-runner-command", runner + " " + prebuilt}, pkg},
+	} {
+		t.Run(name, func(t *testing.T) { byHand(t, bin, tc.flags, tc.want) })
+	}
+}
+
+func byHand(t *testing.T, bin string, ghsimFlags []string, want []byte) {
+	var out []byte
+	var err error
 
 	work := t.TempDir()
 	simAddr, svcAddr := freeAddr(t), freeAddr(t)
@@ -46,8 +78,8 @@ func TestThreeBinariesByHand(t *testing.T) {
 		})
 		return &log
 	}
-	start("ghsim", "-listen", simAddr, "-webhook-url", "http://"+svcAddr+"/api/github/hook",
-		"-releases", "v0.1.2", "-build-duration", "500ms", "-write-config", "sim.yml")
+	start("ghsim", append([]string{"-listen", simAddr, "-webhook-url", "http://" + svcAddr + "/api/github/hook",
+		"-releases", "v0.1.2", "-build-duration", "500ms", "-write-config", "sim.yml"}, ghsimFlags...)...)
 	require.Eventually(t, func() bool { _, err := os.Stat(filepath.Join(work, "sim.yml")); return err == nil },
 		20*time.Second, 20*time.Millisecond, "ghsim writes sim.yml")
 	start("build-service", "-config", "sim.yml", "-listen", svcAddr)
@@ -79,6 +111,9 @@ func TestThreeBinariesByHand(t *testing.T) {
 	pkg, err := os.ReadFile(filepath.Join(cache, "v0.1.2", "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb"))
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(pkg, []byte("!<arch>\ndebian-binary")), "a .deb is an ar archive led by debian-binary")
+	if want != nil {
+		require.Equal(t, want, pkg)
+	}
 }
 
 func freeAddr(t *testing.T) string {
