@@ -1,14 +1,18 @@
 package app_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +23,8 @@ import (
 	"github.com/riptides/driverbuild/app"
 	"github.com/riptides/driverbuild/internal/e2e"
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/loader/fetch"
+	"github.com/riptides/driverbuild/matrix"
 )
 
 // A driver version with shards, published as driver-build.yml publishes
@@ -113,4 +119,152 @@ func requestFor(r kernel.Request) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// The scale a fleet reaches: 1,200 kernels of one driver version,
+// published as driver-build.yml publishes them (each in the release
+// matrix-gen release names, the shard created by its first package, the
+// .sha256 first). Every package and its .sha256 are published, the
+// service answers done with a URL that serves each, the loader's fast
+// path finds each at its computed URL without asking the service, and
+// matrix-gen's diff finds nothing left to build.
+func TestTwelveHundredKernels(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{})
+	ctx := t.Context()
+	gh, err := githubapp.NewClientCreator(env.Config.GitHub.V3APIURL, "", env.Config.GitHub.App.IntegrationID, []byte(env.Config.GitHub.App.PrivateKey)).
+		NewInstallationClient(env.Config.Repository.InstallationID)
+	require.NoError(t, err)
+	gh.UploadURL, err = url.Parse(env.Sim.URL() + "/api/uploads/")
+	require.NoError(t, err)
+
+	const dv = "v0.2.0"
+	_, _, err = gh.Repositories.CreateRelease(ctx, "riptides", "driver", &github.RepositoryRelease{TagName: github.String(dv)})
+	require.NoError(t, err)
+	var entries []matrix.Entry
+	for i := range 1200 {
+		entries = append(entries, matrix.Entry{Arch: "x86_64", Target: "ubuntu", KernelRelease: fmt.Sprintf("6.8.0-%d-%s", 1000+i/4, []string{"generic", "gcp", "aws", "azure"}[i%4])})
+	}
+	opts := matrix.Options{Catalog: kernel.DefaultCatalog(), Naming: env.Config.Packages, DriverVersion: dv}
+	res, err := matrix.Build(entries, nil, opts)
+	require.NoError(t, err)
+	var todo []kernel.Request
+	for _, c := range res.Chunks {
+		todo = append(todo, c.Include...)
+	}
+	require.Len(t, todo, 1200)
+
+	// One publisher per shard, as concurrent builds would be.
+	dir := t.TempDir()
+	digests := map[string]string{}
+	byShard := map[string][]kernel.Request{}
+	for _, r := range todo {
+		pkg, err := opts.Catalog.PackageName(opts.Naming, r)
+		require.NoError(t, err)
+		sum := sha256.Sum256([]byte(pkg))
+		digests[pkg] = hex.EncodeToString(sum[:])
+		byShard[kernel.ReleaseTag(dv, pkg)] = append(byShard[kernel.ReleaseTag(dv, pkg)], r)
+	}
+	require.Len(t, byShard, kernel.Shards(dv), "every shard holds some")
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for tag, reqs := range byShard {
+		wg.Go(func() {
+			if err := publish(ctx, gh, dir, tag, reqs, opts, digests); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+
+	// The loader's fast path: the computed URL, then its .sha256; no 404,
+	// no service.
+	before := env.Sim.Stats().ByRoute["GET /{owner}/{repo}/releases/download/{tag}/{name}"]
+	f := &fetch.Fetcher{Sources: []string{env.ReleaseURL}, CacheDir: t.TempDir(), MirrorDigests: true}
+	for pkg, digest := range digests {
+		got, err := f.Fetch(ctx, fetch.Request{DriverVersion: dv, Package: pkg})
+		require.NoError(t, err, pkg)
+		require.Equal(t, digest, got.SHA256)
+		require.Equal(t, fetch.PackageURL(env.ReleaseURL, dv, pkg), got.URL)
+		got.File.Close()
+	}
+	require.EqualValues(t, 2*1200, env.Sim.Stats().ByRoute["GET /{owner}/{repo}/releases/download/{tag}/{name}"]-before)
+
+	// The service, once its refresh (at start) has read every shard,
+	// answers each at once with a URL that serves it.
+	env.Kill(t)
+	env.Restart(t)
+	lastPkg, _ := opts.Catalog.PackageName(opts.Naming, todo[len(todo)-1])
+	for _, r := range todo {
+		pkg, _ := opts.Catalog.PackageName(opts.Naming, r)
+		require.Eventually(t, func() bool {
+			_, err := env.Store.AssetByName(ctx, kernel.ReleaseTag(dv, pkg), pkg)
+			return err == nil
+		}, 30*time.Second, 50*time.Millisecond, pkg)
+		code, done := post(t, env, requestFor(r))
+		require.Equal(t, http.StatusOK, code, done.Error)
+		require.Equal(t, fetch.PackageURL(env.ReleaseURL, dv, pkg), done.DownloadURL)
+		require.Equal(t, digests[pkg], done.SHA256)
+	}
+	resp, err := http.Get(fetch.PackageURL(env.ReleaseURL, dv, lastPkg))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, lastPkg, string(body))
+	require.Zero(t, env.Sim.Stats().Dispatches, "nothing was built")
+
+	// matrix-gen's diff reads every shard.
+	opts.Existing, err = matrix.ExistingAssets(ctx, gh, "riptides", "driver", dv)
+	require.NoError(t, err)
+	res, err = matrix.Build(entries, nil, opts)
+	require.NoError(t, err)
+	require.Empty(t, res.Chunks, "nothing left to build")
+	require.Equal(t, 1200, res.Built)
+}
+
+// publish does for one shard what driver-build.yml does for each of its
+// packages: the shard release is made by the first, each .sha256 goes up
+// before its package.
+func publish(ctx context.Context, gh *github.Client, dir, tag string, reqs []kernel.Request, opts matrix.Options, digests map[string]string) error {
+	var id int64
+	for _, r := range reqs {
+		pkg, err := opts.Catalog.PackageName(opts.Naming, r)
+		if err != nil {
+			return err
+		}
+		if id == 0 {
+			rel, _, err := gh.Repositories.CreateRelease(ctx, "riptides", "driver", &github.RepositoryRelease{
+				TagName: github.String(tag), Prerelease: github.Bool(true), MakeLatest: github.String("false"),
+			})
+			if err != nil {
+				return fmt.Errorf("create %s: %w", tag, err)
+			}
+			id = rel.GetID()
+		}
+		for _, f := range []struct{ name, label, body string }{
+			{pkg + ".sha256", "", digests[pkg] + "  " + pkg + "\n"},
+			{pkg, "ubuntu " + r.DistroVersion, pkg},
+		} {
+			path := filepath.Join(dir, f.name)
+			if err := os.WriteFile(path, []byte(f.body), 0o600); err != nil {
+				return err
+			}
+			file, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			_, _, err = gh.Repositories.UploadReleaseAsset(ctx, "riptides", "driver", id, &github.UploadOptions{Name: f.name, Label: f.label}, file)
+			file.Close()
+			if err != nil {
+				return fmt.Errorf("upload %s to %s: %w", f.name, tag, err)
+			}
+		}
+	}
+	return nil
 }
