@@ -268,3 +268,32 @@ func publish(ctx context.Context, gh *github.Client, dir, tag string, reqs []ker
 	}
 	return nil
 }
+
+// A build of a driver version with shards ends done with a URL that
+// serves its package, wherever the build put it: in its shard, as
+// driver-build.yml does, or in the plain release, as a workflow from before
+// shards does.
+func TestShardedBuild(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{})
+	gh, err := githubapp.NewClientCreator(env.Config.GitHub.V3APIURL, "", env.Config.GitHub.App.IntegrationID, []byte(env.Config.GitHub.App.PrivateKey)).
+		NewInstallationClient(env.Config.Repository.InstallationID)
+	require.NoError(t, err)
+	_, _, err = gh.Repositories.CreateRelease(t.Context(), "riptides", "driver", &github.RepositoryRelease{TagName: github.String("v0.2.0")})
+	require.NoError(t, err)
+	req := kernel.Request{KernelVersion: "6.8.0-1053-gcp", Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.2.0"}
+	var code int
+	var accepted status
+	require.Eventually(t, func() bool {
+		code, accepted = post(t, env, requestFor(req))
+		return code != http.StatusBadRequest // until the release webhook is in
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, http.StatusAccepted, code, accepted.Error)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "done", final.Status, final.Reason)
+	resp, err := http.Get(final.DownloadURL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, final.DownloadURL)
+}

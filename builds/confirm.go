@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/riptides/driverbuild/kernel"
@@ -22,7 +23,7 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		return nil
 	}
 	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
-	if err := s.RefreshTag(ctx, release); err != nil {
+	if err := s.refreshFor(ctx, b, release); err != nil {
 		return err
 	}
 	var ended store.Build
@@ -51,4 +52,18 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		s.finished(ended, changed)
 	}
 	return err
+}
+
+// refreshFor reads the release a build's package goes to and, when the
+// package is not there, the driver version's own release, where a build
+// workflow from before shards (still on a branch, or ghsim's) puts it.
+func (s *Service) refreshFor(ctx context.Context, b store.Build, release string) error {
+	if err := s.RefreshTag(ctx, release); err != nil || release == b.DriverVersion {
+		return err
+	}
+	_, err := s.store.AssetByName(ctx, release, b.Package)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.RefreshTag(ctx, b.DriverVersion)
 }
