@@ -2,8 +2,10 @@ package builds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
@@ -20,7 +22,8 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 	if b.Status != lifecycle.StatusInProgress {
 		return nil
 	}
-	if err := s.RefreshTag(ctx, b.DriverVersion); err != nil {
+	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
+	if err := s.refreshFor(ctx, b, release); err != nil {
 		return err
 	}
 	var ended store.Build
@@ -28,7 +31,6 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		p := lifecycle.Transition{
 			ID: b.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusDone, Source: src, Now: s.now(),
-			Detail: fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, b.DriverVersion),
 		}
 		asset, found, err := s.indexedAsset(ctx, tx, b)
 		switch {
@@ -36,11 +38,12 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 			return err
 		case found:
 			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, "package confirmed in the release"
+			p.Detail = fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, asset.Tag)
 		case final:
 			p.To, p.Reason, p.Progress = lifecycle.StatusError, lifecycle.ReasonPackageMissing, "package missing from the release"
-			p.Detail = fmt.Sprintf("run %d succeeded, but release %s has no %s", b.RunID, b.DriverVersion, b.Package)
+			p.Detail = fmt.Sprintf("run %d succeeded, but release %s has no %s", b.RunID, release, b.Package)
 		default:
-			return fmt.Errorf("release %s has no %s yet", b.DriverVersion, b.Package)
+			return fmt.Errorf("release %s has no %s yet", release, b.Package)
 		}
 		ended, changed, err = tx.BuildTransition(ctx, p)
 		return err
@@ -49,4 +52,18 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		s.finished(ended, changed)
 	}
 	return err
+}
+
+// refreshFor reads the release a build's package goes to and, when the
+// package is not there, the driver version's own release, where a build
+// workflow from before shards (still on a branch, or ghsim's) puts it.
+func (s *Service) refreshFor(ctx context.Context, b store.Build, release string) error {
+	if err := s.RefreshTag(ctx, release); err != nil || release == b.DriverVersion {
+		return err
+	}
+	_, err := s.store.AssetByName(ctx, release, b.Package)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.RefreshTag(ctx, b.DriverVersion)
 }

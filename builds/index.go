@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -28,10 +29,27 @@ func distroVersionOfLabel(label string) string {
 	return m[2]
 }
 
+// assetLookup is the store's one asset read, in or out of a transaction.
+type assetLookup interface {
+	AssetByName(ctx context.Context, tag, name string) (store.Asset, error)
+}
+
+// assetOf finds a package of a driver version in the index: in the release
+// kernel.ReleaseTag puts it in, else in the driver version's own release,
+// which holds what was published before the version had shards.
+func assetOf(ctx context.Context, q assetLookup, driverVersion, pkg string) (store.Asset, error) {
+	tag := kernel.ReleaseTag(driverVersion, pkg)
+	a, err := q.AssetByName(ctx, tag, pkg)
+	if errors.Is(err, store.ErrNotFound) && tag != driverVersion {
+		a, err = q.AssetByName(ctx, driverVersion, pkg)
+	}
+	return a, err
+}
+
 // indexedAsset finds a build's package in the index. The distro version we
 // built for is recorded when the asset's label did not say.
 func (s *Service) indexedAsset(ctx context.Context, q store.Queries, b store.Build) (store.Asset, bool, error) {
-	a, err := q.AssetByName(ctx, b.DriverVersion, b.Package)
+	a, err := assetOf(ctx, q, b.DriverVersion, b.Package)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Asset{}, false, nil
 	}
@@ -48,15 +66,42 @@ func (s *Service) indexedAsset(ctx context.Context, q store.Queries, b store.Bui
 }
 
 // RefreshTag revalidates one release's assets with a conditional request.
+// A shard the index does not know yet, which a build may have just
+// created (before its release webhook came), is looked for in GitHub's
+// listing of releases.
 func (s *Service) RefreshTag(ctx context.Context, tag string) error {
 	rel, err := s.store.ReleaseByTag(ctx, tag)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // no such release: nothing can be in it
+		if _, shard, _ := kernel.DriverVersionOfTag(tag); shard == 0 {
+			return nil // no such release: nothing can be in it
+		}
+		var found bool
+		if rel, found, err = s.listedRelease(ctx, tag); err != nil || !found {
+			return err
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("load release: %w", err)
 	}
 	return s.refresh(ctx, rel)
+}
+
+// listedRelease finds a release in GitHub's listing and records it.
+func (s *Service) listedRelease(ctx context.Context, tag string) (store.Release, bool, error) {
+	rels, err := s.gh.Releases(ctx)
+	if err != nil {
+		return store.Release{}, false, err
+	}
+	for _, r := range rels {
+		if r.Tag == tag {
+			rel := store.Release{Tag: r.Tag, ReleaseID: r.ID}
+			if err := s.store.ReleaseUpsert(ctx, rel); err != nil {
+				return store.Release{}, false, fmt.Errorf("record release %s: %w", tag, err)
+			}
+			return rel, true, nil
+		}
+	}
+	return store.Release{}, false, nil
 }
 
 // RefreshAll lists the releases, forgets those that are gone, and

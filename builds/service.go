@@ -138,7 +138,7 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 	// The asset first: when it exists, so does its release, and the hot
 	// path costs one read.
 	indexReadAt := s.now()
-	asset, err := s.store.AssetByName(ctx, req.DriverVersion, pkg)
+	asset, err := assetOf(ctx, s.store, req.DriverVersion, pkg)
 	switch {
 	case err == nil:
 		out.Asset, out.Kind = asset, KindCached
