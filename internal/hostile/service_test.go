@@ -214,6 +214,23 @@ func TestHostileTraffic(t *testing.T) {
 				}
 			}()
 		}
+		// 50 requests for 32 kB paths nothing serves: the access log clips them.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				resp, err := http.Get(s.URL + "/" + fmt.Sprint(i) + strings.Repeat("p", 32<<10))
+				if err != nil {
+					fail("long path: %v", err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNotFound {
+					fail("long path: %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
 		wg.Wait()
 		close(stopHealthz)
 		<-healthDone
