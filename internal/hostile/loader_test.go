@@ -1,6 +1,8 @@
 package hostile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -52,9 +54,7 @@ func TestLoaderDownloadBounds(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(tc.serve)
 			t.Cleanup(srv.Close)
-			root := t.TempDir()
-			require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
-			require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "os-release"), fixtures.Read(t, "os-release", "ubuntu-24.04"), 0o644))
+			root := ubuntuRoot(t)
 			for _, dryRun := range []bool{false, true} {
 				args := []string{
 					"--host-root", root, "--kernel-release", "6.8.0-1053-gcp", "--arch", "x86_64",
@@ -70,4 +70,46 @@ func TestLoaderDownloadBounds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A .deb whose debian-binary member is a megabyte, not "2.0\n", verified
+// against its .sha256 as any package is: refused as too large, naming the
+// member, exit 5, in a dry run as in a real one.
+func TestLoaderHugeDebianBinary(t *testing.T) {
+	t.Parallel()
+	const pkg = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb"
+	member := append([]byte("2.0\n"), make([]byte, 1<<20)...)
+	deb := fmt.Appendf(nil, "!<arch>\n%-16s%-12d%-6d%-6d%-8s%-10d`\n", "debian-binary", 0, 0, 0, "100644", len(member))
+	deb = append(deb, member...)
+	sum := sha256.Sum256(deb)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /dl/v0.1.2/"+pkg, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(deb) })
+	mux.HandleFunc("GET /dl/v0.1.2/"+pkg+".sha256", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "%s  %s\n", hex.EncodeToString(sum[:]), pkg)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	root := ubuntuRoot(t)
+	for _, dryRun := range []bool{false, true} {
+		args := []string{
+			"--host-root", root, "--kernel-release", "6.8.0-1053-gcp", "--arch", "x86_64",
+			"--driver-version", "v0.1.2", "--release-url", srv.URL + "/dl", "--cache-dir", t.TempDir(),
+			"--mode", "container", "--log-format", "json",
+		}
+		if dryRun {
+			args = append(args, "--dry-run")
+		}
+		code, out := run(t, t.TempDir(), "driver-loader", args...)
+		require.Equal(t, 5, code, "dry run %v: %s", dryRun, out)
+		require.Contains(t, out, "over the size limit: debian-binary is 1048580 bytes")
+	}
+}
+
+// ubuntuRoot is a host root whose os-release is Ubuntu 24.04's.
+func ubuntuRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "etc", "os-release"), fixtures.Read(t, "os-release", "ubuntu-24.04"), 0o644))
+	return root
 }
