@@ -29,6 +29,9 @@ import (
 // jobTimeout bounds one job: a dispatch, a poll, a sweep, a refresh.
 const jobTimeout = 2 * time.Minute
 
+// maxHeaderBytes bounds a request's headers; net/http answers 431 beyond.
+const maxHeaderBytes = 64 << 10
+
 // App is a running build-service.
 type App struct {
 	stopRefresh func()
@@ -162,10 +165,13 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.server = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// GitHub's and the loaders' headers take a few kB; the default
+		// 1 MB would let anyone make each request cost megabytes.
+		MaxHeaderBytes: maxHeaderBytes,
+		ReadTimeout:    30 * time.Second,
+		WriteTimeout:   30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	go func() { a.served <- a.server.Serve(d.Listener) }()
 	log.Info().Str("addr", d.Listener.Addr().String()).Str("repo", base.Repo).Msg("build-service listening")

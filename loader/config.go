@@ -179,10 +179,10 @@ func (c *Config) Finish() error {
 		bad("build timeout %s: must be positive, e.g. 20m", c.BuildTimeout)
 	}
 	if c.DownloadTimeout <= 0 {
-		bad("download timeout %s: must be positive, e.g. 10m", c.DownloadTimeout)
+		bad("--download-timeout (download_timeout) %s: must be positive, e.g. 10m", c.DownloadTimeout)
 	}
 	if c.DownloadMinRate <= 0 {
-		bad("download min rate %d: must be a positive number of bytes a second, e.g. 1024", c.DownloadMinRate)
+		bad("--download-min-rate (download_min_rate) %d: must be a positive number of bytes a second, e.g. 1024", c.DownloadMinRate)
 	}
 	if c.CacheDir == "" {
 		bad("--cache-dir is empty")

@@ -42,3 +42,15 @@ func TestGitHubAPI(t *testing.T) {
 		})
 	}
 }
+
+func TestDownloadBoundsConfig(t *testing.T) {
+	t.Parallel()
+	c := loader.Defaults()
+	require.Equal(t, fetch.DefaultMaxTime, c.DownloadTimeout)
+	require.EqualValues(t, fetch.DefaultMinRate, c.DownloadMinRate)
+
+	c.DriverVersion, c.DownloadTimeout, c.DownloadMinRate = "v0.1.2", 0, -1
+	err := c.Finish()
+	require.ErrorContains(t, err, "--download-timeout (download_timeout) 0s: must be positive")
+	require.ErrorContains(t, err, "--download-min-rate (download_min_rate) -1: must be a positive number of bytes a second")
+}
