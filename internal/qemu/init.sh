@@ -9,18 +9,25 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp /var/cache
-for m in $(cat /etc/e2e/modules); do
+while read -r m; do
 	insmod "$m" || echo "e2e: insmod $m failed"
-done
+done </etc/e2e/modules
 ip link set lo up
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 # The service's answers name URLs on the host's loopback, which in here is
 # the guest's own: forward those ports to the host.
-for port in $(cat /etc/e2e/forward); do
+while read -r port; do
 	nc -ll -p "$port" -e nc 10.0.2.2 "$port" &
+done </etc/e2e/forward
+# network-online, as the loader's systemd unit is ordered after: e1000
+# reports its link a few seconds after it is up.
+for _ in $(seq 100); do
+	[ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break
+	sleep 0.1
 done
+echo "e2e: network $(cat /sys/class/net/eth0/operstate)"
 echo "e2e: loader start"
 driver-loader --mode container
 echo "e2e: loader exit $?"
