@@ -106,6 +106,7 @@ func TestKernel(t *testing.T) {
 	require.Equal(t, int64(1), env.Sim.Stats().Dispatches, "one build dispatched")
 	require.Equal(t, []string{pkg}, builder.built(), "the real build script built the package once")
 	require.True(t, cold.has("package: "+pkg), "the loader named the package as the build did")
+	require.True(t, cold.has("package missing; asking the build-service"), "the 404 led to POST /build")
 
 	// 2. Warm: the package is in the release; nothing is built.
 	warm := boot("2-warm", config("v0.1.2", true))
@@ -113,6 +114,7 @@ func TestKernel(t *testing.T) {
 	warm.loaded(t, "v0.1.2")
 	require.Equal(t, int64(1), env.Sim.Stats().Dispatches, "no second dispatch")
 	require.Len(t, builder.built(), 1, "no second build")
+	require.False(t, warm.has("asking the build-service"), "found in the release: no POST /build; console in %s", warm.path)
 
 	// 3. A module for the cloud flavour of the same release, published
 	// under this kernel's package name: the vermagic check refuses it.
