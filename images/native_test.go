@@ -49,6 +49,13 @@ func TestBuildNative(t *testing.T) {
 			e := nativeEnv(t, "debian-12", "debian", "12", arch, release)
 			_, stderr, err := e.run("build-native.sh")
 			require.NoError(t, err, stderr)
+			var steps []string
+			for l := range strings.Lines(stderr) {
+				if name, ok := strings.CutPrefix(strings.TrimSpace(l), "::group::"); ok {
+					steps = append(steps, name)
+				}
+			}
+			require.Equal(t, []string{"Install kernel headers", "Build driver", "Package"}, steps, "the job steps ghsim's runner shows")
 
 			// Built from a copy: the checkout's driver/ gets no objects.
 			var made string
