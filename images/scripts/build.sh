@@ -14,6 +14,14 @@ set -euo pipefail
 
 here=$(dirname "$(readlink -f "$0")")
 log() { printf 'build: %s\n' "$*" >&2; }
+# group NAME folds what follows in a GitHub Actions log, and makes a job
+# step of it under ghsim's -runner-command.
+grouped=
+group() {
+	[[ -z $grouped ]] || echo "::endgroup::" >&2
+	printf '::group::%s\n' "$*" >&2
+	grouped=1
+}
 die() { log "$*"; exit 1; }
 
 : "${KVERSION:?KVERSION is required}" "${ARCH:?ARCH is required}" "${DRIVER_VERSION:?DRIVER_VERSION is required}" \
@@ -48,9 +56,11 @@ esac
 machine=$(uname -m)
 [[ $machine == "$ARCH" ]] || die "ARCH is $ARCH but this machine is $machine: build on a $ARCH runner"
 
+group "Install kernel headers"
 log "headers of $KVERSION"
 kdir=$("$here/install-headers.sh")
 
+group "Build driver"
 log "compiling $src against $kdir"
 make -C "$kdir" M="$src" modules >&2 || die "compiling the driver against $KVERSION failed"
 mapfile -t modules < <(find "$src" -name '*.ko' | sort)
@@ -87,8 +97,10 @@ SCRIPT
 	echo "  postremove: \"$work/depmod.sh\""
 } >"$work/nfpm.yaml"
 
+group "Package"
 mkdir -p "$out"
 log "packaging $PACKAGE_NAME"
 nfpm package --config "$work/nfpm.yaml" --packager "$format" --target "$out/$PACKAGE_NAME" >&2
 (cd "$out" && sha256sum "$PACKAGE_NAME" >"$PACKAGE_NAME.sha256")
+echo "::endgroup::" >&2
 log "done: $out/$PACKAGE_NAME $(cut -d' ' -f1 "$out/$PACKAGE_NAME.sha256")"
