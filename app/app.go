@@ -103,6 +103,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		Ref: cfg.Repository.Ref, InstallationID: cfg.Repository.InstallationID,
 	})
 	metrics := handlers.NewMetrics()
+	metrics.ReleaseAssets(a.store.ReleaseAssetCounts)
 	svc := builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,

@@ -219,6 +219,14 @@ func TestTwelveHundredKernels(t *testing.T) {
 	require.Equal(t, lastPkg, string(body))
 	require.Zero(t, env.Sim.Stats().Dispatches, "nothing was built")
 
+	// An operator sees how full each shard is.
+	metrics := scrape(t, env)
+	require.Contains(t, metrics, "\ndriverbuild_release_asset_limit 1000\n")
+	for tag, reqs := range byShard {
+		require.Contains(t, metrics, fmt.Sprintf("\ndriverbuild_release_assets{release=%q} %d\n", tag, 2*len(reqs)))
+	}
+	require.Contains(t, metrics, "\ndriverbuild_release_assets{release=\"v0.2.0\"} 0\n")
+
 	// matrix-gen's diff reads every shard.
 	opts.Existing, err = matrix.ExistingAssets(ctx, gh, "riptides", "driver", dv)
 	require.NoError(t, err)

@@ -1,12 +1,15 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -59,6 +62,41 @@ func NewMetrics() *Metrics {
 	m.reg.MustRegister(m.requests, m.finished, m.duration, m.webhooks, m.webhookRefused, m.http,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// ReleaseAssets reports, at each scrape, how many assets each release
+// holds, read from the asset index by counts: how full each shard is, as
+// GitHub refuses a release's 1,001st asset. Every replica reports the
+// same numbers, from the shared database; take the max, not the sum.
+func (m *Metrics) ReleaseAssets(counts func(context.Context) (map[string]int, error)) {
+	m.reg.MustRegister(
+		releaseAssets{counts: counts, desc: prometheus.NewDesc("driverbuild_release_assets",
+			"Assets each release holds, from the asset index; a shard is full at driverbuild_release_asset_limit.", []string{"release"}, nil)},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "driverbuild_release_asset_limit",
+			Help: "The assets GitHub lets one release hold: a package and its .sha256 take two.",
+		}, func() float64 { return kernel.ReleaseAssetLimit }),
+	)
+}
+
+type releaseAssets struct {
+	desc   *prometheus.Desc
+	counts func(context.Context) (map[string]int, error)
+}
+
+func (c releaseAssets) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c releaseAssets) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.counts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for tag, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), tag)
+	}
 }
 
 // Handler serves the metrics.

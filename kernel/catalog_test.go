@@ -108,3 +108,19 @@ func TestReadmeListsTheCatalog(t *testing.T) {
 	}
 	require.Contains(t, readme, "(defaults: "+strings.Join(parts, ", ")+")")
 }
+
+// docs/driver-loader.md's table of os-release IDs says what the catalog
+// does (its rows are examples: a new distribution needs none).
+func TestLoaderDocsMapOSReleaseAsTheCatalog(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../docs/driver-loader.md")
+	require.NoError(t, err)
+	rows := regexp.MustCompile("(?m)^\\s*\\| `([a-z]+)` \\| `([0-9.]+)` \\| ([a-z]+) \\| ([a-z0-9.]+) \\|$").FindAllStringSubmatch(string(b), -1)
+	require.NotEmpty(t, rows)
+	for _, r := range rows {
+		d, v, ok := kernel.OSReleaseDistribution(r[1], r[2])
+		require.True(t, ok, r[0])
+		require.Equal(t, r[3], d, r[0])
+		require.Equal(t, r[4], v, r[0])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -51,20 +52,11 @@ func Shards(driverVersion string) int {
 	}
 	n := 0
 	for _, row := range shardCounts {
-		if !less(v, row.since) {
+		if slices.Compare(v[:], row.since[:]) >= 0 {
 			n = row.shards
 		}
 	}
 	return n
-}
-
-func less(a, b [3]int) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return false
 }
 
 // ReleaseTag is the tag of the release a package of a driver version

@@ -148,6 +148,9 @@ type Queries interface {
 	// error: GitHub may tell us about a deletion twice.
 	AssetDelete(ctx context.Context, tag, name string) error
 	AssetByName(ctx context.Context, tag, name string) (Asset, error)
+	// ReleaseAssetCounts says how many assets each stored release holds
+	// (GitHub allows 1,000): how full each shard is.
+	ReleaseAssetCounts(ctx context.Context) (map[string]int, error)
 }
 
 // Tx is one transaction. Jobs inserted through it are committed or rolled

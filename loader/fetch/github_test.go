@@ -1,6 +1,7 @@
 package fetch_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 // its assets page by page, and asset downloads that redirect to storage.
 type githubAPI struct {
 	mu       sync.Mutex
-	assets   []map[string]any // all assets of release 7, tag v0.1.2
+	tag      string           // of release 7; empty is v0.1.2
+	assets   []map[string]any // all assets of release 7
 	inline   int              // how many of them the release object lists
 	storage  string
 	requests []string // "path accept auth"
@@ -31,7 +33,7 @@ func (g *githubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.mu.Unlock()
 	g.requests = append(g.requests, r.URL.Path+"?"+r.URL.RawQuery+" "+r.Header.Get("Accept")+" "+r.Header.Get("Authorization"))
 	switch {
-	case r.URL.Path == "/api/v3/repos/o/r/releases/tags/"+dv:
+	case r.URL.Path == "/api/v3/repos/o/r/releases/tags/"+cmp.Or(g.tag, dv):
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": 7, "assets": g.assets[:g.inline]})
 	case r.URL.Path == "/api/v3/repos/o/r/releases/7/assets":
 		var page int

@@ -2,8 +2,11 @@ package fetch_test
 
 import (
 	"context"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/kernel"
@@ -64,4 +67,49 @@ func TestFetchFromThePlainRelease(t *testing.T) {
 
 	_, err = fetcher(t, src).Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: "riptides-driver-fedora-6.16.2-200.fc42.x86_64_v0.2.0_amd64.rpm"})
 	require.ErrorIs(t, err, fetch.ErrNotFound, "in neither")
+}
+
+// Through the REST API (a private repository), the shard's release is
+// asked for first, then the plain one.
+func TestGitHubAPIShard(t *testing.T) {
+	t.Parallel()
+	const (
+		dv  = "v0.2.0"
+		pkg = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb"
+	)
+	_, storageURL := serve(t, map[string]string{"/dl/blob/1": string(body), "/dl/blob/2": sum(body) + "\n"})
+	for name, tc := range map[string]struct {
+		tag  string
+		asks []string
+	}{
+		"in its shard": {"v0.2.0+shard.2", []string{"/api/v3/repos/o/r/releases/tags/v0.2.0+shard.2?"}},
+		"in the plain release": {dv, []string{
+			"/api/v3/repos/o/r/releases/tags/v0.2.0+shard.2?", "/api/v3/repos/o/r/releases/tags/v0.2.0?",
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			api := &githubAPI{tag: tc.tag, storage: storageURL, inline: 2}
+			srv := httptest.NewServer(api)
+			t.Cleanup(srv.Close)
+			api.assets = []map[string]any{
+				{"name": pkg, "url": srv.URL + "/api/v3/repos/o/r/releases/assets/1"},
+				{"name": pkg + ".sha256", "url": srv.URL + "/api/v3/repos/o/r/releases/assets/2"},
+			}
+			f := &fetch.Fetcher{
+				Sources: []string{"https://github.com/o/r/releases/download"}, API: &fetch.GitHubAPI{URL: srv.URL + "/api/v3", Owner: "o", Repo: "r"},
+				Token: "tok", CacheDir: t.TempDir(), Backoff: func() backoff.BackOff { return &backoff.ZeroBackOff{} },
+			}
+			res, err := f.Fetch(context.Background(), fetch.Request{DriverVersion: dv, Package: pkg})
+			require.NoError(t, err)
+			require.Equal(t, sum(body), res.SHA256)
+			var asked []string
+			for _, r := range api.requests {
+				if strings.Contains(r, "/releases/tags/") {
+					asked = append(asked, strings.Fields(r)[0])
+				}
+			}
+			require.Equal(t, tc.asks, asked)
+		})
+	}
 }

@@ -49,11 +49,12 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		})
 	}
 	for name, test := range map[string]func(*testing.T, func(testing.TB) store.Store){
-		"BuildsStale":    testBuildsStale,
-		"BuildsOverdue":  testBuildsOverdue,
-		"RequestsRecent": testRequestsRecent,
-		"ReleaseTags":    testReleaseTags,
-		"Jobs":           testJobs,
+		"BuildsStale":        testBuildsStale,
+		"BuildsOverdue":      testBuildsOverdue,
+		"RequestsRecent":     testRequestsRecent,
+		"ReleaseTags":        testReleaseTags,
+		"ReleaseAssetCounts": testReleaseAssetCounts,
+		"Jobs":               testJobs,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

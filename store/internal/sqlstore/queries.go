@@ -267,3 +267,24 @@ func (q Queries) AssetByName(ctx context.Context, tag, name string) (store.Asset
 		FROM release_assets WHERE tag = $1 AND name = $2`, tag, name)
 	return a, q.wrap(err, "asset %s/%s", tag, name)
 }
+
+func (q Queries) ReleaseAssetCounts(ctx context.Context) (map[string]int, error) {
+	type count struct {
+		tag string
+		n   int
+	}
+	rows, err := all(ctx, q, func(r Rows) (c count, err error) {
+		err = r.Scan(&c.tag, &c.n)
+		return c, err
+	}, `
+		SELECT r.tag, COUNT(a.name) FROM releases r LEFT JOIN release_assets a ON a.tag = r.tag
+		GROUP BY r.tag`)
+	if err != nil {
+		return nil, q.wrap(err, "release asset counts")
+	}
+	out := make(map[string]int, len(rows))
+	for _, c := range rows {
+		out[c.tag] = c.n
+	}
+	return out, nil
+}
