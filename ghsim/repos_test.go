@@ -297,3 +297,19 @@ func TestRunsRecordTheCommitTheyRanOn(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, run.GetHeadSHA(), tag.GetObject().GetSHA())
 }
+
+func TestCommitsAPIResolvesRefs(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, ghsim.Config{Releases: []string{"v0.1.2"}})
+	gh := installationClient(t, sim)
+	ctx := context.Background()
+	head := mainSHA(t, gh)
+	for _, ref := range []string{"main", "v0.1.2", head} {
+		c, _, err := gh.Repositories.GetCommit(ctx, "riptides", "driver", ref, nil)
+		require.NoError(t, err, ref)
+		require.Equal(t, head, c.GetSHA(), ref)
+		require.Equal(t, "Initial commit", c.GetCommit().GetMessage())
+	}
+	_, _, err := gh.Repositories.GetCommit(ctx, "riptides", "driver", "nope", nil)
+	require.Equal(t, "No commit found for SHA: nope", apiError(t, err, http.StatusUnprocessableEntity).Message)
+}
