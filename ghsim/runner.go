@@ -12,13 +12,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // A runner command is a real build for each dispatched run. It runs under
 // /bin/sh -c in ghsim's working directory, with ghsim's environment plus
 // each workflow input as an upper-case variable (KERNEL_VERSION,
 // ARCHITECTURE, DISTRIBUTION, DISTRO_VERSION, DRIVER_VERSION, BUILD_ID, and
-// any other input) and OUT_DIR, an empty directory of its own. Every
+// any other input), PACKAGE_NAME (the package's file name under the
+// default naming, as images/scripts/build.sh takes it; absent when the
+// inputs name no package) and OUT_DIR, an empty directory of its own. Every
 // regular file it leaves in OUT_DIR is uploaded to the release of
 // DRIVER_VERSION once it exits 0; a non-zero exit fails the run. A line it
 // prints (stdout or stderr) of the form
@@ -87,6 +91,9 @@ func (s *Server) execute(ctx context.Context, r *run, out string) error {
 	cmd.Env = append(os.Environ(), "OUT_DIR="+out)
 	for name, v := range r.inputs {
 		cmd.Env = append(cmd.Env, strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+"="+v)
+	}
+	if _, _, pkg, err := artifactName(kernel.DefaultCatalog(), kernel.DefaultNaming(), r.inputs); err == nil {
+		cmd.Env = append(cmd.Env, "PACKAGE_NAME="+pkg)
 	}
 	// The command's children go with it when the run is cancelled.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
