@@ -473,6 +473,12 @@ func (s *Server) createTree(w http.ResponseWriter, r *http.Request) {
 		case e.Type != kindBlob && e.Type != kindTree && e.Type != kindCommit:
 			invalidRequest(w, r, "For 'items/type', \""+e.Type+"\" is not one of blob, tree, commit.")
 			return
+		case (treeEntry{mode: e.Mode}).kind() != e.Type:
+			writeError(w, r, http.StatusUnprocessableEntity, "tree.type "+e.Type+" does not match tree.mode "+e.Mode)
+			return
+		case e.Content != nil && e.Type != kindBlob:
+			writeError(w, r, http.StatusUnprocessableEntity, "tree.content can only be given for a blob")
+			return
 		case strings.HasPrefix(e.Path, "/"):
 			writeError(w, r, http.StatusUnprocessableEntity, "tree.path cannot start with a slash")
 			return
