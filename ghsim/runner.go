@@ -38,6 +38,7 @@ const (
 	stepUpload   = "Upload"
 	stepComplete = "Complete job"
 	groupMarker  = "::group::"
+	tailLines    = 20
 )
 
 // runCommand runs the runner command for r and completes r from its exit
@@ -105,12 +106,16 @@ func (s *Server) execute(ctx context.Context, r *run, out string) error {
 		return fmt.Errorf("start runner command: %w", err)
 	}
 	done := make(chan struct{})
+	var tail []string // the last lines, to say why a build failed
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			if tail = append(tail, line); len(tail) > tailLines {
+				tail = tail[1:]
+			}
 			s.log.Debug().Int64("run_id", r.id).Str("line", line).Msg("runner output")
 			if name, ok := strings.CutPrefix(strings.TrimSpace(line), groupMarker); ok && strings.TrimSpace(name) != "" {
 				s.startStep(r, strings.TrimSpace(name))
@@ -126,6 +131,7 @@ func (s *Server) execute(ctx context.Context, r *run, out string) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.As(err, &exit):
+		s.log.Warn().Int64("run_id", r.id).Int("exit_code", exit.ExitCode()).Str("output_tail", strings.Join(tail, "\n")).Msg("runner command failed")
 		return fmt.Errorf("runner command exited with %d", exit.ExitCode())
 	case err != nil:
 		return fmt.Errorf("runner command: %w", err)
