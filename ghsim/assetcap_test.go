@@ -19,7 +19,7 @@ import (
 )
 
 // uploadBody uploads an asset and returns the status and body of the answer.
-func uploadBody(t *testing.T, client *http.Client, sim *ghsim.Server, token string, releaseID int64, name string) (int, []byte) {
+func uploadBody(t testing.TB, client *http.Client, sim *ghsim.Server, token string, releaseID int64, name string) (int, []byte) {
 	t.Helper()
 	url := sim.URL() + "/api/uploads/repos/riptides/driver/releases/" + strconv.FormatInt(releaseID, 10) + "/assets?name=" + name
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(name)))

@@ -185,7 +185,7 @@ func (s *Server) writeContents(w http.ResponseWriter, r *http.Request, remove bo
 		}
 		next := commit{tree: root, parents: []string{head}, author: author, committer: committer, message: *req.Message}
 		sha := s.repo.put(next)
-		s.repo.refs[refName] = sha
+		s.repo.setRef(refName, sha)
 		out := contentWriteJSON{Commit: s.commitJSON(sha, next)}
 		status := http.StatusOK
 		if !remove {

@@ -193,20 +193,24 @@ func (s *Server) PauseWebhooks(paused bool) {
 // takeFault consumes one call of the first fault matching route.
 func (s *Server) takeFault(route string) *Fault {
 	s.faults.mu.Lock()
-	defer s.faults.mu.Unlock()
+	var hit *Fault
 	for i, f := range s.faults.faults {
 		if f.Route != "" && f.Route != route {
 			continue
 		}
-		hit := *f
+		taken := *f
+		hit = &taken
 		f.Count--
 		if f.Count == 0 {
 			s.faults.faults = append(s.faults.faults[:i], s.faults.faults[i+1:]...)
 		}
-		s.stats.add(&s.stats.faults)
-		return &hit
+		break
 	}
-	return nil
+	s.faults.mu.Unlock()
+	if hit != nil {
+		s.stats.add(&s.stats.faults)
+	}
+	return hit
 }
 
 func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, f *Fault) {

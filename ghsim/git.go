@@ -149,6 +149,18 @@ func (repo *repository) tree(sha string) (tree, bool) {
 	return t, ok
 }
 
+// setRef points ref name at commit sha, or deletes it when sha is empty;
+// callers hold mu for writing. Every ref change goes through here, so that
+// what follows one (a push webhook, checks on a pull request's head) is
+// added in one place.
+func (repo *repository) setRef(name, sha string) {
+	if sha == "" {
+		delete(repo.refs, name)
+		return
+	}
+	repo.refs[name] = sha
+}
+
 // resolve turns a branch name, a full or short ref, or a commit sha into
 // the commit it names, as GitHub's ref query parameters do.
 func (repo *repository) resolve(ref string) (string, bool) {
@@ -283,6 +295,6 @@ func (repo *repository) seed(branch string, files map[string][]byte, who signatu
 	if err != nil {
 		return err
 	}
-	repo.refs["refs/heads/"+branch] = repo.put(commit{tree: root, author: who, committer: who, message: "Initial commit"})
+	repo.setRef("refs/heads/"+branch, repo.put(commit{tree: root, author: who, committer: who, message: "Initial commit"}))
 	return nil
 }

@@ -28,7 +28,7 @@ const waitFor = 20 * time.Second
 const testBuildDuration = 60 * time.Millisecond
 
 // startSim runs a simulator on a real listener for the test's lifetime.
-func startSim(t *testing.T, cfg ghsim.Config) *ghsim.Server {
+func startSim(t testing.TB, cfg ghsim.Config) *ghsim.Server {
 	t.Helper()
 	if cfg.BuildDuration == 0 {
 		cfg.BuildDuration = testBuildDuration
@@ -56,7 +56,7 @@ func apiURL(sim *ghsim.Server) string { return sim.URL() + "/api/v3" }
 
 // appClient is a go-github client authenticated as the app, the way
 // go-githubapp builds one.
-func appClient(t *testing.T, sim *ghsim.Server) *github.Client {
+func appClient(t testing.TB, sim *ghsim.Server) *github.Client {
 	t.Helper()
 	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, sim.AppID(), sim.PrivateKeyPEM())
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func appClient(t *testing.T, sim *ghsim.Server) *github.Client {
 }
 
 // installationClient is a go-github client authenticated as the installation.
-func installationClient(t *testing.T, sim *ghsim.Server) *github.Client {
+func installationClient(t testing.TB, sim *ghsim.Server) *github.Client {
 	t.Helper()
 	tr, err := ghinstallation.New(http.DefaultTransport, sim.AppID(), sim.InstallationID(), sim.PrivateKeyPEM())
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func installationClient(t *testing.T, sim *ghsim.Server) *github.Client {
 	return c
 }
 
-func installationToken(t *testing.T, sim *ghsim.Server) string {
+func installationToken(t testing.TB, sim *ghsim.Server) string {
 	t.Helper()
 	tok, _, err := appClient(t, sim).Apps.CreateInstallationToken(context.Background(), sim.InstallationID(), nil)
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func installationToken(t *testing.T, sim *ghsim.Server) string {
 }
 
 // call makes a raw request with the given Authorization header value.
-func call(t *testing.T, method, url, auth string, body any) (*http.Response, []byte) {
+func call(t testing.TB, method, url, auth string, body any) (*http.Response, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

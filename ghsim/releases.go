@@ -97,7 +97,7 @@ func (s *Server) tag(rel *release) {
 		return
 	}
 	if sha, ok := s.repo.resolve(rel.target); ok {
-		s.repo.refs[name] = sha
+		s.repo.setRef(name, sha)
 	}
 }
 

@@ -161,6 +161,60 @@ func (s *Server) getRepo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, s.urls().fullRepo(s.started))
 }
 
+// repoCommitJSON is a commit as the Commits API shows it (the Git
+// database's commit inside, GitHub's accounts beside it; no diff stats).
+type repoCommitJSON struct {
+	URL         string          `json:"url"`
+	SHA         string          `json:"sha"`
+	NodeID      string          `json:"node_id"`
+	HTMLURL     string          `json:"html_url"`
+	CommentsURL string          `json:"comments_url"`
+	Commit      repoCommitInner `json:"commit"`
+	Author      *userJSON       `json:"author"`
+	Committer   *userJSON       `json:"committer"`
+	Parents     []gitParentJSON `json:"parents"`
+}
+
+type repoCommitInner struct {
+	URL          string           `json:"url"`
+	Author       gitSignatureJSON `json:"author"`
+	Committer    gitSignatureJSON `json:"committer"`
+	Message      string           `json:"message"`
+	Tree         gitShaURLJSON    `json:"tree"`
+	CommentCount int              `json:"comment_count"`
+	Verification verificationJSON `json:"verification"`
+}
+
+// getRepoCommit is GET /repos/{owner}/{repo}/commits/{ref}: the commit a
+// sha, branch or tag names.
+func (s *Server) getRepoCommit(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("ref")
+	respond(w, r, s.repo.mu.RLocker(), func() (int, any) {
+		sha, ok := s.repo.resolve(ref)
+		if !ok {
+			return http.StatusUnprocessableEntity, "No commit found for SHA: " + ref
+		}
+		c, _ := s.repo.commit(sha)
+		g := s.commitJSON(sha, c)
+		out := repoCommitJSON{
+			URL:         s.urls().repoAPI() + "/commits/" + sha,
+			SHA:         sha,
+			NodeID:      g.NodeID,
+			HTMLURL:     g.HTMLURL,
+			CommentsURL: s.urls().repoAPI() + "/commits/" + sha + "/comments",
+			Commit: repoCommitInner{
+				URL: g.URL, Author: g.Author, Committer: g.Committer, Message: g.Message, Tree: g.Tree, Verification: g.Verification,
+			},
+			Parents: g.Parents,
+		}
+		if c.author.email == s.botEmail() {
+			bot := s.bot()
+			out.Author, out.Committer = &bot, &bot
+		}
+		return http.StatusOK, out
+	})
+}
+
 // getRef is GET /repos/{owner}/{repo}/git/ref/{ref}, ref as heads/main.
 func (s *Server) getRef(w http.ResponseWriter, r *http.Request) {
 	name := "refs/" + r.PathValue("ref")
@@ -235,7 +289,7 @@ func (s *Server) createRef(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.repo.refs[name]; ok {
 			return http.StatusUnprocessableEntity, "Reference already exists"
 		}
-		s.repo.refs[name] = sha
+		s.repo.setRef(name, sha)
 		body := s.refJSON(name, sha)
 		w.Header().Set("Location", body.URL)
 		return http.StatusCreated, body
@@ -269,7 +323,7 @@ func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
 		if !req.Force && !s.repo.isAncestor(old, sha) {
 			return http.StatusUnprocessableEntity, "Update is not a fast forward"
 		}
-		s.repo.refs[name] = sha
+		s.repo.setRef(name, sha)
 		return http.StatusOK, s.refJSON(name, sha)
 	})
 }
@@ -281,7 +335,7 @@ func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.repo.refs[name]; !ok {
 			return http.StatusUnprocessableEntity, "Reference does not exist"
 		}
-		delete(s.repo.refs, name)
+		s.repo.setRef(name, "")
 		return http.StatusNoContent, nil
 	})
 }
@@ -418,6 +472,12 @@ func (s *Server) createTree(w http.ResponseWriter, r *http.Request) {
 			return
 		case e.Type != kindBlob && e.Type != kindTree && e.Type != kindCommit:
 			invalidRequest(w, r, "For 'items/type', \""+e.Type+"\" is not one of blob, tree, commit.")
+			return
+		case (treeEntry{mode: e.Mode}).kind() != e.Type:
+			writeError(w, r, http.StatusUnprocessableEntity, "tree.type "+e.Type+" does not match tree.mode "+e.Mode)
+			return
+		case e.Content != nil && e.Type != kindBlob:
+			writeError(w, r, http.StatusUnprocessableEntity, "tree.content can only be given for a blob")
 			return
 		case strings.HasPrefix(e.Path, "/"):
 			writeError(w, r, http.StatusUnprocessableEntity, "tree.path cannot start with a slash")

@@ -297,3 +297,59 @@ func TestRunsRecordTheCommitTheyRanOn(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, run.GetHeadSHA(), tag.GetObject().GetSHA())
 }
+
+func TestCommitsAPIResolvesRefs(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, ghsim.Config{Releases: []string{"v0.1.2"}})
+	gh := installationClient(t, sim)
+	ctx := context.Background()
+	head := mainSHA(t, gh)
+	for _, ref := range []string{"main", "v0.1.2", head} {
+		c, _, err := gh.Repositories.GetCommit(ctx, "riptides", "driver", ref, nil)
+		require.NoError(t, err, ref)
+		require.Equal(t, head, c.GetSHA(), ref)
+		require.Equal(t, "Initial commit", c.GetCommit().GetMessage())
+	}
+	_, _, err := gh.Repositories.GetCommit(ctx, "riptides", "driver", "nope", nil)
+	require.Equal(t, "No commit found for SHA: nope", apiError(t, err, http.StatusUnprocessableEntity).Message)
+}
+
+func TestCreateTreeRefusesBadEntries(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, ghsim.Config{})
+	token := "Bearer " + installationToken(t, sim)
+	url := apiURL(sim) + "/repos/riptides/driver/git/trees"
+	entry := func(kv ...any) map[string]any {
+		e := map[string]any{"path": "a.txt", "mode": "100644", "type": "blob", "content": "hi"}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(e, kv[i].(string))
+			} else {
+				e[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return map[string]any{"tree": []any{e}}
+	}
+	for name, tc := range map[string]struct {
+		body    any
+		message string
+	}{
+		"bad mode":           {entry("mode", "100600"), "Invalid request.\n\nFor 'items/mode', \"100600\" is not one of 100644, 100755, 040000, 160000, 120000."},
+		"type against mode":  {entry("type", "tree"), "tree.type tree does not match tree.mode 100644"},
+		"content for a tree": {entry("mode", "040000", "type", "tree"), "tree.content can only be given for a blob"},
+		"leading slash":      {entry("path", "/a.txt"), "tree.path cannot start with a slash"},
+		"neither":            {entry("content", nil), "Must supply either tree.sha or tree.content"},
+		"both":               {entry("sha", "ce013625030ba8dba906f756967f9e9ca394464a"), "tree.sha and tree.content cannot both be set"},
+		"unknown sha":        {entry("content", nil, "sha", "0123456789012345678901234567890123456789"), "tree.sha 0123456789012345678901234567890123456789 is not a valid blob"},
+		"dot dot":            {entry("path", "a/../b"), "tree.path contains a malformed path component"},
+		"bad base":           {map[string]any{"base_tree": "0123456789012345678901234567890123456789", "tree": []any{}}, "base_tree is not a valid tree oid"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, body := call(t, http.MethodPost, url, token, tc.body)
+			require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, string(body))
+			var e struct{ Message string }
+			require.NoError(t, json.Unmarshal(body, &e))
+			require.Equal(t, tc.message, e.Message)
+		})
+	}
+}

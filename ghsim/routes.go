@@ -32,6 +32,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET "+api+"/rate_limit", authAny, s.getRateLimit)
 
 	s.handle("GET "+repo, authInstallation, s.getRepo)
+	s.handle("GET "+repo+"/commits/{ref...}", authInstallation, s.getRepoCommit)
 	s.handle("GET "+repo+"/git/ref/{ref...}", authInstallation, s.getRef)
 	s.handle("GET "+repo+"/git/matching-refs/{ref...}", authInstallation, s.matchingRefs)
 	s.handle("POST "+repo+"/git/refs", authInstallation, s.createRef)

@@ -12,13 +12,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // A runner command is a real build for each dispatched run. It runs under
 // /bin/sh -c in ghsim's working directory, with ghsim's environment plus
 // each workflow input as an upper-case variable (KERNEL_VERSION,
 // ARCHITECTURE, DISTRIBUTION, DISTRO_VERSION, DRIVER_VERSION, BUILD_ID, and
-// any other input) and OUT_DIR, an empty directory of its own. Every
+// any other input), PACKAGE_NAME (the package's file name under the
+// default naming, as images/scripts/build.sh takes it; absent when the
+// inputs name no package) and OUT_DIR, an empty directory of its own. Every
 // regular file it leaves in OUT_DIR is uploaded to the release of
 // DRIVER_VERSION once it exits 0; a non-zero exit fails the run. A line it
 // prints (stdout or stderr) of the form
@@ -34,6 +38,7 @@ const (
 	stepUpload   = "Upload"
 	stepComplete = "Complete job"
 	groupMarker  = "::group::"
+	tailLines    = 20
 )
 
 // runCommand runs the runner command for r and completes r from its exit
@@ -88,6 +93,9 @@ func (s *Server) execute(ctx context.Context, r *run, out string) error {
 	for name, v := range r.inputs {
 		cmd.Env = append(cmd.Env, strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+"="+v)
 	}
+	if _, _, pkg, err := artifactName(kernel.DefaultCatalog(), kernel.DefaultNaming(), r.inputs); err == nil {
+		cmd.Env = append(cmd.Env, "PACKAGE_NAME="+pkg)
+	}
 	// The command's children go with it when the run is cancelled.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -98,12 +106,16 @@ func (s *Server) execute(ctx context.Context, r *run, out string) error {
 		return fmt.Errorf("start runner command: %w", err)
 	}
 	done := make(chan struct{})
+	var tail []string // the last lines, to say why a build failed
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			if tail = append(tail, line); len(tail) > tailLines {
+				tail = tail[1:]
+			}
 			s.log.Debug().Int64("run_id", r.id).Str("line", line).Msg("runner output")
 			if name, ok := strings.CutPrefix(strings.TrimSpace(line), groupMarker); ok && strings.TrimSpace(name) != "" {
 				s.startStep(r, strings.TrimSpace(name))
@@ -119,6 +131,7 @@ func (s *Server) execute(ctx context.Context, r *run, out string) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.As(err, &exit):
+		s.log.Warn().Int64("run_id", r.id).Int("exit_code", exit.ExitCode()).Str("output_tail", strings.Join(tail, "\n")).Msg("runner command failed")
 		return fmt.Errorf("runner command exited with %d", exit.ExitCode())
 	case err != nil:
 		return fmt.Errorf("runner command: %w", err)

@@ -43,7 +43,7 @@ func TestRunnerCommandBuildsAndUploads(t *testing.T) {
 echo "::group::Install kernel headers"
 echo "headers for $KERNEL_VERSION"
 echo "::group::Build driver"
-name="riptides-driver-$DISTRIBUTION-${KERNEL_VERSION}_${DRIVER_VERSION}_amd64.deb"
+name=$PACKAGE_NAME
 printf 'package for %s %s %s %s\n' "$ARCHITECTURE" "$DISTRO_VERSION" "$BUILD_ID" "$KERNEL_VERSION" > "$OUT_DIR/$name"
 (cd "$OUT_DIR" && sha256sum "$name" > "$name.sha256")
 mkdir "$OUT_DIR/not-uploaded"

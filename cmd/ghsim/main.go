@@ -1,7 +1,9 @@
 // Command ghsim serves a simulated GitHub for the build-service and the
-// driver-loader: app authentication, releases, driver-build runs and signed
-// webhooks. With -write-config it writes a build-service config.yml that
-// points at it, holding the simulator's fresh app key and webhook secret.
+// driver-loader: app authentication, a git repository, releases,
+// driver-build runs (simulated, or a real -runner-command) and signed
+// webhooks, with faults at random for chaos tests. With -write-config it
+// writes a build-service config.yml that points at it, holding the
+// simulator's fresh app key and webhook secret.
 package main
 
 import (

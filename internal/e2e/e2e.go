@@ -33,6 +33,10 @@ type Options struct {
 	Artifact ghsim.ArtifactFunc
 	// Faults are injected into ghsim before the service starts.
 	Faults []ghsim.Fault
+	// Chaos switches on ghsim's random faults.
+	Chaos ghsim.Chaos
+	// RunnerCommand replaces the simulated builds with a real command.
+	RunnerCommand string
 	// Configure adjusts the service's config after the defaults for tests.
 	Configure func(*app.Config)
 }
@@ -76,7 +80,7 @@ func Start(t testing.TB, o Options) *Env {
 	sim, err := ghsim.New(ghsim.Config{
 		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: app.DevReleases,
 		BuildDuration: o.BuildDuration, FailKernels: o.FailKernels, RejectRunDetails: o.RejectRunDetails,
-		Artifact: o.Artifact,
+		Artifact: o.Artifact, Chaos: o.Chaos, RunnerCommand: o.RunnerCommand,
 	})
 	require.NoError(t, err)
 	for _, f := range o.Faults {
