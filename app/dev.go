@@ -14,9 +14,6 @@ import (
 	"github.com/riptides/driverbuild/ghsim"
 )
 
-// DevReleases are the driver releases the dev simulator starts with.
-var DevReleases = []string{"v0.1.0", "v0.1.2"}
-
 // SimConfig points a configuration at a simulator.
 func SimConfig(cfg Config, sim *ghsim.Server) Config {
 	cfg.GitHub.WebURL = sim.URL() + "/"
@@ -49,7 +46,7 @@ func RunDev(ctx context.Context, listen string, buildDuration time.Duration, out
 	catalog, _ := cfg.Catalog()
 	sim, err := ghsim.New(ghsim.Config{
 		Owner: cfg.Repository.Owner, Repo: cfg.Repository.Name,
-		WebhookURL: serviceURL + "/api/github/hook", Releases: DevReleases, BuildDuration: buildDuration,
+		WebhookURL: serviceURL + "/api/github/hook", Releases: ghsim.DefaultReleases, BuildDuration: buildDuration,
 		Artifact: ghsim.PackageArtifact(catalog, cfg.Packages), Logger: &simLog,
 	})
 	if err != nil {

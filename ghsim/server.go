@@ -46,6 +46,10 @@ const defaultBranch = "main"
 // name, its bytes and its label. A non-nil error fails the run's Package step.
 type ArtifactFunc func(inputs map[string]string) (name string, data []byte, label string, err error)
 
+// DefaultReleases are the driver releases a simulator starts with unless
+// told otherwise: standalone ghsim and -dev alike.
+var DefaultReleases = []string{"v0.1.0", "v0.1.2"}
+
 // Config configures a Server. The zero value is usable: every field has a default.
 type Config struct {
 	// BaseURL is the simulator's root URL as clients reach it, such as

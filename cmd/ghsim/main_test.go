@@ -21,7 +21,7 @@ func TestParseFlags(t *testing.T) {
 	require.Equal(t, "riptides", cfg.Owner)
 	require.Equal(t, "driver", cfg.Repo)
 	require.Equal(t, 20*time.Second, cfg.BuildDuration)
-	require.Empty(t, cfg.Releases)
+	require.Equal(t, ghsim.DefaultReleases, cfg.Releases, "the releases -dev starts with, so the README's three commands work as written")
 	require.Nil(t, cfg.FailKernels)
 	require.False(t, cfg.RejectRunDetails)
 	require.Empty(t, opts.writeConfig)

@@ -78,7 +78,7 @@ func Start(t testing.TB, o Options) *Env {
 		o.Artifact = ghsim.PackageArtifact(catalog, cfg.Packages)
 	}
 	sim, err := ghsim.New(ghsim.Config{
-		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: app.DevReleases,
+		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: ghsim.DefaultReleases,
 		BuildDuration: o.BuildDuration, FailKernels: o.FailKernels, RejectRunDetails: o.RejectRunDetails,
 		Artifact: o.Artifact, Chaos: o.Chaos, RunnerCommand: o.RunnerCommand,
 	})
