@@ -347,11 +347,15 @@ func TestInvalidRequestsDispatchNothing(t *testing.T) {
 	reqs, err := env.Store.RequestsRecent(t.Context(), 100)
 	require.NoError(t, err)
 	require.Len(t, reqs, 16, "every request is in the audit log")
+	fields := map[string]int{}
 	for _, r := range reqs {
 		require.Equal(t, "invalid", r.Outcome, "%+v", r)
 		require.Empty(t, r.BuildID)
 		require.NotEmpty(t, r.Error)
+		fields[r.Field]++
 	}
+	require.Equal(t, map[string]int{"kernel_version": 6, "driver_version": 1, "evil": 1, "architecture": 1,
+		"distribution": 1, "distro_version": 1, "": 5}, fields, "the audit log names the field each got wrong")
 	require.Zero(t, env.Sim.Stats().Dispatches)
 }
 

@@ -113,7 +113,7 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
 		a.Metrics.requests.WithLabelValues(outcome).Inc()
 		if e, ok := body.(buildapi.Error); ok {
-			audit.Error = e.Error
+			audit.Error, audit.Field = e.Error, e.Field
 		}
 		if err := a.Store.RequestRecord(context.WithoutCancel(ctx), audit); err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Msg("record build request")
