@@ -70,7 +70,7 @@ type Request struct {
 	Distribution  string
 	DistroVersion string
 	DriverVersion string
-	Outcome       string // "cached", "dispatched", "deduplicated", "cooldown", "invalid", "mismatch", "error"
+	Outcome       string // "cached", "dispatched", "deduplicated", "cooldown", "invalid", "mismatch", "unavailable", "error"
 	HTTPStatus    int
 	BuildID       string // empty when no build is involved
 	Error         string // the message the client was given, if any
