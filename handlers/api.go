@@ -37,10 +37,12 @@ type APIStore interface {
 	Ping(ctx context.Context) error
 }
 
-// API serves POST /build, GET /status/{id}, GET /healthz and GET /readyz.
+// API serves POST /build, GET /status/{id}, GET /healthz and GET /readyz,
+// and with Audit set the audit API under /api/.
 type API struct {
 	Builder Builder
 	Store   APIStore
+	Audit   AuditStore
 	// Tokens, when not empty, are the bearer tokens POST /build and
 	// GET /status accept.
 	Tokens  []string
@@ -57,6 +59,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
+	if a.Audit != nil {
+		a.registerAudit(mux)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
