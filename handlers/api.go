@@ -167,12 +167,19 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	if b, ok := buildOf(w, r, a.Store.BuildByID); ok {
+		writeJSON(w, http.StatusOK, statusOf(b))
+	}
+}
+
+// buildOf loads the build of the request's {id}, or answers why not.
+func buildOf(w http.ResponseWriter, r *http.Request, byID func(context.Context, string) (store.Build, error)) (store.Build, bool) {
 	id := r.PathValue("id")
 	if !buildIDRe.MatchString(id) {
 		writeError(w, http.StatusNotFound, "", "no build %q: a build id is a UUID as POST /build returned it", clip(id))
-		return
+		return store.Build{}, false
 	}
-	b, err := a.Store.BuildByID(r.Context(), id)
+	b, err := byID(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", "no build %s", id)
@@ -180,8 +187,9 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("load build")
 		writeError(w, http.StatusInternalServerError, "", "internal error; retry later")
 	default:
-		writeJSON(w, http.StatusOK, statusOf(b))
+		return b, true
 	}
+	return store.Build{}, false
 }
 
 var buildIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

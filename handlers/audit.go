@@ -60,20 +60,11 @@ func (a *API) auditBuilds(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) auditEvents(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !buildIDRe.MatchString(id) {
-		writeError(w, http.StatusNotFound, "", "no build %q: a build id is a UUID as POST /build returned it", clip(id))
+	b, ok := buildOf(w, r, a.Audit.BuildByID)
+	if !ok {
 		return
 	}
-	b, err := a.Audit.BuildByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "", "no build %s", id)
-		return
-	}
-	var es []store.Event
-	if err == nil {
-		es, err = a.Audit.BuildEvents(r.Context(), id)
-	}
+	es, err := a.Audit.BuildEvents(r.Context(), b.ID)
 	if listFailed(w, r, err) {
 		return
 	}

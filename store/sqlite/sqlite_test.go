@@ -58,25 +58,21 @@ func TestAuditViews(t *testing.T) {
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
 	defer db.Close()
-	var since []float64
-	rows, err := db.QueryContext(ctx, `SELECT seconds_since_created FROM audit_build_timeline WHERE build_id = 'b1' ORDER BY event_id`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var s float64
-		require.NoError(t, rows.Scan(&s))
-		since = append(since, s)
+	floats := func(query string) []float64 {
+		rows, err := db.QueryContext(ctx, query)
+		require.NoError(t, err)
+		defer rows.Close()
+		var out []float64
+		for rows.Next() {
+			var f float64
+			require.NoError(t, rows.Scan(&f))
+			out = append(out, f)
+		}
+		require.NoError(t, rows.Err())
+		return out
 	}
-	require.NoError(t, rows.Err())
-	require.InDeltaSlice(t, []float64{0, 90.5}, since, 0.001)
-
-	var toDriver []float64
-	rows, err = db.QueryContext(ctx, `SELECT time_to_driver_seconds FROM audit_requests ORDER BY id`)
-	require.NoError(t, err)
-	for rows.Next() {
-		var s float64
-		require.NoError(t, rows.Scan(&s))
-		toDriver = append(toDriver, s)
-	}
-	require.NoError(t, rows.Err())
+	require.InDeltaSlice(t, []float64{0, 90.5},
+		floats(`SELECT seconds_since_created FROM audit_build_timeline WHERE build_id = 'b1' ORDER BY event_id`), 0.001)
+	toDriver := floats(`SELECT time_to_driver_seconds FROM audit_requests ORDER BY id`)
 	require.InDeltaSlice(t, []float64{91.5, 0}, toDriver, 0.001)
 }
