@@ -27,10 +27,9 @@ func TestAuditDocsQueries(t *testing.T) {
 	require.NoError(t, err)
 	blocks := sqlBlock.FindAllSubmatch(doc, -1)
 	require.GreaterOrEqual(t, len(blocks), 4, "docs/audit.md has its example queries")
+	url, schema := storetest.PostgresSchema(t)
 	psql, err := exec.LookPath("psql")
 	require.NoError(t, err, "psql runs the documented queries")
-
-	url, schema := storetest.PostgresSchema(t)
 	s, err := postgres.Open(t.Context(), url, postgres.WithSchema(schema))
 	require.NoError(t, err)
 	defer s.Close()
