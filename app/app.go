@@ -155,7 +155,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	}
 
 	api := http.NewServeMux()
-	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(api)
+	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(api)
 	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
 	webhooks := &handlers.WebhookEndpoint{Secret: cfg.GitHub.App.WebhookSecret, Base: base, Deliveries: a.store, Metrics: metrics}
 	mux := http.NewServeMux()

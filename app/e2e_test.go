@@ -347,11 +347,15 @@ func TestInvalidRequestsDispatchNothing(t *testing.T) {
 	reqs, err := env.Store.RequestsRecent(t.Context(), 100)
 	require.NoError(t, err)
 	require.Len(t, reqs, 16, "every request is in the audit log")
+	fields := map[string]int{}
 	for _, r := range reqs {
 		require.Equal(t, "invalid", r.Outcome, "%+v", r)
 		require.Empty(t, r.BuildID)
 		require.NotEmpty(t, r.Error)
+		fields[r.Field]++
 	}
+	require.Equal(t, map[string]int{"kernel_version": 6, "driver_version": 1, "evil": 1, "architecture": 1,
+		"distribution": 1, "distro_version": 1, "": 5}, fields, "the audit log names the field each got wrong")
 	require.Zero(t, env.Sim.Stats().Dispatches)
 }
 
@@ -371,4 +375,56 @@ func TestStatusAndHealth(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, code, resp.StatusCode, path)
 	}
+}
+
+// TestAuditTrailServed follows a build through the audit API the service
+// serves, behind the API's tokens.
+func TestAuditTrailServed(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) {
+		c.API.Tokens, c.API.AllowAnonymous = []string{"loader-token"}, false
+	}})
+	get := func(path string, out any) int {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, env.ServiceURL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer loader-token")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+		return resp.StatusCode
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, env.ServiceURL+"/build", strings.NewReader(request("6.8.0-1060-gcp")))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer loader-token")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var accepted status
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&accepted))
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, accepted.Error)
+
+	require.Eventually(t, func() bool {
+		var page buildapi.Builds
+		return get("/api/builds?kernel=6.8.0-1060-gcp&status=done", &page) == http.StatusOK &&
+			len(page.Builds) == 1 && page.Builds[0].BuildID == accepted.BuildID
+	}, 30*time.Second, 50*time.Millisecond)
+	var tl buildapi.Events
+	require.Equal(t, http.StatusOK, get("/api/builds/"+accepted.BuildID+"/events", &tl))
+	require.Equal(t, "queued", tl.Events[0].To)
+	require.Equal(t, "done", tl.Events[len(tl.Events)-1].To)
+	require.NotEmpty(t, tl.Events[len(tl.Events)-1].RunURL)
+	var reqs buildapi.Requests
+	require.Equal(t, http.StatusOK, get("/api/requests?outcome=dispatched", &reqs))
+	require.Len(t, reqs.Requests, 1)
+	require.Equal(t, accepted.BuildID, reqs.Requests[0].BuildID)
+	var deliveries buildapi.Deliveries
+	require.Equal(t, http.StatusOK, get("/api/deliveries?event=workflow_run", &deliveries))
+	require.NotEmpty(t, deliveries.Deliveries, "the run's webhooks were applied")
+
+	anonymous, err := http.Get(env.ServiceURL + "/api/builds")
+	require.NoError(t, err)
+	anonymous.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, anonymous.StatusCode)
 }

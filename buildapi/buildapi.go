@@ -63,3 +63,66 @@ type Mismatch struct {
 	Package  string `json:"package"`
 	BuiltFor string `json:"built_for"`
 }
+
+// Builds is GET /api/builds: a page of builds, newest first. NextCursor,
+// absent on the last page, asks for the next one (?cursor=).
+type Builds struct {
+	Builds     []Build `json:"builds"`
+	NextCursor string  `json:"next_cursor,omitempty"`
+}
+
+// Events is GET /api/builds/{id}/events: the build's timeline, oldest
+// first.
+type Events struct {
+	Events []Event `json:"events"`
+}
+
+// Event is one status change of a build: From is "" for its creation;
+// Source says who moved it (api, webhook, poller, sweeper).
+type Event struct {
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+	Source string    `json:"source"`
+	Detail string    `json:"detail"`
+	RunURL string    `json:"run_url"`
+	At     time.Time `json:"at"`
+}
+
+// Requests is GET /api/requests: a page of POST /build requests, newest
+// first.
+type Requests struct {
+	Requests   []Request `json:"requests"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// Request is one POST /build as received, and how it was answered.
+type Request struct {
+	ReceivedAt    time.Time `json:"received_at"`
+	Client        string    `json:"client"`
+	KernelVersion string    `json:"kernel_version"`
+	Architecture  string    `json:"architecture"`
+	Distribution  string    `json:"distribution"`
+	DistroVersion string    `json:"distro_version"`
+	DriverVersion string    `json:"driver_version"`
+	Outcome       string    `json:"outcome"`
+	HTTPStatus    int       `json:"http_status"`
+	BuildID       string    `json:"build_id"`
+	Field         string    `json:"field"`
+	Error         string    `json:"error"`
+}
+
+// Deliveries is GET /api/deliveries: a page of the webhook deliveries the
+// service applied, newest first.
+type Deliveries struct {
+	Deliveries []Delivery `json:"deliveries"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// Delivery is one webhook delivery, applied when it was received.
+type Delivery struct {
+	DeliveryID string    `json:"delivery_id"`
+	Event      string    `json:"event"`
+	Action     string    `json:"action"`
+	ReceivedAt time.Time `json:"received_at"`
+}

@@ -37,10 +37,12 @@ type APIStore interface {
 	Ping(ctx context.Context) error
 }
 
-// API serves POST /build, GET /status/{id}, GET /healthz and GET /readyz.
+// API serves POST /build, GET /status/{id}, GET /healthz and GET /readyz,
+// and with Audit set the audit API under /api/.
 type API struct {
 	Builder Builder
 	Store   APIStore
+	Audit   AuditStore
 	// Tokens, when not empty, are the bearer tokens POST /build and
 	// GET /status accept.
 	Tokens  []string
@@ -57,6 +59,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
+	if a.Audit != nil {
+		a.registerAudit(mux)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -113,7 +118,7 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
 		a.Metrics.requests.WithLabelValues(outcome).Inc()
 		if e, ok := body.(buildapi.Error); ok {
-			audit.Error = e.Error
+			audit.Error, audit.Field = e.Error, e.Field
 		}
 		if err := a.Store.RequestRecord(context.WithoutCancel(ctx), audit); err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Msg("record build request")
@@ -162,12 +167,19 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	if b, ok := buildOf(w, r, a.Store.BuildByID); ok {
+		writeJSON(w, http.StatusOK, statusOf(b))
+	}
+}
+
+// buildOf loads the build of the request's {id}, or answers why not.
+func buildOf(w http.ResponseWriter, r *http.Request, byID func(context.Context, string) (store.Build, error)) (store.Build, bool) {
 	id := r.PathValue("id")
 	if !buildIDRe.MatchString(id) {
 		writeError(w, http.StatusNotFound, "", "no build %q: a build id is a UUID as POST /build returned it", clip(id))
-		return
+		return store.Build{}, false
 	}
-	b, err := a.Store.BuildByID(r.Context(), id)
+	b, err := byID(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", "no build %s", id)
@@ -175,8 +187,9 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("load build")
 		writeError(w, http.StatusInternalServerError, "", "internal error; retry later")
 	default:
-		writeJSON(w, http.StatusOK, statusOf(b))
+		return b, true
 	}
+	return store.Build{}, false
 }
 
 var buildIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

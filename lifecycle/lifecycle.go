@@ -57,6 +57,9 @@ const (
 	ReasonPackageMissing Reason = "package_missing"
 )
 
+// Reasons lists every reason a build may end in StatusError for.
+var Reasons = []Reason{ReasonDispatchFailed, ReasonBuildFailed, ReasonCancelled, ReasonTimedOut, ReasonPackageMissing}
+
 // Source says who moved a build: the audit trail's "who".
 type Source string
 

@@ -102,3 +102,27 @@ func openPostgresSchema(t *testing.T, schema string) *sql.DB {
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
 	return db
 }
+
+// TestViewsHaveTheSameColumns: docs/audit.md documents one set of columns
+// for the audit views of both dialects.
+func TestViewsHaveTheSameColumns(t *testing.T) {
+	t.Parallel()
+	columns := func(t *testing.T, open func(t *testing.T) (*sql.DB, Dialect), view string) []string {
+		db, d := open(t)
+		require.NoError(t, Up(t.Context(), db, d))
+		rows, err := db.QueryContext(t.Context(), "SELECT * FROM "+view+" LIMIT 0")
+		require.NoError(t, err)
+		defer rows.Close()
+		cols, err := rows.Columns()
+		require.NoError(t, err)
+		return cols
+	}
+	for _, view := range []string{"audit_build_timeline", "audit_requests"} {
+		t.Run(view, func(t *testing.T) {
+			t.Parallel()
+			pg := columns(t, openPostgres, view)
+			require.NotEmpty(t, pg)
+			require.Equal(t, pg, columns(t, openSQLite, view))
+		})
+	}
+}

@@ -23,6 +23,8 @@ var (
 	// ErrNoJobs is returned by Tx.InsertJob until NewJobs has created the River
 	// client that inserts jobs.
 	ErrNoJobs = errors.New("no jobs client: call NewJobs first")
+	// ErrBadCursor is returned for a cursor that no list returned.
+	ErrBadCursor = errors.New("not a cursor a list returned")
 )
 
 // Build is one requested build of one package.
@@ -68,10 +70,55 @@ type Request struct {
 	Distribution  string
 	DistroVersion string
 	DriverVersion string
-	Outcome       string // "cached", "dispatched", "deduplicated", "cooldown", "invalid", "mismatch", "error"
+	Outcome       string // "cached", "dispatched", "deduplicated", "cooldown", "invalid", "mismatch", "unavailable", "error"
 	HTTPStatus    int
 	BuildID       string // empty when no build is involved
 	Error         string // the message the client was given, if any
+	Field         string // the field an invalid request got wrong, if one
+	Client        string // the name of the client's token, "" if none
+}
+
+// Delivery is one webhook delivery the service applied.
+type Delivery struct {
+	ID, Event, Action string
+	ReceivedAt        time.Time
+}
+
+// Page is which page of a list, newest first: Limit rows (DefaultLimit
+// when 0, at most MaxLimit) after Cursor, the next cursor a list returned
+// ("" for the first page). Pages are stable while rows are added.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// BuildFilter selects builds; an empty field selects all. Since and Until
+// bound CreatedAt, Until excluded.
+type BuildFilter struct {
+	Status                                     lifecycle.Status
+	Reason                                     lifecycle.Reason
+	Distribution, KernelVersion, DriverVersion string
+	Since, Until                               time.Time
+	Page
+}
+
+// RequestFilter selects requests by ReceivedAt and the fields named.
+type RequestFilter struct {
+	Outcome, KernelVersion, Client string
+	Since, Until                   time.Time
+	Page
+}
+
+// DeliveryFilter selects deliveries by event and ReceivedAt.
+type DeliveryFilter struct {
+	Event string
+	Since time.Time
+	Page
 }
 
 // Release is what we know of one GitHub release.
@@ -130,6 +177,12 @@ type Queries interface {
 
 	RequestRecord(ctx context.Context, r Request) error
 	RequestsRecent(ctx context.Context, limit int) ([]Request, error)
+
+	// The audit lists return a page and the cursor of the next one, "" on
+	// the last page; a cursor they did not return is ErrBadCursor.
+	BuildsList(ctx context.Context, f BuildFilter) ([]Build, string, error)
+	RequestsList(ctx context.Context, f RequestFilter) ([]Request, string, error)
+	DeliveriesList(ctx context.Context, f DeliveryFilter) ([]Delivery, string, error)
 
 	ReleaseUpsert(ctx context.Context, r Release) error
 	ReleaseByTag(ctx context.Context, tag string) (Release, error)

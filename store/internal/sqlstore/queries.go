@@ -170,23 +170,26 @@ func (q Queries) DeliverySeen(ctx context.Context, deliveryID string) (bool, err
 func (q Queries) RequestRecord(ctx context.Context, r store.Request) error {
 	return q.wrap(q.exec(ctx, `
 		INSERT INTO build_requests (received_at, kernel_version, architecture, distribution,
-			distro_version, driver_version, outcome, http_status, build_id, error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		r.ReceivedAt, r.KernelVersion, r.Architecture, r.Distribution,
-		r.DistroVersion, r.DriverVersion, r.Outcome, r.HTTPStatus, r.BuildID, r.Error), "record request")
+			distro_version, driver_version, outcome, http_status, build_id, error, field, client)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		r.ReceivedAt, r.KernelVersion, r.Architecture, r.Distribution, r.DistroVersion, r.DriverVersion,
+		r.Outcome, r.HTTPStatus, r.BuildID, r.Error, r.Field, r.Client), "record request")
 }
 
-func scanRequest(r Rows) (q store.Request, err error) {
-	err = r.Scan(timeCol{&q.ReceivedAt}, &q.KernelVersion, &q.Architecture, &q.Distribution, &q.DistroVersion,
-		&q.DriverVersion, &q.Outcome, &q.HTTPStatus, &q.BuildID, &q.Error)
+// requestColumns are the columns scanRequest reads, in its order.
+const requestColumns = `received_at, kernel_version, architecture, distribution, distro_version,
+	driver_version, outcome, http_status, build_id, error, field, client`
+
+// scanRequest reads requestColumns, then the columns after them into more.
+func scanRequest(r Rows, more ...any) (q store.Request, err error) {
+	err = r.Scan(append([]any{timeCol{&q.ReceivedAt}, &q.KernelVersion, &q.Architecture, &q.Distribution, &q.DistroVersion,
+		&q.DriverVersion, &q.Outcome, &q.HTTPStatus, &q.BuildID, &q.Error, &q.Field, &q.Client}, more...)...)
 	return q, err
 }
 
 func (q Queries) RequestsRecent(ctx context.Context, limit int) ([]store.Request, error) {
-	rs, err := all(ctx, q, scanRequest, `
-		SELECT received_at, kernel_version, architecture, distribution, distro_version,
-			driver_version, outcome, http_status, build_id, error
-		FROM build_requests ORDER BY received_at DESC, id DESC LIMIT $1`, limit)
+	rs, err := all(ctx, q, func(r Rows) (store.Request, error) { return scanRequest(r) }, `
+		SELECT `+requestColumns+` FROM build_requests ORDER BY received_at DESC, id DESC LIMIT $1`, limit)
 	return rs, q.wrap(err, "recent requests")
 }
 
