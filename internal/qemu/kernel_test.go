@@ -41,6 +41,11 @@ func TestKernel(t *testing.T) {
 	if os.Getenv(Flag) == "" {
 		t.Skipf("boots a real kernel under QEMU and builds the driver for real (root, apt, qemu-system-x86): run `make e2e-kernel`, or set %s=1", Flag)
 	}
+	require.Zero(t, os.Geteuid(), "run as root: the build installs kernel headers with apt-get")
+	for _, tool := range []string{"qemu-system-x86_64", "apt-get", "dpkg-deb", "/bin/busybox", "make", "gcc"} {
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "%s is missing: `make e2e-kernel-deps` installs what the test needs", tool)
+	}
 	ctx := t.Context()
 	root := repoRoot(t)
 	work := t.TempDir()
