@@ -32,8 +32,8 @@ const Flag = "DRIVERBUILD_E2E_KERNEL"
 
 // The whole loop on a real kernel: Debian 12's current kernel boots under
 // QEMU with the driver-loader as init's payload. The first boot finds no
-// package, asks the build-service, whose simulated GitHub runs the real
-// build script against the real headers; the loader downloads, verifies and
+// package, asks the build-service, whose ghsim runs the real build script
+// (-runner-command) against the real headers; the loader downloads, verifies and
 // loads the module. The second boot finds the package and builds nothing.
 // A third is given a module built for the cloud flavour of the same
 // release, which the loader's vermagic check refuses.
@@ -79,7 +79,7 @@ func TestKernel(t *testing.T) {
 	require.NoError(t, err)
 
 	builder := newNativeBuilder(t, root, work, art)
-	env := e2e.Start(t, e2e.Options{BuildDuration: time.Second, Artifact: builder.artifact})
+	env := e2e.Start(t, e2e.Options{RunnerCommand: shellQuote(builder.script)})
 	simPort := port(t, env.ReleaseURL)
 	config := func(driverVersion string, service bool) []byte {
 		c := fmt.Sprintf("driver_version: %s\nrelease_url: %s\nbuild_timeout: 10m\n", driverVersion, guestURL(t, env.ReleaseURL))
@@ -112,6 +112,10 @@ func TestKernel(t *testing.T) {
 	require.Len(t, builder.builds(t, "v0.1.2"), 1, "the real build script ran once")
 	require.True(t, cold.has("package: "+pkg), "the loader named the package as the build did")
 	require.True(t, cold.has("package missing; asking the build-service"), "the 404 led to POST /build")
+	require.Equal(t, []string{
+		"Set up job: success", "Install kernel headers: success", "Build driver: success",
+		"Package: success", "Upload: success", "Complete job: success",
+	}, jobSteps(t, env), "the run's steps are the build script's")
 
 	// 2. Warm: the package is in the release; nothing is built.
 	warm := boot("2-warm", config("v0.1.2", true))
@@ -148,10 +152,10 @@ func TestKernel(t *testing.T) {
 		cold.bootTime().Round(100*time.Millisecond), warm.bootTime().Round(100*time.Millisecond), refused.bootTime().Round(100*time.Millisecond))
 }
 
-// nativeBuilder is the runner of the test's builds: a shell script that
-// runs images/scripts/build-native.sh with the workflow's inputs in its
-// environment and OUT_DIR (ghsim's runner command's contract), keeping its
-// log with the artifacts and its time, in milliseconds, beside the log.
+// nativeBuilder is ghsim's runner command in this test: a shell script
+// that runs images/scripts/build-native.sh with the workflow's inputs in
+// its environment and OUT_DIR, keeping its log with the artifacts and its
+// time, in milliseconds, beside the log.
 type nativeBuilder struct {
 	script, logs string
 }
@@ -171,30 +175,8 @@ exit "$(cat "$log.rc")"
 	return &nativeBuilder{script: script, logs: logs}
 }
 
-// artifact is the ghsim.ArtifactFunc of the simulated runs: the package
-// the runner script built, and the label driver-build.yml gives it.
-func (b *nativeBuilder) artifact(inputs map[string]string) (string, []byte, string, error) {
-	out, err := os.MkdirTemp("", "driverbuild-native-")
-	if err != nil {
-		return "", nil, "", err
-	}
-	defer os.RemoveAll(out)
-	if err := b.build(inputs, out); err != nil {
-		return "", nil, "", err
-	}
-	sums, err := filepath.Glob(filepath.Join(out, "*.sha256"))
-	if err != nil || len(sums) != 1 {
-		return "", nil, "", fmt.Errorf("the build wrote %d .sha256 files", len(sums))
-	}
-	name := strings.TrimSuffix(filepath.Base(sums[0]), ".sha256")
-	data, err := os.ReadFile(filepath.Join(out, name))
-	if err != nil {
-		return "", nil, "", err
-	}
-	return name, data, inputs["distribution"] + " " + inputs["distro_version"], nil
-}
-
-// build runs the runner script with the workflow's inputs, writing to out.
+// build runs the runner script as ghsim does, for a build ghsim was not
+// asked for.
 func (b *nativeBuilder) build(inputs map[string]string, out string) error {
 	cmd := exec.Command(b.script)
 	cmd.Env = append(os.Environ(), "OUT_DIR="+out)
@@ -229,12 +211,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 // upload API, as driver-build.yml's gh release upload does.
 func upload(t *testing.T, env *e2e.Env, tag, name string, data []byte) {
 	t.Helper()
-	sim := env.Sim
-	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
-	gh, err := creator.NewInstallationClient(sim.InstallationID())
-	require.NoError(t, err)
-	gh.UploadURL, err = url.Parse(sim.URL() + "/api/uploads/")
-	require.NoError(t, err)
+	gh := simClient(t, env)
 	rel, _, err := gh.Repositories.GetReleaseByTag(t.Context(), env.Config.Repository.Owner, env.Config.Repository.Name, tag)
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -253,6 +230,37 @@ func upload(t *testing.T, env *e2e.Env, tag, name string, data []byte) {
 		f.Close()
 		require.NoError(t, err)
 	}
+}
+
+// simClient talks to ghsim as the app's installation.
+func simClient(t *testing.T, env *e2e.Env) *github.Client {
+	t.Helper()
+	sim := env.Sim
+	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
+	gh, err := creator.NewInstallationClient(sim.InstallationID())
+	require.NoError(t, err)
+	gh.UploadURL, err = url.Parse(sim.URL() + "/api/uploads/")
+	require.NoError(t, err)
+	return gh
+}
+
+// jobSteps are the steps of the one job of the one run of driver-build.yml,
+// with their conclusions.
+func jobSteps(t *testing.T, env *e2e.Env) []string {
+	t.Helper()
+	gh := simClient(t, env)
+	owner, repo := env.Config.Repository.Owner, env.Config.Repository.Name
+	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(t.Context(), owner, repo, "driver-build.yml", nil)
+	require.NoError(t, err)
+	require.Len(t, runs.WorkflowRuns, 1)
+	jobs, _, err := gh.Actions.ListWorkflowJobs(t.Context(), owner, repo, runs.WorkflowRuns[0].GetID(), nil)
+	require.NoError(t, err)
+	require.Len(t, jobs.Jobs, 1)
+	var out []string
+	for _, s := range jobs.Jobs[0].Steps {
+		out = append(out, s.GetName()+": "+s.GetConclusion())
+	}
+	return out
 }
 
 // console is one boot's serial console: written to a file, with the
