@@ -21,9 +21,18 @@ func CurrentRelease(ctx context.Context, flavour string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("apt-cache depends %s: %w", meta, err)
 	}
-	m := regexp.MustCompile(`(?m)^\s*Depends: linux-image-([0-9][A-Za-z0-9.+~-]*-` + regexp.QuoteMeta(flavour) + `)$`).FindSubmatch(out)
+	return DependedRelease(out, flavour)
+}
+
+// DependedRelease reads the release out of `apt-cache depends
+// linux-image-FLAVOUR`.
+func DependedRelease(aptCacheDepends []byte, flavour string) (string, error) {
+	// VERSION-ABI-FLAVOUR (6.1.0-57-amd64) or, in backports,
+	// VERSION+debN-FLAVOUR: with nothing between the ABI and the flavour,
+	// amd64 does not take cloud-amd64's image.
+	m := regexp.MustCompile(`(?m)^\s*Depends: linux-image-([0-9][0-9.]*(?:-[0-9]+|\+[a-z0-9]+)-` + regexp.QuoteMeta(flavour) + `)$`).FindSubmatch(aptCacheDepends)
 	if m == nil {
-		return "", fmt.Errorf("apt-cache depends %s names no linux-image-*-%s:\n%s", meta, flavour, out)
+		return "", fmt.Errorf("apt-cache depends linux-image-%s names no linux-image-*-%s:\n%s", flavour, flavour, aptCacheDepends)
 	}
 	return string(m[1]), nil
 }

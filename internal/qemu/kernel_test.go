@@ -32,14 +32,19 @@ const Flag = "DRIVERBUILD_E2E_KERNEL"
 
 // The whole loop on a real kernel: Debian 12's current kernel boots under
 // QEMU with the driver-loader as init's payload. The first boot finds no
-// package, asks the build-service, whose simulated GitHub runs the real
-// build script against the real headers; the loader downloads, verifies and
+// package, asks the build-service, whose ghsim runs the real build script
+// (-runner-command) against the real headers; the loader downloads, verifies and
 // loads the module. The second boot finds the package and builds nothing.
 // A third is given a module built for the cloud flavour of the same
 // release, which the loader's vermagic check refuses.
 func TestKernel(t *testing.T) {
 	if os.Getenv(Flag) == "" {
 		t.Skipf("boots a real kernel under QEMU and builds the driver for real (root, apt, qemu-system-x86): run `make e2e-kernel`, or set %s=1", Flag)
+	}
+	require.Zero(t, os.Geteuid(), "run as root: the build installs kernel headers with apt-get")
+	for _, tool := range []string{"qemu-system-x86_64", "apt-get", "dpkg-deb", "/bin/busybox", "make", "gcc"} {
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "%s is missing: `make e2e-kernel-deps` installs what the test needs", tool)
 	}
 	ctx := t.Context()
 	root := repoRoot(t)
@@ -73,8 +78,8 @@ func TestKernel(t *testing.T) {
 	}.Initramfs()
 	require.NoError(t, err)
 
-	builder := &nativeBuilder{root: root, logs: art}
-	env := e2e.Start(t, e2e.Options{BuildDuration: time.Second, Artifact: builder.artifact})
+	builder := newNativeBuilder(t, root, work, art)
+	env := e2e.Start(t, e2e.Options{RunnerCommand: shellQuote(builder.script)})
 	simPort := port(t, env.ReleaseURL)
 	config := func(driverVersion string, service bool) []byte {
 		c := fmt.Sprintf("driver_version: %s\nrelease_url: %s\nbuild_timeout: 10m\n", driverVersion, guestURL(t, env.ReleaseURL))
@@ -104,22 +109,26 @@ func TestKernel(t *testing.T) {
 	require.Equal(t, loader.ExitOK, cold.exit(t), "console in %s", cold.path)
 	cold.loaded(t, "v0.1.2")
 	require.Equal(t, int64(1), env.Sim.Stats().Dispatches, "one build dispatched")
-	require.Equal(t, []string{pkg}, builder.built(), "the real build script built the package once")
+	require.Len(t, builder.builds(t, "v0.1.2"), 1, "the real build script ran once")
 	require.True(t, cold.has("package: "+pkg), "the loader named the package as the build did")
 	require.True(t, cold.has("package missing; asking the build-service"), "the 404 led to POST /build")
+	require.Equal(t, []string{
+		"Set up job: success", "Install kernel headers: success", "Build driver: success",
+		"Package: success", "Upload: success", "Complete job: success",
+	}, jobSteps(t, env), "the run's steps are the build script's")
 
 	// 2. Warm: the package is in the release; nothing is built.
 	warm := boot("2-warm", config("v0.1.2", true))
 	require.Equal(t, loader.ExitOK, warm.exit(t), "console in %s", warm.path)
 	warm.loaded(t, "v0.1.2")
 	require.Equal(t, int64(1), env.Sim.Stats().Dispatches, "no second dispatch")
-	require.Len(t, builder.built(), 1, "no second build")
+	require.Len(t, builder.builds(t, "v0.1.2"), 1, "no second build")
 	require.False(t, warm.has("asking the build-service"), "found in the release: no POST /build; console in %s", warm.path)
 
 	// 3. A module for the cloud flavour of the same release, published
 	// under this kernel's package name: the vermagic check refuses it.
 	cloudOut := filepath.Join(work, "cloud")
-	_, err = builder.build(map[string]string{
+	err = builder.build(map[string]string{
 		"kernel_version": cloud, "architecture": "x86_64", "distribution": "debian",
 		"distro_version": "12", "driver_version": "v0.1.0",
 	}, cloudOut)
@@ -138,94 +147,71 @@ func TestKernel(t *testing.T) {
 	require.True(t, said, "refused for its vermagic; console in %s", refused.path)
 
 	t.Logf("timings (%s): cold %s (the build itself %s), warm %s, loader start to module loaded; boots took %s, %s, %s",
-		accel, cold.loaderTime(t).Round(100*time.Millisecond), builder.took()[0].Round(100*time.Millisecond),
+		accel, cold.loaderTime(t).Round(100*time.Millisecond), builder.builds(t, "v0.1.2")[0].Round(100*time.Millisecond),
 		warm.loaderTime(t).Round(10*time.Millisecond),
 		cold.bootTime().Round(100*time.Millisecond), warm.bootTime().Round(100*time.Millisecond), refused.bootTime().Round(100*time.Millisecond))
 }
 
-// nativeBuilder runs images/scripts/build-native.sh for each dispatched
-// build, as a runner on this machine (Debian 12) would.
+// nativeBuilder is ghsim's runner command in this test: a shell script
+// that runs images/scripts/build-native.sh with the workflow's inputs in
+// its environment and OUT_DIR, keeping its log with the artifacts and its
+// time, in milliseconds, beside the log.
 type nativeBuilder struct {
-	root, logs string
-
-	mu       sync.Mutex
-	packages []string
-	times    []time.Duration
+	script, logs string
 }
 
-// artifact is the ghsim.ArtifactFunc of the simulated runs: the package
-// the real build made, and the label driver-build.yml gives it.
-func (b *nativeBuilder) artifact(inputs map[string]string) (string, []byte, string, error) {
-	out, err := os.MkdirTemp("", "driverbuild-native-")
-	if err != nil {
-		return "", nil, "", err
-	}
-	defer os.RemoveAll(out)
-	name, err := b.build(inputs, out)
-	if err != nil {
-		return "", nil, "", err
-	}
-	data, err := os.ReadFile(filepath.Join(out, name))
-	if err != nil {
-		return "", nil, "", err
-	}
-	b.mu.Lock()
-	b.packages = append(b.packages, name)
-	b.mu.Unlock()
-	return name, data, inputs["distribution"] + " " + inputs["distro_version"], nil
+func newNativeBuilder(t *testing.T, root, dir, logs string) *nativeBuilder {
+	t.Helper()
+	script := filepath.Join(dir, "runner.sh")
+	body := fmt.Sprintf(`#!/bin/sh
+logs=%s
+log="$logs/build-$KERNEL_VERSION-$DRIVER_VERSION.log"
+start=$(date +%%s%%N)
+{ %s; echo $? >"$log.rc"; } 2>&1 | tee "$log"
+echo $(( ($(date +%%s%%N) - start) / 1000000 )) >"$log.ms"
+exit "$(cat "$log.rc")"
+`, shellQuote(logs), shellQuote(filepath.Join(root, "images", "scripts", "build-native.sh")))
+	require.NoError(t, os.WriteFile(script, []byte(body), 0o755))
+	return &nativeBuilder{script: script, logs: logs}
 }
 
-// build runs the build script with the workflow's inputs and names the
-// package it wrote to out.
-func (b *nativeBuilder) build(inputs map[string]string, out string) (string, error) {
-	cmd := exec.Command(filepath.Join(b.root, "images", "scripts", "build-native.sh"))
-	cmd.Env = append(os.Environ(),
-		"KERNEL_VERSION="+inputs["kernel_version"], "ARCHITECTURE="+inputs["architecture"],
-		"DISTRIBUTION="+inputs["distribution"], "DISTRO_VERSION="+inputs["distro_version"],
-		"DRIVER_VERSION="+inputs["driver_version"], "BUILD_ID="+inputs["build_id"], "OUT_DIR="+out)
-	logFile := filepath.Join(b.logs, "build-"+inputs["kernel_version"]+"-"+inputs["driver_version"]+".log")
-	log, err := os.Create(logFile)
-	if err != nil {
-		return "", err
+// build runs the runner script as ghsim does, for a build ghsim was not
+// asked for.
+func (b *nativeBuilder) build(inputs map[string]string, out string) error {
+	cmd := exec.Command(b.script)
+	cmd.Env = append(os.Environ(), "OUT_DIR="+out)
+	for k, v := range inputs {
+		cmd.Env = append(cmd.Env, strings.ToUpper(k)+"="+v)
 	}
-	defer log.Close()
-	cmd.Stdout, cmd.Stderr = log, log
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build-native.sh: %w (log in %s)", err, logFile)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", b.script, err, out)
 	}
-	b.mu.Lock()
-	b.times = append(b.times, time.Since(start))
-	b.mu.Unlock()
-	sums, err := filepath.Glob(filepath.Join(out, "*.sha256"))
-	if err != nil || len(sums) != 1 {
-		return "", fmt.Errorf("build-native.sh wrote %d .sha256 files to %s", len(sums), out)
-	}
-	return strings.TrimSuffix(filepath.Base(sums[0]), ".sha256"), nil
+	return nil
 }
 
-func (b *nativeBuilder) built() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.packages...)
+// builds are the times of the builds of a driver version the script ran.
+func (b *nativeBuilder) builds(t *testing.T, driverVersion string) []time.Duration {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(b.logs, "build-*-"+driverVersion+".log.ms"))
+	require.NoError(t, err)
+	var out []time.Duration
+	for _, f := range files {
+		ms, err := os.ReadFile(f)
+		require.NoError(t, err)
+		n, err := strconv.Atoi(strings.TrimSpace(string(ms)))
+		require.NoError(t, err)
+		out = append(out, time.Duration(n)*time.Millisecond)
+	}
+	return out
 }
 
-func (b *nativeBuilder) took() []time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]time.Duration(nil), b.times...)
-}
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // upload publishes a package and its .sha256 through ghsim's release
 // upload API, as driver-build.yml's gh release upload does.
 func upload(t *testing.T, env *e2e.Env, tag, name string, data []byte) {
 	t.Helper()
-	sim := env.Sim
-	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
-	gh, err := creator.NewInstallationClient(sim.InstallationID())
-	require.NoError(t, err)
-	gh.UploadURL, err = url.Parse(sim.URL() + "/api/uploads/")
-	require.NoError(t, err)
+	gh := simClient(t, env)
 	rel, _, err := gh.Repositories.GetReleaseByTag(t.Context(), env.Config.Repository.Owner, env.Config.Repository.Name, tag)
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -244,6 +230,37 @@ func upload(t *testing.T, env *e2e.Env, tag, name string, data []byte) {
 		f.Close()
 		require.NoError(t, err)
 	}
+}
+
+// simClient talks to ghsim as the app's installation.
+func simClient(t *testing.T, env *e2e.Env) *github.Client {
+	t.Helper()
+	sim := env.Sim
+	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
+	gh, err := creator.NewInstallationClient(sim.InstallationID())
+	require.NoError(t, err)
+	gh.UploadURL, err = url.Parse(sim.URL() + "/api/uploads/")
+	require.NoError(t, err)
+	return gh
+}
+
+// jobSteps are the steps of the one job of the one run of driver-build.yml,
+// with their conclusions.
+func jobSteps(t *testing.T, env *e2e.Env) []string {
+	t.Helper()
+	gh := simClient(t, env)
+	owner, repo := env.Config.Repository.Owner, env.Config.Repository.Name
+	runs, _, err := gh.Actions.ListWorkflowRunsByFileName(t.Context(), owner, repo, "driver-build.yml", nil)
+	require.NoError(t, err)
+	require.Len(t, runs.WorkflowRuns, 1)
+	jobs, _, err := gh.Actions.ListWorkflowJobs(t.Context(), owner, repo, runs.WorkflowRuns[0].GetID(), nil)
+	require.NoError(t, err)
+	require.Len(t, jobs.Jobs, 1)
+	var out []string
+	for _, s := range jobs.Jobs[0].Steps {
+		out = append(out, s.GetName()+": "+s.GetConclusion())
+	}
+	return out
 }
 
 // console is one boot's serial console: written to a file, with the
