@@ -204,6 +204,8 @@ type Queries interface {
 	// ReleaseAssetCounts says how many assets each stored release holds
 	// (GitHub allows 1,000): how full each shard is.
 	ReleaseAssetCounts(ctx context.Context) (map[string]int, error)
+
+	DashboardQueries
 }
 
 // Tx is one transaction. Jobs inserted through it are committed or rolled

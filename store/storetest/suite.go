@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"ReleaseTags":        testReleaseTags,
 		"ReleaseAssetCounts": testReleaseAssetCounts,
 		"Jobs":               testJobs,
+		"Dashboard":          testDashboard,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
