@@ -48,6 +48,23 @@ type BuildCreateParams struct {
 	IndexReadAt time.Time
 }
 
+// DispatchLeaseParams ask for a build's dispatch lease.
+type DispatchLeaseParams struct {
+	BuildID    string
+	Now, Until time.Time
+}
+
+// DispatchLease is the answer to a lease request.
+type DispatchLease struct {
+	// Taken: the caller holds the lease until Until. Otherwise another
+	// holder does until Until (zero when it is not known).
+	Taken bool
+	Until time.Time
+	// Attempted: a lease was taken before, so an earlier attempt may have
+	// reached GitHub, and the run it started must be looked for first.
+	Attempted bool
+}
+
 // Event is one status change of a build.
 type Event struct {
 	ID        int64
@@ -121,6 +138,11 @@ type Queries interface {
 	// created) before the time, oldest first.
 	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]Build, error)
 	BuildEvents(ctx context.Context, buildID string) ([]Event, error)
+	// DispatchLease takes the right to dispatch a build until p.Until, when
+	// nobody holds it at p.Now: no lease yet, or one that ended by then.
+	// Whoever dispatches holds it, so that two attempts never call GitHub
+	// for one build at once.
+	DispatchLease(ctx context.Context, p DispatchLeaseParams) (DispatchLease, error)
 
 	// DeliveryRecord stores a webhook delivery id; isNew is false when it was
 	// already there, so a redelivery can be a no-op.

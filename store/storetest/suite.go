@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"Assets":                    testAssets,
 		"ReleaseDelete":             testReleaseDelete,
 		"Ping":                      testPing,
+		"DispatchLease":             testDispatchLease,
+		"DispatchLeaseConcurrent":   testDispatchLeaseConcurrent,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
