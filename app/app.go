@@ -35,6 +35,7 @@ const maxHeaderBytes = 64 << 10
 // App is a running build-service.
 type App struct {
 	stopRefresh func()
+	stopRescue  func()
 	store       store.Store
 	jobs        store.Jobs
 	server      *http.Server
@@ -107,7 +108,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	svc := builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,
-		Events: handlers.Events(), OnFinish: metrics.BuildFinished,
+		PollInterval: cfg.Builds.PollInterval,
+		Events:       handlers.Events(), OnFinish: metrics.BuildFinished,
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package
@@ -153,6 +155,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		a.closeStore()
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}
+
+	rescueCtx, stopRescue := context.WithCancel(context.WithoutCancel(ctx))
+	rescued := make(chan struct{})
+	a.stopRescue = func() { stopRescue(); <-rescued }
+	go func() { defer close(rescued); rescue(rescueCtx, svc) }()
 
 	api := http.NewServeMux()
 	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(api)
@@ -218,10 +225,32 @@ func refreshUntilDone(ctx context.Context, svc *builds.Service, every time.Durat
 	}
 }
 
+// rescue runs svc.Rescue on this replica until ctx ends.
+func rescue(ctx context.Context, svc *builds.Service) {
+	log := zerolog.Ctx(ctx)
+	t := time.NewTicker(svc.RescueEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := svc.Rescue(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("rescue queued builds")
+		}
+		if n > 0 {
+			log.Info().Int("builds", n).Msg("took over queued builds whose dispatch nobody held")
+		}
+	}
+}
+
 // Close stops serving, lets running jobs finish (cancelling them when ctx
 // ends first), and closes the store.
 func (a *App) Close(ctx context.Context) error {
 	a.stopRefresh()
+	a.stopRescue()
 	errs := []error{a.server.Shutdown(ctx)}
 	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
@@ -265,6 +294,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener) error {
 // Tests use it to check that a restart loses nothing.
 func (a *App) Kill() {
 	a.stopRefresh()
+	a.stopRescue()
 	_ = a.server.Close()
 	<-a.served
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -41,7 +42,13 @@ func (w *dispatchWorker) NextRetry(job *river.Job[DispatchArgs]) time.Time {
 }
 
 func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
-	err := w.svc.Dispatch(ctx, job.Args.BuildID, job.Attempt > 1, job.Attempt >= job.MaxAttempts)
+	err := w.svc.Dispatch(ctx, job.Args.BuildID, job.Attempt >= job.MaxAttempts, w.svc.retryAt(job.Attempt))
+	var held *LeaseHeldError
+	if errors.As(err, &held) {
+		// A rescue or an earlier attempt of ours that a crash cut off is
+		// at it; a snooze costs no attempt.
+		return river.JobSnooze(max(time.Until(held.Until), w.svc.settleTime()))
+	}
 	if d, limited := ghclient.RetryAfter(err, w.svc.now()); limited {
 		zerolog.Ctx(ctx).Warn().Str("build_id", job.Args.BuildID).Dur("retry_after", d).Msg("GitHub rate limit; dispatch postponed")
 		return river.JobSnooze(d)

@@ -38,3 +38,13 @@ func Permanent(err error) bool {
 	code := er.Response.StatusCode
 	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
 }
+
+// Message is what GitHub said of a failed request, for a person to read:
+// the message of its error body, or else the error.
+func Message(err error) string {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Message != "" {
+		return er.Message
+	}
+	return err.Error()
+}

@@ -48,6 +48,13 @@ type BuildCreateParams struct {
 	IndexReadAt time.Time
 }
 
+// BuildsStaleParams select stale builds.
+type BuildsStaleParams struct {
+	HeardBefore time.Time
+	Status      lifecycle.Status // "" for any active status
+	Limit       int
+}
+
 // DispatchLeaseParams ask for a build's dispatch lease.
 type DispatchLeaseParams struct {
 	BuildID    string
@@ -129,11 +136,11 @@ type Queries interface {
 	// under the build's row lock. A move writes an event row and returns
 	// changed=true. It returns the build as stored after.
 	BuildTransition(ctx context.Context, p lifecycle.Transition) (b Build, changed bool, err error)
-	// BuildsStale lists active (queued or in_progress) builds whose HeardAt
-	// is before the time, oldest first: the ones the poller reconciles.
-	// Queued builds are included because after a crash a dispatch may have
-	// reached GitHub without the build ever being marked dispatched.
-	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]Build, error)
+	// BuildsStale lists the active (queued or in_progress) builds, or those
+	// in p.Status when set, whose HeardAt is before p.HeardBefore, oldest
+	// first: the ones the poller reconciles, and the queued ones whose
+	// dispatch may have died with a replica.
+	BuildsStale(ctx context.Context, p BuildsStaleParams) ([]Build, error)
 	// BuildsOverdue lists active builds dispatched (or, if never dispatched,
 	// created) before the time, oldest first.
 	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]Build, error)
