@@ -94,10 +94,12 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 
 	// No HTTP cache: conditional requests are made by hand, with the ETags
 	// kept in the database so that they survive restarts.
+	budget := ghclient.NewBudget()
 	creator := githubapp.NewClientCreator(cfg.GitHub.V3APIURL, cfg.GitHub.V4APIURL,
 		cfg.GitHub.App.IntegrationID, []byte(cfg.GitHub.App.PrivateKey),
 		githubapp.WithClientUserAgent("driverbuild"),
-		githubapp.WithClientTimeout(30*time.Second),
+		githubapp.WithClientTimeout(time.Minute), // the retries of one call; each try has its own bound
+		githubapp.WithClientMiddleware(ghclient.Middleware(budget)),
 	)
 	gh := ghclient.New(creator, ghclient.Repo{
 		Owner: cfg.Repository.Owner, Name: cfg.Repository.Name, Workflow: cfg.Repository.Workflow,
@@ -105,11 +107,12 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	})
 	metrics := handlers.NewMetrics()
 	metrics.ReleaseAssets(a.store.ReleaseAssetCounts)
+	metrics.GitHubBudget(budget)
 	svc := builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,
-		PollInterval: cfg.Builds.PollInterval,
-		Events:       handlers.Events(), OnFinish: metrics.BuildFinished,
+		PollInterval: cfg.Builds.PollInterval, Events: handlers.Events(), OnFinish: metrics.BuildFinished,
+		Budget: budget,
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package

@@ -138,6 +138,9 @@ type refreshWorker struct {
 }
 
 func (w *refreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) error {
+	if w.svc.budgetLow(ctx, ghclient.BucketInstallation, "release index refresh") {
+		return nil
+	}
 	return w.svc.RefreshAll(ctx)
 }
 
@@ -154,8 +157,25 @@ type redeliverWorker struct {
 }
 
 func (w *redeliverWorker) Work(ctx context.Context, _ *river.Job[RedeliverArgs]) error {
+	if w.svc.budgetLow(ctx, ghclient.BucketApp, "redelivery") {
+		return nil
+	}
 	_, err := w.svc.Redeliver(ctx, w.svc.now().Add(-w.window))
 	return err
+}
+
+// budgetLow reports, and logs, that an optional call waits for the next
+// period because the bucket's budget is down to the reserve that
+// dispatches and the poller need; the release webhooks and the poller keep
+// the builds going meanwhile.
+func (s *Service) budgetLow(ctx context.Context, bucket, what string) bool {
+	if s.cfg.Budget == nil || !s.cfg.Budget.Low(bucket, s.now()) {
+		return false
+	}
+	r := s.cfg.Budget.Rates()[bucket]
+	zerolog.Ctx(ctx).Warn().Str("bucket", bucket).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset).
+		Msgf("GitHub API budget low; %s skipped this period", what)
+	return true
 }
 
 // Periods sets how often the periodic jobs run.

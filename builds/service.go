@@ -71,6 +71,9 @@ type Config struct {
 	// Events are the webhook events the service handles, which redelivery
 	// asks GitHub to send again when they failed.
 	Events []string
+	// Budget, when set, is the API budget left: optional calls are skipped
+	// while it is low.
+	Budget *ghclient.Budget
 	// OnFinish hears of every build this process ended, once the end is
 	// committed: for metrics.
 	OnFinish func(store.Build)
