@@ -130,10 +130,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	cancel()
 
 	workers := river.NewWorkers()
-	periodic := svc.Register(workers, builds.Periods{
+	periods := builds.Periods{
 		Poll: cfg.Builds.PollInterval, Sweep: cfg.Builds.PollInterval, Refresh: cfg.Builds.IndexRefresh,
 		Redeliver: cfg.Builds.RedeliverInterval,
-	})
+	}
+	periodic := svc.Register(workers, periods)
 	jobs, err := a.store.NewJobs(&river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		Workers:           workers,
@@ -162,7 +163,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	rescueCtx, stopRescue := context.WithCancel(context.WithoutCancel(ctx))
 	rescued := make(chan struct{})
 	a.stopRescue = func() { stopRescue(); <-rescued }
-	go func() { defer close(rescued); rescue(rescueCtx, svc) }()
+	go func() { defer close(rescued); rescue(rescueCtx, svc, periods) }()
 
 	api := http.NewServeMux()
 	(&handlers.API{Builder: svc, Store: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(api)
@@ -228,9 +229,18 @@ func refreshUntilDone(ctx context.Context, svc *builds.Service, every time.Durat
 	}
 }
 
-// rescue runs svc.Rescue on this replica until ctx ends.
-func rescue(ctx context.Context, svc *builds.Service) {
+// rescue runs svc.Rescue on this replica until ctx ends. First it asks
+// GitHub to redeliver the webhooks that failed while the process was down:
+// after a crash, River's leadership stays with the dead process for a
+// while, and with it the periodic redelivery and poll, so a build whose
+// end was announced meanwhile would wait for them.
+func rescue(ctx context.Context, svc *builds.Service, p builds.Periods) {
 	log := zerolog.Ctx(ctx)
+	if n, err := svc.Redeliver(ctx, time.Now().Add(-p.RedeliverWindow())); err != nil && ctx.Err() == nil {
+		log.Warn().Err(err).Msg("redeliver the webhooks missed while down")
+	} else if n > 0 {
+		log.Info().Int("deliveries", n).Msg("asked GitHub to redeliver the webhooks missed while down")
+	}
 	t := time.NewTicker(svc.RescueEvery())
 	defer t.Stop()
 	for {

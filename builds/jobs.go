@@ -188,6 +188,9 @@ type Periods struct {
 // poller covers builds beyond it). GitHub keeps deliveries three days.
 const redeliverWindow = time.Hour
 
+// RedeliverWindow is how far back redelivery looks: at least three periods.
+func (p Periods) RedeliverWindow() time.Duration { return max(redeliverWindow, 3*p.Redeliver) }
+
 // Register adds the workers to workers and returns the periodic jobs, run
 // by River's elected leader only, whatever the number of replicas.
 func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJob {
@@ -196,7 +199,7 @@ func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJ
 	river.AddWorker(workers, &pollWorker{svc: s, interval: p.Poll})
 	river.AddWorker(workers, &sweepWorker{svc: s})
 	river.AddWorker(workers, &refreshWorker{svc: s})
-	river.AddWorker(workers, &redeliverWorker{svc: s, window: max(redeliverWindow, 3*p.Redeliver)})
+	river.AddWorker(workers, &redeliverWorker{svc: s, window: p.RedeliverWindow()})
 	// Only the leader enqueues periodic jobs, so they need no uniqueness;
 	// a failed run is not retried, the next period is the retry.
 	periodic := func(every time.Duration, args river.JobArgs, runOnStart bool) *river.PeriodicJob {
