@@ -355,3 +355,23 @@ func TestCrashRightAfterAccept(t *testing.T) {
 		require.Equal(t, 1, byKey[res.id], "build %s: one run", res.id)
 	}
 }
+
+// A rolling restart: each replica in turn gets SIGTERM mid-way, stops
+// taking requests, finishes what it was doing within the shutdown window
+// and exits cleanly, and starts again. Nothing is lost and every request
+// is answered.
+func TestChaosRollingRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, database(t), 2, chaosTiming, everyFault(chaosTiming)...)
+	results := e.load(t, buildsN, keysN, func() {
+		for _, r := range e.replicas {
+			time.Sleep(300 * time.Millisecond)
+			began := time.Now()
+			r.proc.signal(syscall.SIGTERM)
+			require.Less(t, time.Since(began), 20*time.Second, "replica %d stops within the shutdown window", r.n)
+			require.Equal(t, 0, r.proc.cmd.ProcessState.ExitCode(), "replica %d exits cleanly", r.n)
+			r.start()
+		}
+	})
+	e.check(t, results)
+}
