@@ -75,6 +75,21 @@ func TestDispatchRefusedForGood(t *testing.T) {
 	require.EqualValues(t, 1, env.Sim.Stats().ByRoute[dispatchRoute], "a 404 is not retried")
 }
 
+// A 422 on dispatch ends the build at once, with GitHub's message for the
+// person who reads its status.
+func TestDispatch422ShowsGitHubsMessage(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) { c.Repository.Ref = "no-such-branch" }})
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "error", final.Status)
+	require.Equal(t, "dispatch_failed", final.Reason)
+	require.Equal(t, "dispatch failed: No ref found for: no-such-branch", final.Progress)
+	require.EqualValues(t, 1, env.Sim.Stats().ByRoute[dispatchRoute], "a 422 is not retried")
+}
+
 // With every webhook lost, the poller alone carries the build to the end.
 func TestPollerWithoutWebhooks(t *testing.T) {
 	t.Parallel()
