@@ -35,6 +35,7 @@ const maxHeaderBytes = 64 << 10
 // App is a running build-service.
 type App struct {
 	stopRefresh func()
+	stopRescue  func()
 	store       store.Store
 	jobs        store.Jobs
 	server      *http.Server
@@ -93,10 +94,12 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 
 	// No HTTP cache: conditional requests are made by hand, with the ETags
 	// kept in the database so that they survive restarts.
+	budget := ghclient.NewBudget()
 	creator := githubapp.NewClientCreator(cfg.GitHub.V3APIURL, cfg.GitHub.V4APIURL,
 		cfg.GitHub.App.IntegrationID, []byte(cfg.GitHub.App.PrivateKey),
 		githubapp.WithClientUserAgent("driverbuild"),
-		githubapp.WithClientTimeout(30*time.Second),
+		githubapp.WithClientTimeout(time.Minute), // the retries of one call; each try has its own bound
+		githubapp.WithClientMiddleware(ghclient.Middleware(budget)),
 	)
 	gh := ghclient.New(creator, ghclient.Repo{
 		Owner: cfg.Repository.Owner, Name: cfg.Repository.Name, Workflow: cfg.Repository.Workflow,
@@ -104,10 +107,12 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	})
 	metrics := handlers.NewMetrics()
 	metrics.ReleaseAssets(a.store.ReleaseAssetCounts)
+	metrics.GitHubBudget(budget)
 	svc := builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,
-		Events: handlers.Events(), OnFinish: metrics.BuildFinished,
+		PollInterval: cfg.Builds.PollInterval, Events: handlers.Events(), OnFinish: metrics.BuildFinished,
+		Budget: budget,
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package
@@ -125,10 +130,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	cancel()
 
 	workers := river.NewWorkers()
-	periodic := svc.Register(workers, builds.Periods{
+	periods := builds.Periods{
 		Poll: cfg.Builds.PollInterval, Sweep: cfg.Builds.PollInterval, Refresh: cfg.Builds.IndexRefresh,
 		Redeliver: cfg.Builds.RedeliverInterval,
-	})
+	}
+	periodic := svc.Register(workers, periods)
 	jobs, err := a.store.NewJobs(&river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		Workers:           workers,
@@ -153,6 +159,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		a.closeStore()
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}
+
+	rescueCtx, stopRescue := context.WithCancel(context.WithoutCancel(ctx))
+	rescued := make(chan struct{})
+	a.stopRescue = func() { stopRescue(); <-rescued }
+	go func() { defer close(rescued); rescue(rescueCtx, svc, periods) }()
 
 	api := http.NewServeMux()
 	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(api)
@@ -218,10 +229,41 @@ func refreshUntilDone(ctx context.Context, svc *builds.Service, every time.Durat
 	}
 }
 
+// rescue runs svc.Rescue on this replica until ctx ends. First it asks
+// GitHub to redeliver the webhooks that failed while the process was down:
+// after a crash, River's leadership stays with the dead process for a
+// while, and with it the periodic redelivery and poll, so a build whose
+// end was announced meanwhile would wait for them.
+func rescue(ctx context.Context, svc *builds.Service, p builds.Periods) {
+	log := zerolog.Ctx(ctx)
+	if n, err := svc.Redeliver(ctx, time.Now().Add(-p.RedeliverWindow())); err != nil && ctx.Err() == nil {
+		log.Warn().Err(err).Msg("redeliver the webhooks missed while down")
+	} else if n > 0 {
+		log.Info().Int("deliveries", n).Msg("asked GitHub to redeliver the webhooks missed while down")
+	}
+	t := time.NewTicker(svc.RescueEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := svc.Rescue(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("rescue queued builds")
+		}
+		if n > 0 {
+			log.Info().Int("builds", n).Msg("took over queued builds whose dispatch nobody held")
+		}
+	}
+}
+
 // Close stops serving, lets running jobs finish (cancelling them when ctx
 // ends first), and closes the store.
 func (a *App) Close(ctx context.Context) error {
 	a.stopRefresh()
+	a.stopRescue()
 	errs := []error{a.server.Shutdown(ctx)}
 	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
@@ -265,6 +307,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener) error {
 // Tests use it to check that a restart loses nothing.
 func (a *App) Kill() {
 	a.stopRefresh()
+	a.stopRescue()
 	_ = a.server.Close()
 	<-a.served
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -167,9 +167,11 @@ func TestEndToEnd(t *testing.T) {
 				`driverbuild_build_duration_seconds_count{status="done"} 1`,
 				`driverbuild_webhook_deliveries_total{code="200",event="workflow_run"}`,
 				`driverbuild_http_request_duration_seconds_count{code="202",method="post",route="/build"} 1`,
+				`driverbuild_github_rate_limit{bucket="installation"} 5000`,
 			} {
 				require.Contains(t, metrics, line)
 			}
+			require.Regexp(t, `driverbuild_github_rate_remaining\{bucket="installation"\} 4\d\d\d\n`, metrics, "the budget GitHub last reported")
 
 			events, err := env.Store.BuildEvents(t.Context(), accepted.BuildID)
 			require.NoError(t, err)

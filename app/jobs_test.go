@@ -75,6 +75,21 @@ func TestDispatchRefusedForGood(t *testing.T) {
 	require.EqualValues(t, 1, env.Sim.Stats().ByRoute[dispatchRoute], "a 404 is not retried")
 }
 
+// A 422 on dispatch ends the build at once, with GitHub's message for the
+// person who reads its status.
+func TestDispatch422ShowsGitHubsMessage(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) { c.Repository.Ref = "no-such-branch" }})
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	final := getStatus(t, env, accepted.BuildID)
+	require.Equal(t, "error", final.Status)
+	require.Equal(t, "dispatch_failed", final.Reason)
+	require.Equal(t, "dispatch failed: No ref found for: no-such-branch", final.Progress)
+	require.EqualValues(t, 1, env.Sim.Stats().ByRoute[dispatchRoute], "a 422 is not retried")
+}
+
 // With every webhook lost, the poller alone carries the build to the end.
 func TestPollerWithoutWebhooks(t *testing.T) {
 	t.Parallel()
@@ -104,4 +119,33 @@ func TestSweeperTimesOut(t *testing.T) {
 	require.Equal(t, lifecycle.SourceSweeper, src[len(src)-1])
 	require.Eventually(t, func() bool { return env.Sim.Stats().Conclusions["cancelled"] == 1 }, 10*time.Second, 20*time.Millisecond,
 		"the timed-out run is cancelled so it frees its runner")
+}
+
+// Optional calls stop short of the budget's end: with a budget that the
+// release index refresh alone would spend in seconds, it stops at the
+// reserve, and a build still dispatches and ends.
+func TestOptionalCallsSpareTheBudget(t *testing.T) {
+	t.Parallel()
+	const limit = 60
+	env := e2e.Start(t, e2e.Options{RateLimit: limit, Configure: func(c *app.Config) {
+		c.Builds.IndexRefresh = 50 * time.Millisecond
+		c.Builds.RedeliverInterval = 50 * time.Millisecond
+	}})
+	const releases = "GET /api/v3/repos/{owner}/{repo}/releases"
+	calls := func() int64 { return env.Sim.Stats().ByRoute[releases] }
+	require.Eventually(t, func() bool { return calls() > limit/2 }, 20*time.Second, 10*time.Millisecond, "the refresh runs")
+	require.Eventually(t, func() bool {
+		before := calls()
+		time.Sleep(500 * time.Millisecond)
+		return calls() == before
+	}, 20*time.Second, 10*time.Millisecond, "the refresh stops")
+	// The reserve is the last fifth (less a call or two in flight); the
+	// build's calls come out of it.
+	require.LessOrEqual(t, calls(), int64(limit-limit/6), "stopped at the reserve")
+
+	code, accepted := post(t, env, request("6.8.0-1012-aws"))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
+	require.Regexp(t, `driverbuild_github_rate_remaining\{bucket="installation"\} [1-9]`, scrape(t, env), "some budget left")
 }

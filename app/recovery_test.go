@@ -17,6 +17,7 @@ import (
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/storetest"
 )
 
 // Until a release's assets have been read from GitHub, a request for it
@@ -120,4 +121,39 @@ func TestFailedWebhooksAreRedelivered(t *testing.T) {
 	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
 	src := sources(t, env, accepted.BuildID)
 	require.Equal(t, lifecycle.SourceWebhook, src[len(src)-1])
+}
+
+// A dispatch attempt that died with its replica leaves a queued build, a
+// lease and a job River would rescue only minutes later. Once the lease
+// ends, a replica takes the build over: it looks for the run the attempt
+// may have started and, finding none, dispatches it, once.
+func TestRescueTakesOverADispatchThatDied(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open func(t testing.TB) store.Store) {
+		t.Parallel()
+		env := e2e.Start(t, e2e.Options{Store: open})
+		ctx := t.Context()
+		req := kernel.Request{KernelVersion: "6.8.0-1012-aws", Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
+		now := time.Now()
+		b, created, err := env.Store.BuildCreate(ctx, store.BuildCreateParams{
+			ID: uuid.Must(uuid.NewV7()).String(), CacheKey: req.CacheKey(), Request: req,
+			Package: "riptides-driver-ubuntu-" + req.KernelVersion + "_v0.1.2_amd64.deb", Now: now,
+		})
+		require.NoError(t, err)
+		require.True(t, created)
+		lease, err := env.Store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: now, Until: now.Add(2 * time.Second)})
+		require.NoError(t, err)
+		require.True(t, lease.Taken)
+
+		time.Sleep(time.Second)
+		require.Equal(t, "queued", getStatus(t, env, b.ID).Status, "nobody dispatches while the lease holds")
+		require.Zero(t, env.Sim.Stats().Dispatches)
+
+		waitFor(t, env, b.ID, terminal)
+		require.Equal(t, "done", getStatus(t, env, b.ID).Status)
+		require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
+		src := sources(t, env, b.ID)
+		require.Equal(t, lifecycle.SourceAPI, src[0], "created")
+		require.NotContains(t, src[1:], lifecycle.SourceAPI, "no dispatch job ran: the rescue dispatched")
+	})
 }

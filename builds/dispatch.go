@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,39 +15,121 @@ import (
 // its run-name, for clock skew between us and GitHub.
 const findRunSlack = 2 * time.Minute
 
-// Dispatch starts the workflow run for a queued build. Before a retry it
-// first looks for a run that an earlier attempt started (the dispatch may
-// have gone through before we could record it), so a build never gets two
-// runs. When final is set, or GitHub refused the dispatch as invalid, the
-// build ends with dispatch_failed; otherwise the error is returned for the
-// job to retry.
-func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final bool) error {
+// Lease terms, derived from the poll interval P: an attempt may call
+// GitHub for attemptTime, and nobody else may try for settleTime after it,
+// so that a run a cut-off attempt started is listed before anyone looks
+// for it. A replica that dies mid-attempt costs its builds at most the
+// lease and a rescue tick, P/2 each: a restart plus one poll interval.
+func (s *Service) attemptTime() time.Duration {
+	return max(s.cfg.PollInterval/3, 2*time.Second)
+}
+
+func (s *Service) settleTime() time.Duration { return min(s.cfg.RetryDelay, s.cfg.PollInterval/6) }
+
+func (s *Service) leaseTerm() time.Duration { return s.attemptTime() + s.settleTime() }
+
+// RescueEvery is how often each replica runs Rescue.
+func (s *Service) RescueEvery() time.Duration { return s.cfg.PollInterval / 2 }
+
+// LeaseHeldError means another attempt holds the build's dispatch until Until.
+type LeaseHeldError struct{ Until time.Time }
+
+func (e *LeaseHeldError) Error() string {
+	return "another dispatch attempt holds the build until " + e.Until.Format(time.RFC3339Nano)
+}
+
+// attempt says how a dispatch attempt runs.
+type attempt struct {
+	source lifecycle.Source
+	// reconcile looks for a run before dispatching, even when no earlier
+	// attempt is on record.
+	reconcile bool
+	// final ends the build with dispatch_failed when the attempt fails.
+	final bool
+	// retryAt is when the caller tries again after a failure; nobody else
+	// does before then.
+	retryAt time.Time
+}
+
+// Dispatch is one attempt of the dispatch job to start the workflow run of
+// a queued build. A failure is returned for the job to retry at retryAt;
+// on the final attempt, or when GitHub refused the dispatch as invalid,
+// the build ends with dispatch_failed instead.
+func (s *Service) Dispatch(ctx context.Context, buildID string, final bool, retryAt time.Time) error {
 	b, err := s.store.BuildByID(ctx, buildID)
 	if err != nil {
 		return fmt.Errorf("load build: %w", err)
 	}
+	return s.dispatch(ctx, b, attempt{source: lifecycle.SourceAPI, final: final, retryAt: retryAt})
+}
+
+// dispatch runs one attempt under the build's dispatch lease. Whoever
+// takes a lease that was taken before first looks for the run an earlier
+// attempt may have started (the dispatch may have gone through before it
+// could be recorded), so a build never gets two runs.
+func (s *Service) dispatch(ctx context.Context, b store.Build, a attempt) error {
 	if b.Status != lifecycle.StatusQueued {
 		return nil // dispatched already, or ended
 	}
+	now := s.now()
+	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: now, Until: now.Add(s.leaseTerm())})
+	if err != nil {
+		return err
+	}
+	if !lease.Taken {
+		return &LeaseHeldError{Until: lease.Until}
+	}
+	// The holder before us may have dispatched it.
+	if b, err = s.store.BuildByID(ctx, b.ID); err != nil {
+		return fmt.Errorf("load build: %w", err)
+	}
+	if b.Status != lifecycle.StatusQueued {
+		return nil
+	}
+	callCtx, cancel := context.WithDeadline(ctx, now.Add(s.attemptTime()))
+	defer cancel()
+	err = s.tryDispatch(ctx, callCtx, b, a, a.reconcile || lease.Attempted)
+	if err == nil {
+		return nil
+	}
+	// Keep the others off until the caller's retry, so that a backoff or
+	// a rate limit is not undone by a rescue.
+	until := a.retryAt
+	if d, limited := ghclient.RetryAfter(err, s.now()); limited {
+		until = s.now().Add(d)
+	}
+	if until.After(lease.Until) {
+		if _, lerr := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: lease.Until, Until: until}); lerr != nil {
+			logFor(ctx, b).Warn().Err(lerr).Msg("extend dispatch lease")
+		}
+	}
+	return err
+}
+
+// tryDispatch reconciles when asked, then dispatches. GitHub is called
+// with callCtx, which ends with the attempt's share of the lease; the
+// outcome is recorded with ctx.
+func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a attempt, reconcile bool) error {
 	log := logFor(ctx, b)
-	if retry {
-		run, found, err := s.findRun(ctx, b)
+	if reconcile {
+		run, found, err := s.findRun(callCtx, b)
 		if err != nil {
 			return err
 		}
 		if found {
 			log.Info().Int64("run_id", run.ID).Msg("found the run an earlier dispatch attempt started")
-			return s.ObserveRun(ctx, lifecycle.SourceAPI, nil, run)
+			return s.ObserveRun(ctx, a.source, nil, run)
 		}
 	}
-	ref, err := s.gh.Dispatch(ctx, inputs(b))
+	ref, err := s.gh.Dispatch(callCtx, inputs(b))
 	if err != nil {
 		_, limited := ghclient.RetryAfter(err, s.now())
-		if (final && !limited) || ghclient.Permanent(err) {
+		if (a.final && !limited) || ghclient.Permanent(err) {
 			log.Error().Err(err).Msg("dispatch failed for good")
+			msg := ghclient.Message(err)
 			ended, changed, terr := s.store.BuildTransition(ctx, lifecycle.Transition{
 				ID: b.ID, From: lifecycle.StatusQueued, To: lifecycle.StatusError, Reason: lifecycle.ReasonDispatchFailed,
-				Source: lifecycle.SourceAPI, Detail: shortErr(err), Now: s.now(),
+				Source: a.source, Detail: shortErr(err), Progress: "dispatch failed: " + msg, Now: s.now(),
 			})
 			if terr == nil {
 				s.finished(ended, changed)
@@ -56,7 +139,7 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 		return err
 	}
 	_, _, err = s.store.BuildTransition(ctx, lifecycle.Transition{
-		ID: b.ID, To: lifecycle.StatusInProgress, Source: lifecycle.SourceAPI,
+		ID: b.ID, To: lifecycle.StatusInProgress, Source: a.source,
 		Detail: "workflow dispatched", RunID: ref.ID, RunURL: ref.URL, Now: s.now(),
 	})
 	if err != nil {
@@ -64,6 +147,37 @@ func (s *Service) Dispatch(ctx context.Context, buildID string, retry, final boo
 	}
 	log.Info().Int64("run_id", ref.ID).Msg("workflow dispatched")
 	return nil
+}
+
+// Rescue takes over the queued builds whose dispatch nobody holds: their
+// job died with a replica (River would rescue it only minutes later), or
+// has not run for a lease term. Every replica runs it, not only River's
+// leader, since a dead leader is replaced only after a while; the lease
+// keeps them from dispatching one build twice.
+func (s *Service) Rescue(ctx context.Context) (rescued int, err error) {
+	stale, err := s.store.BuildsStale(ctx, store.BuildsStaleParams{
+		HeardBefore: s.now().Add(-s.leaseTerm()), Status: lifecycle.StatusQueued, Limit: 100,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list queued builds: %w", err)
+	}
+	var errs []error
+	for _, b := range stale {
+		err := s.dispatch(ctx, b, attempt{source: lifecycle.SourcePoller, reconcile: true, retryAt: s.now().Add(s.cfg.RetryDelay)})
+		var held *LeaseHeldError
+		switch {
+		case errors.As(err, &held):
+			continue
+		case err != nil:
+			if _, limited := ghclient.RetryAfter(err, s.now()); limited {
+				return rescued, err
+			}
+			errs = append(errs, fmt.Errorf("rescue build %s: %w", b.ID, err))
+			continue
+		}
+		rescued++
+	}
+	return rescued, errors.Join(errs...)
 }
 
 // findRun looks a build's run up by the build id in its run-name.

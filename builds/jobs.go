@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -41,7 +42,13 @@ func (w *dispatchWorker) NextRetry(job *river.Job[DispatchArgs]) time.Time {
 }
 
 func (w *dispatchWorker) Work(ctx context.Context, job *river.Job[DispatchArgs]) error {
-	err := w.svc.Dispatch(ctx, job.Args.BuildID, job.Attempt > 1, job.Attempt >= job.MaxAttempts)
+	err := w.svc.Dispatch(ctx, job.Args.BuildID, job.Attempt >= job.MaxAttempts, w.svc.retryAt(job.Attempt))
+	var held *LeaseHeldError
+	if errors.As(err, &held) {
+		// A rescue or an earlier attempt of ours that a crash cut off is
+		// at it; a snooze costs no attempt.
+		return river.JobSnooze(max(time.Until(held.Until), w.svc.settleTime()))
+	}
 	if d, limited := ghclient.RetryAfter(err, w.svc.now()); limited {
 		zerolog.Ctx(ctx).Warn().Str("build_id", job.Args.BuildID).Dur("retry_after", d).Msg("GitHub rate limit; dispatch postponed")
 		return river.JobSnooze(d)
@@ -131,6 +138,9 @@ type refreshWorker struct {
 }
 
 func (w *refreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) error {
+	if w.svc.budgetLow(ctx, ghclient.BucketInstallation, "release index refresh") {
+		return nil
+	}
 	return w.svc.RefreshAll(ctx)
 }
 
@@ -147,8 +157,25 @@ type redeliverWorker struct {
 }
 
 func (w *redeliverWorker) Work(ctx context.Context, _ *river.Job[RedeliverArgs]) error {
+	if w.svc.budgetLow(ctx, ghclient.BucketApp, "redelivery") {
+		return nil
+	}
 	_, err := w.svc.Redeliver(ctx, w.svc.now().Add(-w.window))
 	return err
+}
+
+// budgetLow reports, and logs, that an optional call waits for the next
+// period because the bucket's budget is down to the reserve that
+// dispatches and the poller need; the release webhooks and the poller keep
+// the builds going meanwhile.
+func (s *Service) budgetLow(ctx context.Context, bucket, what string) bool {
+	if s.cfg.Budget == nil || !s.cfg.Budget.Low(bucket, s.now()) {
+		return false
+	}
+	r := s.cfg.Budget.Rates()[bucket]
+	zerolog.Ctx(ctx).Warn().Str("bucket", bucket).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset).
+		Msgf("GitHub API budget low; %s skipped this period", what)
+	return true
 }
 
 // Periods sets how often the periodic jobs run.
@@ -161,6 +188,9 @@ type Periods struct {
 // poller covers builds beyond it). GitHub keeps deliveries three days.
 const redeliverWindow = time.Hour
 
+// RedeliverWindow is how far back redelivery looks: at least three periods.
+func (p Periods) RedeliverWindow() time.Duration { return max(redeliverWindow, 3*p.Redeliver) }
+
 // Register adds the workers to workers and returns the periodic jobs, run
 // by River's elected leader only, whatever the number of replicas.
 func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJob {
@@ -169,7 +199,7 @@ func (s *Service) Register(workers *river.Workers, p Periods) []*river.PeriodicJ
 	river.AddWorker(workers, &pollWorker{svc: s, interval: p.Poll})
 	river.AddWorker(workers, &sweepWorker{svc: s})
 	river.AddWorker(workers, &refreshWorker{svc: s})
-	river.AddWorker(workers, &redeliverWorker{svc: s, window: max(redeliverWindow, 3*p.Redeliver)})
+	river.AddWorker(workers, &redeliverWorker{svc: s, window: p.RedeliverWindow()})
 	// Only the leader enqueues periodic jobs, so they need no uniqueness;
 	// a failed run is not retried, the next period is the retry.
 	periodic := func(every time.Duration, args river.JobArgs, runOnStart bool) *river.PeriodicJob {

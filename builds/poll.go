@@ -8,14 +8,15 @@ import (
 
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/lifecycle"
+	"github.com/riptides/driverbuild/store"
 )
 
-// Poll reconciles, through the API, the active builds that heard nothing
-// since before the time: the fallback for lost webhooks, and for a
-// dispatch that reached GitHub before a crash kept us from recording it.
-// Builds whose webhooks arrive are never stale and cost no call.
+// Poll reconciles, through the API, the dispatched builds that heard
+// nothing since before the time: the fallback for lost webhooks. Builds
+// whose webhooks arrive are never stale and cost no call. Queued builds
+// are Rescue's.
 func (s *Service) Poll(ctx context.Context, heardBefore time.Time) (polled int, err error) {
-	stale, err := s.store.BuildsStale(ctx, heardBefore, 100)
+	stale, err := s.store.BuildsStale(ctx, store.BuildsStaleParams{HeardBefore: heardBefore, Status: lifecycle.StatusInProgress, Limit: 100})
 	if err != nil {
 		return 0, fmt.Errorf("list stale builds: %w", err)
 	}
@@ -26,9 +27,8 @@ func (s *Service) Poll(ctx context.Context, heardBefore time.Time) (polled int, 
 		case err == nil && found:
 			err = s.ObserveRun(ctx, lifecycle.SourcePoller, nil, run)
 		case err == nil:
-			// No run yet (a dispatch still waiting in the queue, say): the
-			// build counts as heard, so it is looked for once an interval,
-			// not on every poll.
+			// No run listed yet: the build counts as heard, so it is
+			// looked for once an interval, not on every poll.
 			_, _, err = s.store.BuildTransition(ctx, lifecycle.Transition{
 				ID: b.ID, From: b.Status, To: b.Status, Source: lifecycle.SourcePoller, Now: s.now(),
 			})

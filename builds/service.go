@@ -40,7 +40,7 @@ type Store interface {
 	BuildByID(ctx context.Context, id string) (store.Build, error)
 	BuildLatestByKey(ctx context.Context, cacheKey string) (store.Build, error)
 	BuildTransition(ctx context.Context, p lifecycle.Transition) (store.Build, bool, error)
-	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]store.Build, error)
+	BuildsStale(ctx context.Context, p store.BuildsStaleParams) ([]store.Build, error)
 	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]store.Build, error)
 	ReleaseByTag(ctx context.Context, tag string) (store.Release, error)
 	ReleaseUpsert(ctx context.Context, r store.Release) error
@@ -49,6 +49,7 @@ type Store interface {
 	AssetByName(ctx context.Context, tag, name string) (store.Asset, error)
 	AssetsReplace(ctx context.Context, tag string, assets []store.Asset) error
 	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
+	DispatchLease(ctx context.Context, p store.DispatchLeaseParams) (store.DispatchLease, error)
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 }
 
@@ -59,6 +60,9 @@ type Config struct {
 	Workflow string        // file name of the build workflow, e.g. driver-build.yml
 	Cooldown time.Duration // a failed key is not rebuilt for this long
 	Timeout  time.Duration // a dispatched build not finished after this is timed out
+	// PollInterval is how long a build may hear nothing before it is
+	// polled; a dispatch cut off by a crash is taken over within it.
+	PollInterval time.Duration
 	// RetryDelay is the least wait before a failed dispatch or package
 	// check is tried again, times the attempt: long enough for GitHub to
 	// list a run that an ambiguous failure (a timeout, a 502) may have
@@ -67,6 +71,9 @@ type Config struct {
 	// Events are the webhook events the service handles, which redelivery
 	// asks GitHub to send again when they failed.
 	Events []string
+	// Budget, when set, is the API budget left: optional calls are skipped
+	// while it is low.
+	Budget *ghclient.Budget
 	// OnFinish hears of every build this process ended, once the end is
 	// committed: for metrics.
 	OnFinish func(store.Build)

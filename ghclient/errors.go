@@ -3,6 +3,7 @@ package ghclient
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/go-github/v66/github"
@@ -22,6 +23,24 @@ func RetryAfter(err error, now time.Time) (time.Duration, bool) {
 		}
 		return time.Minute, true
 	}
+	// go-github v66 knows neither a 429 nor a secondary limit's 403 whose
+	// documentation URL it does not expect: the headers say it all.
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		return 0, false
+	}
+	resp := er.Response
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusTooManyRequests {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+		return max(time.Duration(s)*time.Second, time.Second), true
+	}
+	if resp.Header.Get("X-RateLimit-Remaining") == "0" {
+		if reset, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64); err == nil {
+			return max(time.Unix(reset, 0).Sub(now), time.Second), true
+		}
+	}
 	return 0, false
 }
 
@@ -37,4 +56,14 @@ func Permanent(err error) bool {
 	}
 	code := er.Response.StatusCode
 	return code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests
+}
+
+// Message is what GitHub said of a failed request, for a person to read:
+// the message of its error body, or else the error.
+func Message(err error) string {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Message != "" {
+		return er.Message
+	}
+	return err.Error()
 }

@@ -25,6 +25,16 @@ import (
 // MaxBodyBytes bounds a POST /build body.
 const MaxBodyBytes = 64 << 10
 
+// storeTime bounds the database work of one request, so that a database
+// that stopped answering on an open connection never hangs a request. A
+// stopped or unreachable database fails sooner: its connections are cut,
+// and a new one gives up after 2 s. The bound is loose because a boot storm
+// keeps requests waiting for a connection of a live database for seconds.
+const storeTime = 10 * time.Second
+
+// retryAfterOutage is the Retry-After of a 503 while the database is down.
+const retryAfterOutage = "5"
+
 // Builder answers build requests.
 type Builder interface {
 	Request(ctx context.Context, r kernel.Request) (builds.Outcome, error)
@@ -105,8 +115,27 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+// unavailable reports whether err came of a database that does not answer
+// (a ping tells), or of one too busy to answer in storeTime: either way the
+// client should come back shortly.
+func (a *API) unavailable(ctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("database too slow")
+		return true
+	}
+	pingCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	perr := a.Store.Ping(pingCtx)
+	if perr == nil {
+		return false
+	}
+	zerolog.Ctx(ctx).Warn().Err(err).AnErr("ping", perr).Msg("database unavailable")
+	return true
+}
+
 func (a *API) build(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), storeTime)
+	defer cancel()
 	req, code, bad := decodeRequest(w, r)
 	audit := store.Request{
 		ReceivedAt: a.Now().UTC(), KernelVersion: clip(req.KernelVersion), Architecture: clip(req.Architecture),
@@ -120,7 +149,9 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 		if e, ok := body.(buildapi.Error); ok {
 			audit.Error, audit.Field = e.Error, e.Field
 		}
-		if err := a.Store.RequestRecord(context.WithoutCancel(ctx), audit); err != nil {
+		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if err := a.Store.RequestRecord(recordCtx, audit); err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Msg("record build request")
 		}
 		writeJSON(w, code, body)
@@ -139,6 +170,10 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, builds.ErrIndexNotReady):
 		w.Header().Set("Retry-After", "10")
 		respond(http.StatusServiceUnavailable, "unavailable", "", buildapi.Error{Error: "the service is starting and has not read the releases from GitHub yet; retry shortly"})
+		return
+	case err != nil && a.unavailable(ctx, err):
+		w.Header().Set("Retry-After", retryAfterOutage)
+		respond(http.StatusServiceUnavailable, "unavailable", "", buildapi.Error{Error: "the database is unavailable; the request was not accepted, retry shortly"})
 		return
 	case err != nil:
 		zerolog.Ctx(ctx).Error().Err(err).Msg("build request")
@@ -167,22 +202,27 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
-	if b, ok := buildOf(w, r, a.Store.BuildByID); ok {
+	if b, ok := a.buildOf(w, r, a.Store.BuildByID); ok {
 		writeJSON(w, http.StatusOK, statusOf(b))
 	}
 }
 
 // buildOf loads the build of the request's {id}, or answers why not.
-func buildOf(w http.ResponseWriter, r *http.Request, byID func(context.Context, string) (store.Build, error)) (store.Build, bool) {
+func (a *API) buildOf(w http.ResponseWriter, r *http.Request, byID func(context.Context, string) (store.Build, error)) (store.Build, bool) {
 	id := r.PathValue("id")
 	if !buildIDRe.MatchString(id) {
 		writeError(w, http.StatusNotFound, "", "no build %q: a build id is a UUID as POST /build returned it", clip(id))
 		return store.Build{}, false
 	}
-	b, err := byID(r.Context(), id)
+	ctx, cancel := context.WithTimeout(r.Context(), storeTime)
+	defer cancel()
+	b, err := byID(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", "no build %s", id)
+	case err != nil && a.unavailable(ctx, err):
+		w.Header().Set("Retry-After", retryAfterOutage)
+		writeError(w, http.StatusServiceUnavailable, "", "the database is unavailable; retry shortly")
 	case err != nil:
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("load build")
 		writeError(w, http.StatusInternalServerError, "", "internal error; retry later")

@@ -60,7 +60,7 @@ func (a *API) auditBuilds(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) auditEvents(w http.ResponseWriter, r *http.Request) {
-	b, ok := buildOf(w, r, a.Audit.BuildByID)
+	b, ok := a.buildOf(w, r, a.Audit.BuildByID)
 	if !ok {
 		return
 	}

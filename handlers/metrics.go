@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
 )
@@ -96,6 +97,36 @@ func (c releaseAssets) Collect(ch chan<- prometheus.Metric) {
 	}
 	for tag, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), tag)
+	}
+}
+
+// GitHubBudget exports the API budget GitHub last reported, by bucket.
+func (m *Metrics) GitHubBudget(b *ghclient.Budget) {
+	m.reg.MustRegister(budgetCollector{b})
+}
+
+var (
+	rateRemainingDesc = prometheus.NewDesc("driverbuild_github_rate_remaining",
+		"GitHub API requests left in the current hour, by bucket (installation or app), as GitHub last said.", []string{"bucket"}, nil)
+	rateLimitDesc = prometheus.NewDesc("driverbuild_github_rate_limit",
+		"GitHub API requests allowed per hour, by bucket.", []string{"bucket"}, nil)
+	rateResetDesc = prometheus.NewDesc("driverbuild_github_rate_reset_timestamp_seconds",
+		"When the bucket's budget is renewed, in Unix seconds.", []string{"bucket"}, nil)
+)
+
+type budgetCollector struct{ b *ghclient.Budget }
+
+func (c budgetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- rateRemainingDesc
+	ch <- rateLimitDesc
+	ch <- rateResetDesc
+}
+
+func (c budgetCollector) Collect(ch chan<- prometheus.Metric) {
+	for bucket, r := range c.b.Rates() {
+		ch <- prometheus.MustNewConstMetric(rateRemainingDesc, prometheus.GaugeValue, float64(r.Remaining), bucket)
+		ch <- prometheus.MustNewConstMetric(rateLimitDesc, prometheus.GaugeValue, float64(r.Limit), bucket)
+		ch <- prometheus.MustNewConstMetric(rateResetDesc, prometheus.GaugeValue, float64(r.Reset.Unix()), bucket)
 	}
 }
 

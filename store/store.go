@@ -50,6 +50,30 @@ type BuildCreateParams struct {
 	IndexReadAt time.Time
 }
 
+// BuildsStaleParams select stale builds.
+type BuildsStaleParams struct {
+	HeardBefore time.Time
+	Status      lifecycle.Status // "" for any active status
+	Limit       int
+}
+
+// DispatchLeaseParams ask for a build's dispatch lease.
+type DispatchLeaseParams struct {
+	BuildID    string
+	Now, Until time.Time
+}
+
+// DispatchLease is the answer to a lease request.
+type DispatchLease struct {
+	// Taken: the caller holds the lease until Until. Otherwise another
+	// holder does until Until (zero when it is not known).
+	Taken bool
+	Until time.Time
+	// Attempted: a lease was taken before, so an earlier attempt may have
+	// reached GitHub, and the run it started must be looked for first.
+	Attempted bool
+}
+
 // Event is one status change of a build.
 type Event struct {
 	ID        int64
@@ -159,15 +183,20 @@ type Queries interface {
 	// under the build's row lock. A move writes an event row and returns
 	// changed=true. It returns the build as stored after.
 	BuildTransition(ctx context.Context, p lifecycle.Transition) (b Build, changed bool, err error)
-	// BuildsStale lists active (queued or in_progress) builds whose HeardAt
-	// is before the time, oldest first: the ones the poller reconciles.
-	// Queued builds are included because after a crash a dispatch may have
-	// reached GitHub without the build ever being marked dispatched.
-	BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]Build, error)
+	// BuildsStale lists the active (queued or in_progress) builds, or those
+	// in p.Status when set, whose HeardAt is before p.HeardBefore, oldest
+	// first: the ones the poller reconciles, and the queued ones whose
+	// dispatch may have died with a replica.
+	BuildsStale(ctx context.Context, p BuildsStaleParams) ([]Build, error)
 	// BuildsOverdue lists active builds dispatched (or, if never dispatched,
 	// created) before the time, oldest first.
 	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]Build, error)
 	BuildEvents(ctx context.Context, buildID string) ([]Event, error)
+	// DispatchLease takes the right to dispatch a build until p.Until, when
+	// nobody holds it at p.Now: no lease yet, or one that ended by then.
+	// Whoever dispatches holds it, so that two attempts never call GitHub
+	// for one build at once.
+	DispatchLease(ctx context.Context, p DispatchLeaseParams) (DispatchLease, error)
 
 	// DeliveryRecord stores a webhook delivery id; isNew is false when it was
 	// already there, so a redelivery can be a no-op.

@@ -29,6 +29,8 @@ type Options struct {
 	FailKernels *regexp.Regexp
 	// RejectRunDetails makes ghsim refuse return_run_details.
 	RejectRunDetails bool
+	// RateLimit is ghsim's hourly API budget per bucket; default ghsim's.
+	RateLimit int
 	// Artifact replaces what a successful simulated build uploads.
 	Artifact ghsim.ArtifactFunc
 	// Faults are injected into ghsim before the service starts.
@@ -80,7 +82,8 @@ func Start(t testing.TB, o Options) *Env {
 	sim, err := ghsim.New(ghsim.Config{
 		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: ghsim.DefaultReleases,
 		BuildDuration: o.BuildDuration, FailKernels: o.FailKernels, RejectRunDetails: o.RejectRunDetails,
-		Artifact: o.Artifact, Chaos: o.Chaos, RunnerCommand: o.RunnerCommand,
+		RateLimit: o.RateLimit,
+		Artifact:  o.Artifact, Chaos: o.Chaos, RunnerCommand: o.RunnerCommand,
 	})
 	require.NoError(t, err)
 	for _, f := range o.Faults {

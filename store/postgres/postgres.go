@@ -55,6 +55,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	// A database that went away must fail a request in seconds, not hang
+	// it on a dial that never completes; the URL's connect_timeout wins.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	}
 	if o.schema != "" {
 		if !schemaName.MatchString(o.schema) {
 			return nil, fmt.Errorf("open postgres: schema %q: want lower-case letters, digits and underscores", o.schema)

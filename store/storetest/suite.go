@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"Assets":                    testAssets,
 		"ReleaseDelete":             testReleaseDelete,
 		"Ping":                      testPing,
+		"DispatchLease":             testDispatchLease,
+		"DispatchLeaseConcurrent":   testDispatchLeaseConcurrent,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -886,6 +888,7 @@ func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 
 	for name, tc := range map[string]struct {
 		heardBefore int
+		status      lifecycle.Status
 		limit       int
 		want        []store.Build
 	}{
@@ -900,13 +903,21 @@ func testBuildsStale(t *testing.T, open func(testing.TB) store.Store) {
 		"heard exactly at the bound is not stale": {
 			heardBefore: 2, limit: 10,
 		},
+		"queued only": {
+			heardBefore: 10, status: lifecycle.StatusQueued, limit: 10,
+			want: []store.Build{queued, queuedHeard},
+		},
+		"in progress only": {
+			heardBefore: 10, status: lifecycle.StatusInProgress, limit: 1,
+			want: []store.Build{first},
+		},
 		"a build heard again is stale only later": {
 			heardBefore: 21, limit: 10,
 			want: []store.Build{queued, first, queuedHeard, second, queuedRecent, late},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, err := s.BuildsStale(t.Context(), at(tc.heardBefore), tc.limit)
+			got, err := s.BuildsStale(t.Context(), store.BuildsStaleParams{HeardBefore: at(tc.heardBefore), Status: tc.status, Limit: tc.limit})
 			require.NoError(t, err)
 			if tc.want == nil {
 				require.Empty(t, got)

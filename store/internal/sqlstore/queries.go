@@ -121,11 +121,11 @@ func (q Queries) eventInsert(ctx context.Context, e store.Event) error {
 		e.BuildID, e.From, e.To, e.Reason, e.Source, e.Detail, e.CreatedAt)
 }
 
-func (q Queries) BuildsStale(ctx context.Context, heardBefore time.Time, limit int) ([]store.Build, error) {
+func (q Queries) BuildsStale(ctx context.Context, p store.BuildsStaleParams) ([]store.Build, error) {
 	bs, err := all(ctx, q, scanBuild, `
 		SELECT `+buildColumns+` FROM builds
-		WHERE `+activeStatus+` AND heard_at < $1
-		ORDER BY heard_at, id LIMIT $2`, heardBefore, limit)
+		WHERE `+activeStatus+` AND heard_at < $1 AND ($2 = '' OR status = $2)
+		ORDER BY heard_at, id LIMIT $3`, p.HeardBefore, string(p.Status), p.Limit)
 	return bs, q.wrap(err, "stale builds")
 }
 

@@ -1,0 +1,100 @@
+package ghclient_test
+
+import (
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/ghsim"
+)
+
+const runRoute = "GET /api/v3/repos/{owner}/{repo}/actions/runs/{run_id}"
+
+// startWith is start with the middleware under test, and its budget.
+func startWith(t *testing.T, cfg ghsim.Config) (*ghsim.Server, *ghclient.Client, *ghclient.Budget) {
+	t.Helper()
+	sim, err := ghsim.New(cfg)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	sim.Start(ln)
+	t.Cleanup(func() { _ = sim.Close() })
+	budget := ghclient.NewBudget()
+	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM(),
+		githubapp.WithClientMiddleware(ghclient.Middleware(budget)))
+	return sim, ghclient.New(creator, ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"}), budget
+}
+
+func TestMiddleware(t *testing.T) {
+	t.Parallel()
+	t.Run("a read that failed with a 5xx is tried again", func(t *testing.T) {
+		t.Parallel()
+		sim, client, _ := startWith(t, ghsim.Config{BuildDuration: time.Hour})
+		ref, err := client.Dispatch(t.Context(), inputs("01a21cf6-92a5-792f-96bb-2a01ef022348"))
+		require.NoError(t, err)
+		require.NoError(t, sim.InjectFault(ghsim.Fault{Route: runRoute, Status: http.StatusBadGateway, Count: 2}))
+		run, err := client.Run(t.Context(), ref.ID)
+		require.NoError(t, err)
+		require.Equal(t, ref.ID, run.ID)
+		require.EqualValues(t, 3, sim.Stats().ByRoute[runRoute])
+	})
+	t.Run("a read that keeps failing gives up with GitHub's answer", func(t *testing.T) {
+		t.Parallel()
+		sim, client, _ := startWith(t, ghsim.Config{BuildDuration: time.Hour})
+		require.NoError(t, sim.InjectFault(ghsim.Fault{Route: runRoute, Status: http.StatusServiceUnavailable, Count: 100}))
+		_, err := client.Run(t.Context(), 1)
+		require.ErrorContains(t, err, "503")
+		require.EqualValues(t, 4, sim.Stats().ByRoute[runRoute])
+	})
+	t.Run("a dispatch is never tried again: its answer may be lost after the run started", func(t *testing.T) {
+		t.Parallel()
+		sim, client, _ := startWith(t, ghsim.Config{BuildDuration: time.Hour})
+		require.NoError(t, sim.InjectFault(ghsim.Fault{Route: dispatchRoute, Status: http.StatusBadGateway, AfterHandling: true}))
+		_, err := client.Dispatch(t.Context(), inputs("01a21cf6-92a5-792f-96bb-2a01ef022348"))
+		require.ErrorContains(t, err, "502")
+		require.EqualValues(t, 1, sim.Stats().ByRoute[dispatchRoute])
+		require.EqualValues(t, 1, sim.Stats().Dispatches)
+	})
+	t.Run("a rate limit is not tried again", func(t *testing.T) {
+		t.Parallel()
+		sim, client, _ := startWith(t, ghsim.Config{BuildDuration: time.Hour})
+		require.NoError(t, sim.InjectFault(ghsim.Fault{Route: runRoute, Status: http.StatusTooManyRequests, RetryAfter: 3}))
+		_, err := client.Run(t.Context(), 1)
+		d, limited := ghclient.RetryAfter(err, time.Now())
+		require.True(t, limited, "%v", err)
+		require.Equal(t, 3*time.Second, d)
+		require.EqualValues(t, 1, sim.Stats().ByRoute[runRoute])
+	})
+	t.Run("the budget follows GitHub's headers and is low near the end", func(t *testing.T) {
+		t.Parallel()
+		sim, client, budget := startWith(t, ghsim.Config{BuildDuration: time.Hour, RateLimit: 10})
+		_, err := client.Releases(t.Context())
+		require.NoError(t, err)
+		r := budget.Rates()[ghclient.BucketInstallation]
+		require.Equal(t, 10, r.Limit)
+		require.Equal(t, 9, r.Remaining)
+		require.True(t, r.Reset.After(time.Now()))
+		require.False(t, budget.Low(ghclient.BucketInstallation, time.Now()))
+		for range 8 {
+			_, err := client.Releases(t.Context())
+			require.NoError(t, err)
+		}
+		require.Equal(t, 1, budget.Rates()[ghclient.BucketInstallation].Remaining)
+		require.True(t, budget.Low(ghclient.BucketInstallation, time.Now()))
+		require.False(t, budget.Low(ghclient.BucketInstallation, r.Reset), "renewed at the reset")
+		require.False(t, budget.Low(ghclient.BucketApp, time.Now()), "the App's own budget is apart")
+
+		_, err = client.Releases(t.Context())
+		require.NoError(t, err)
+		before := sim.Stats().TotalRequests
+		_, err = client.Releases(t.Context())
+		_, limited := ghclient.RetryAfter(err, time.Now())
+		require.True(t, limited, "%v", err)
+		require.Equal(t, before, sim.Stats().TotalRequests, "go-github waits for the reset without asking")
+	})
+}
