@@ -33,7 +33,8 @@ driver-loader --mode container
 echo "e2e: loader exit $?"
 grep '^riptides ' /proc/modules | sed 's/^/e2e: module: /'
 if [ -r /sys/module/riptides/parameters/version ]; then
-	echo "e2e: version parameter $(cat /sys/module/riptides/parameters/version)"
+	echo "e2e: version parameter value $(cat /sys/module/riptides/parameters/version)"
+	echo "e2e: version parameter mode $(stat -c %a /sys/module/riptides/parameters/version)"
 fi
 dmesg | grep riptides | sed 's/^/e2e: kernel: /'
 echo "e2e: done"

@@ -364,7 +364,8 @@ func (c *console) loaded(t *testing.T, version string) {
 	mods := c.lines("e2e: module: ")
 	require.Len(t, mods, 1, "riptides in /proc/modules; console in %s", c.path)
 	require.Regexp(t, `^riptides \d+ 0 - Live 0x[0-9a-f]+ \(OE\)$`, mods[0])
-	require.Equal(t, []string{version}, c.lines("e2e: version parameter "))
+	require.Equal(t, []string{version}, c.lines("e2e: version parameter value "), "the version as its parameter")
+	require.Equal(t, []string{"444"}, c.lines("e2e: version parameter mode "), "a read-only parameter")
 	var said bool
 	for _, l := range c.lines("e2e: kernel: ") {
 		said = said || strings.HasSuffix(l, "riptides: driver "+version+" loaded")
