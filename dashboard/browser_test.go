@@ -72,6 +72,13 @@ func text(t *testing.T, ctx context.Context, selector string) string {
 	return s
 }
 
+func visible(t *testing.T, ctx context.Context, selector string) bool {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector(`+quote(selector)+`).checkVisibility()`))
+	require.NoError(t, err)
+	return v
+}
+
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -85,10 +92,15 @@ func find(rs []row, id string) (row, bool) {
 	return rs[i], true
 }
 
-func post(t *testing.T, env *e2e.Env, kernel string) string {
+// post asks for a build for a kernel of ubuntu 24.04, or of the
+// distribution and version that follow it.
+func post(t *testing.T, env *e2e.Env, kernel string, distro ...string) string {
 	t.Helper()
+	if distro == nil {
+		distro = []string{"ubuntu", "24.04"}
+	}
 	body, err := json.Marshal(map[string]string{"kernel_version": kernel, "architecture": "x86_64",
-		"distribution": "ubuntu", "distro_version": "24.04", "driver_version": "v0.1.2"})
+		"distribution": distro[0], "distro_version": distro[1], "driver_version": "v0.1.2"})
 	require.NoError(t, err)
 	resp, err := http.Post(env.ServiceURL+"/build", "application/json", strings.NewReader(string(body)))
 	require.NoError(t, err)
@@ -125,6 +137,8 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	first := post(t, env, "6.8.0-1053-gcp")
 	broken := post(t, env, "6.8.0-1060-broken")
+	post(t, env, "6.14.0-63.fc42.x86_64", "fedora", "42")
+	post(t, env, "6.1.0-28-amd64", "debian", "12")
 
 	// While it runs: in flight, at the step the service knows.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -153,6 +167,20 @@ func TestDashboardInBrowser(t *testing.T) {
 		return strings.Contains(text(t, ctx, "#failures"), "build failed\nubuntu")
 	}, 10*time.Second, 100*time.Millisecond, "failure reasons: %s", text(t, ctx, "#failures"))
 
+	// Each build links to its timeline.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#recent tr[data-build-id="`+first+`"] a[href^="#build/"]`)))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.True(c, visible(t, ctx, "#timeline"), "the timeline is not shown")
+		events := text(t, ctx, "#timeline .events")
+		assert.Contains(c, events, "created, queued")
+		assert.Contains(c, events, "in progress → done")
+		assert.Contains(c, events, "by api")
+		assert.Contains(c, text(t, ctx, "#timeline .subtitle"), "6.8.0-1053-gcp")
+	}, 10*time.Second, 100*time.Millisecond)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#timeline .close`)))
+	require.Eventually(t, func() bool { return !visible(t, ctx, "#timeline") }, 5*time.Second, 50*time.Millisecond,
+		"the timeline stays open after Close")
+
 	// The next ubuntu build is judged by the first.
 	next := post(t, env, "6.8.0-1071-gcp")
 	var r row
@@ -164,10 +192,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Regexp(t, `about \d+s left|longer than usual`, r.Text)
 	require.Contains(t, r.Text, "median of 1 build")
 
-	fleet, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
-		`[...document.querySelectorAll("#fleet g[data-distribution=ubuntu]")].map((g) => g.dataset.kernel)`))
+	fleet, err := chromedp.Run(ctx, chromedp.Evaluate[map[string][]string](`[...document.querySelectorAll("#fleet g[data-kernel]")]
+		.reduce((by, g) => ({...by, [g.dataset.distribution]: [...(by[g.dataset.distribution] ?? []), g.dataset.kernel]}), {})`))
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"6.8.0-1053-gcp", "6.8.0-1060-broken", "6.8.0-1071-gcp"}, fleet)
+	require.Len(t, fleet, 3, "the fleet by distribution: %v", fleet)
+	require.ElementsMatch(t, []string{"6.8.0-1053-gcp", "6.8.0-1060-broken", "6.8.0-1071-gcp"}, fleet["ubuntu"])
+	require.Equal(t, []string{"6.14.0-63.fc42.x86_64"}, fleet["fedora"])
+	require.Equal(t, []string{"6.1.0-28-amd64"}, fleet["debian"])
 
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -19,7 +20,7 @@ import (
 type Store interface {
 	BuildsActive(ctx context.Context, limit int) ([]store.Build, error)
 	BuildsFinished(ctx context.Context, limit int) ([]store.Build, error)
-	BuildsDoneOf(ctx context.Context, distribution string, limit int) ([]store.Build, error)
+	BuildsList(ctx context.Context, f store.BuildFilter) ([]store.Build, string, error)
 	BuildFailures(ctx context.Context, since time.Time) ([]store.FailureCount, error)
 	RequestKernels(ctx context.Context, since time.Time) ([]store.KernelCount, error)
 }
@@ -131,7 +132,8 @@ func Read(ctx context.Context, st Store, now time.Time) (View, error) {
 	typical := map[string]*Estimate{}
 	for _, b := range active {
 		if _, ok := typical[b.Distribution]; !ok {
-			past, err := st.BuildsDoneOf(ctx, b.Distribution, historyLimit)
+			past, _, err := st.BuildsList(ctx, store.BuildFilter{Status: lifecycle.StatusDone,
+				Distribution: b.Distribution, Page: store.Page{Limit: historyLimit}})
 			if err != nil {
 				return View{}, fmt.Errorf("dashboard: %w", err)
 			}
@@ -150,6 +152,9 @@ func Read(ctx context.Context, st Store, now time.Time) (View, error) {
 	if err != nil {
 		return View{}, fmt.Errorf("dashboard: %w", err)
 	}
+	// The newest builds, in the order they ended: a build that timed out
+	// ends long after those asked for after it.
+	slices.SortStableFunc(finished, func(a, b store.Build) int { return b.FinishedAt.Compare(a.FinishedAt) })
 	for _, b := range finished {
 		v.Recent = append(v.Recent, Finished{Build: buildOf(b), FinishedAt: b.FinishedAt,
 			DurationSeconds: seconds(b.FinishedAt.Sub(b.CreatedAt)), Progress: b.Progress})

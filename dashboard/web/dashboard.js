@@ -159,15 +159,16 @@
         const color = palette[i % palette.length];
         y += 20;
         const n = d.kernels.length + d.more;
-        const head = svg("text", { x: 0, y, class: "dist" }, d.name);
-        chart.append(head, svg("text", { x: 90, y, class: "muted" },
+        const head = svg("text", { x: 0, y });
+        head.append(svg("tspan", { class: "dist" }, d.name), svg("tspan", { dx: 12, class: "muted" },
           n + (n === 1 ? " kernel, " : " kernels, ") + d.requests + (d.requests === 1 ? " request" : " requests")));
+        chart.append(head);
         y += 8;
         for (const k of d.kernels) {
           const g = svg("g", { "data-kernel": k.kernel_version, "data-distribution": d.name });
           g.append(svg("title", {}, d.name + " " + k.distro_version + " " + k.kernel_version + " " + k.architecture +
             ": " + k.requests + " requests, last " + new Date(k.last_seen).toString()));
-          g.append(svg("text", { x: 12, y: y + 13 }, clipText(k.kernel_version, 30)));
+          g.append(svg("text", { x: 12, y: y + 13 }, clipText(k.kernel_version, 28)));
           g.append(svg("text", { x: 12 + 200, y: y + 13, class: "muted" }, k.distro_version));
           const w = Math.max(3, Math.round(k.requests / most * barW));
           g.append(svg("rect", { x: labelW, y: y + 3, width: w, height: 13, rx: 2, fill: color }));
