@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog/hlog"
 
 	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/dashboard"
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/store"
@@ -165,9 +166,10 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.stopRescue = func() { stopRescue(); <-rescued }
 	go func() { defer close(rescued); rescue(rescueCtx, svc, periods) }()
 
-	api := http.NewServeMux()
-	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now}).Register(api)
 	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
+	api := http.NewServeMux()
+	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now,
+		Dashboard: dashboard.New(a.store, base.Repo, time.Now)}).Register(api)
 	webhooks := &handlers.WebhookEndpoint{Secret: cfg.GitHub.App.WebhookSecret, Base: base, Deliveries: a.store, Metrics: metrics}
 	mux := http.NewServeMux()
 	// The webhook endpoint logs for itself: anyone can reach it, and an

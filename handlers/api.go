@@ -58,6 +58,14 @@ type API struct {
 	Tokens  []string
 	Metrics *Metrics
 	Now     func() time.Time
+	// Dashboard, when set, adds the operators' page and its data, behind
+	// the same tokens.
+	Dashboard Routes
+}
+
+// Routes are handlers that add themselves to a mux.
+type Routes interface {
+	Register(mux *http.ServeMux)
 }
 
 // Register adds the API's routes to mux.
@@ -71,6 +79,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", a.ready)
 	if a.Audit != nil {
 		a.registerAudit(mux)
+	}
+	if a.Dashboard != nil {
+		ops := http.NewServeMux()
+		a.Dashboard.Register(ops)
+		mux.Handle("GET /{$}", a.authorized(ops))
+		mux.Handle("GET /api/dashboard", a.authorized(ops))
 	}
 }
 

@@ -31,9 +31,6 @@ type DashboardQueries interface {
 	// BuildsFinished lists the builds that ended, done or error, newest
 	// first.
 	BuildsFinished(ctx context.Context, limit int) ([]Build, error)
-	// BuildsDoneOf lists the newest done builds of a distribution: how long
-	// a build there takes.
-	BuildsDoneOf(ctx context.Context, distribution string, limit int) ([]Build, error)
 	// BuildFailures counts the builds created at or after since that ended
 	// in error, by reason and distribution, most first.
 	BuildFailures(ctx context.Context, since time.Time) ([]FailureCount, error)

@@ -17,7 +17,6 @@ func testDashboard(t *testing.T, open func(testing.TB) store.Store) {
 	for _, read := range []func() (int, error){
 		func() (int, error) { bs, err := s.BuildsActive(ctx, 10); return len(bs), err },
 		func() (int, error) { bs, err := s.BuildsFinished(ctx, 10); return len(bs), err },
-		func() (int, error) { bs, err := s.BuildsDoneOf(ctx, "ubuntu", 10); return len(bs), err },
 		func() (int, error) { fs, err := s.BuildFailures(ctx, base); return len(fs), err },
 		func() (int, error) { ks, err := s.RequestKernels(ctx, base); return len(ks), err },
 	} {
@@ -68,13 +67,6 @@ func testDashboard(t *testing.T, open func(testing.TB) store.Store) {
 	finished, err = s.BuildsFinished(ctx, 2)
 	require.NoError(t, err)
 	require.Equal(t, []string{fedoraDone.ID, ubuntuDoneLater.ID}, ids(finished))
-
-	doneOf, err := s.BuildsDoneOf(ctx, "ubuntu", 10)
-	require.NoError(t, err)
-	require.Equal(t, []string{ubuntuDoneLater.ID, ubuntuDone.ID}, ids(doneOf), "done only, of the distribution")
-	doneOf, err = s.BuildsDoneOf(ctx, "ubuntu", 1)
-	require.NoError(t, err)
-	require.Equal(t, []string{ubuntuDoneLater.ID}, ids(doneOf))
 
 	failures, err := s.BuildFailures(ctx, base)
 	require.NoError(t, err)

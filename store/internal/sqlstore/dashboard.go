@@ -21,13 +21,6 @@ func (q Queries) BuildsFinished(ctx context.Context, limit int) ([]store.Build, 
 	return bs, q.wrap(err, "finished builds")
 }
 
-func (q Queries) BuildsDoneOf(ctx context.Context, distribution string, limit int) ([]store.Build, error) {
-	bs, err := all(ctx, q, scanBuild, `
-		SELECT `+buildColumns+` FROM builds WHERE status = 'done' AND distribution = $1
-		ORDER BY created_at DESC, id DESC LIMIT $2`, distribution, limit)
-	return bs, q.wrap(err, "done builds of %s", distribution)
-}
-
 func (q Queries) BuildFailures(ctx context.Context, since time.Time) ([]store.FailureCount, error) {
 	fs, err := all(ctx, q, func(r Rows) (f store.FailureCount, err error) {
 		err = r.Scan(&f.Reason, &f.Distribution, &f.Builds)
