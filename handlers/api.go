@@ -129,10 +129,14 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// unavailable reports whether err came of a database that does not answer
-// (a ping tells), or of one too busy to answer in storeTime: either way the
-// client should come back shortly.
+// unavailable reports whether err came of a database that went away (the
+// store says so, or a ping tells), or of one too busy to answer in
+// storeTime: either way the client should come back shortly.
 func (a *API) unavailable(ctx context.Context, err error) bool {
+	if errors.Is(err, store.ErrUnavailable) {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("database unavailable")
+		return true
+	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("database too slow")
 		return true
