@@ -26,11 +26,13 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // storeTime bounds the database work of one request, so that a database
-// that stopped answering on an open connection never hangs a request. A
-// stopped or unreachable database fails sooner: its connections are cut,
-// and a new one gives up after 2 s. The bound is loose because a boot storm
-// keeps requests waiting for a connection of a live database for seconds.
-const storeTime = 10 * time.Second
+// that stopped answering on an open connection never hangs a request past
+// the server's 30 s write timeout: the client gets a 503 instead. A stopped
+// or unreachable database fails in seconds anyway: its connections are
+// cut, and a new one gives up after 2 s. The bound is loose because a boot
+// storm on a loaded machine keeps requests of a live database waiting for
+// a connection for many seconds, and they must not be turned away.
+const storeTime = 25 * time.Second
 
 // retryAfterOutage is the Retry-After of a 503 while the database is down.
 const retryAfterOutage = "5"
