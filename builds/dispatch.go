@@ -16,10 +16,11 @@ import (
 const findRunSlack = 2 * time.Minute
 
 // Lease terms, derived from the poll interval P: an attempt may call
-// GitHub for attemptTime, and nobody else may try for settleTime after it,
-// so that a run a cut-off attempt started is listed before anyone looks
-// for it. A replica that dies mid-attempt costs its builds at most the
-// lease and a rescue tick, P/2 each: a restart plus one poll interval.
+// GitHub for attemptTime (P/3, at least 2 s), and nobody else may try for
+// settleTime (P/6 at most) after it, so that a run a cut-off attempt
+// started is listed before anyone looks for it. A replica that dies
+// mid-attempt costs its builds at most the lease and a rescue tick, P/2
+// each once P is 6 s or more: a restart plus one poll interval.
 func (s *Service) attemptTime() time.Duration {
 	return max(s.cfg.PollInterval/3, 2*time.Second)
 }

@@ -26,11 +26,13 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // storeTime bounds the database work of one request, so that a database
-// that stopped answering on an open connection never hangs a request. A
-// stopped or unreachable database fails sooner: its connections are cut,
-// and a new one gives up after 2 s. The bound is loose because a boot storm
-// keeps requests waiting for a connection of a live database for seconds.
-const storeTime = 10 * time.Second
+// that stopped answering on an open connection never hangs a request past
+// the server's 30 s write timeout: the client gets a 503 instead. A stopped
+// or unreachable database fails in seconds anyway: its connections are
+// cut, and a new one gives up after 2 s. The bound is loose because a boot
+// storm on a loaded machine keeps requests of a live database waiting for
+// a connection for many seconds, and they must not be turned away.
+const storeTime = 25 * time.Second
 
 // retryAfterOutage is the Retry-After of a 503 while the database is down.
 const retryAfterOutage = "5"
@@ -129,10 +131,14 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// unavailable reports whether err came of a database that does not answer
-// (a ping tells), or of one too busy to answer in storeTime: either way the
-// client should come back shortly.
+// unavailable reports whether err came of a database that went away (the
+// store says so, or a ping tells), or of one too busy to answer in
+// storeTime: either way the client should come back shortly.
 func (a *API) unavailable(ctx context.Context, err error) bool {
+	if errors.Is(err, store.ErrUnavailable) {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("database unavailable")
+		return true
+	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("database too slow")
 		return true

@@ -20,6 +20,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict is returned when a write would violate a uniqueness rule.
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable is returned when the database could not be reached or
+	// went away mid-statement: worth trying again shortly, unlike a refusal.
+	ErrUnavailable = errors.New("database unavailable")
 	// ErrNoJobs is returned by Tx.InsertJob until NewJobs has created the River
 	// client that inserts jobs.
 	ErrNoJobs = errors.New("no jobs client: call NewJobs first")

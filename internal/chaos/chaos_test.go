@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 )
@@ -203,9 +204,22 @@ func (e *env) check(t *testing.T, results []buildResult) {
 // Every ghsim fault at once on two replicas.
 func TestChaosEveryFault(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, database(t), 2, chaosTiming, everyFault(chaosTiming)...)
+	db := database(t)
+	began := time.Now()
+	e := newEnv(t, db, 2, chaosTiming, everyFault(chaosTiming)...)
 	results := e.load(t, buildsN, keysN, nil)
 	e.check(t, results)
+
+	// The periodic poll ran on one replica, River's leader: once an
+	// interval, not once per replica.
+	conn, err := pgx.Connect(t.Context(), db)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var polls int
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT count(*) FROM river_job WHERE kind = 'poll_builds'`).Scan(&polls))
+	intervals := int(time.Since(began) / chaosTiming.poll)
+	require.Positive(t, polls)
+	require.LessOrEqual(t, polls, intervals+2, "%d polls in %d intervals", polls, intervals)
 }
 
 // With every webhook lost, the poller finishes every build.

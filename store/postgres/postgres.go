@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -146,6 +149,17 @@ var dialect = sqlstore.Dialect{
 	Conflict: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505" // unique_violation
+	},
+	Unavailable: func(err error) bool {
+		var e *pgconn.PgError
+		if errors.As(err, &e) {
+			// connection_exception, and the server shutting down or starting up
+			return strings.HasPrefix(e.Code, "08") || e.Code == "57P01" || e.Code == "57P02" || e.Code == "57P03"
+		}
+		var connect *pgconn.ConnectError
+		var netErr net.Error
+		return errors.As(err, &connect) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 	},
 }
 

@@ -6,6 +6,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,6 +42,10 @@ type Dialect struct {
 	Time func(time.Time) any
 	// Conflict reports whether err is a unique violation.
 	Conflict func(error) bool
+	// Unavailable reports whether err says the database could not be
+	// reached or went away, rather than that it refused the statement;
+	// nil where that cannot happen.
+	Unavailable func(error) bool
 }
 
 // Queries implements store.Queries on a Conn.
@@ -138,6 +143,7 @@ func (q Queries) wrap(err error, format string, args ...any) error {
 	if q.d.Conflict(err) {
 		err = fmt.Errorf("%w: %w", store.ErrConflict, err)
 	}
+	err = q.d.unavailable(err)
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
@@ -165,4 +171,12 @@ func (s timeCol) Scan(src any) error {
 		return fmt.Errorf("timestamp: unexpected %T", src)
 	}
 	return nil
+}
+
+// unavailable marks err with store.ErrUnavailable when it says so.
+func (d *Dialect) unavailable(err error) error {
+	if err == nil || d.Unavailable == nil || errors.Is(err, store.ErrUnavailable) || !d.Unavailable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }

@@ -44,9 +44,9 @@ func NewStore[T any](e Engine[T]) *Store[T] {
 
 // InTx runs fn in one transaction, committed when fn returns nil.
 func (s *Store[T]) InTx(ctx context.Context, fn func(store.Tx) error) error {
-	return s.e.Begin(ctx, func(tx T, c Conn) error {
+	return s.e.Dialect.unavailable(s.e.Begin(ctx, func(tx T, c Conn) error {
 		return fn(&dbTx[T]{Queries: Queries{c: c, d: s.e.Dialect}, tx: tx, jobs: s.jobs.Load()})
-	})
+	}))
 }
 
 // NewJobs creates the River client on this database, in the engine's
