@@ -168,6 +168,11 @@ func (a *Access) require(role Role, next http.Handler) http.Handler {
 			if sent {
 				c = a.lookup(token)
 			}
+			if c != nil {
+				name := c.name
+				hlog.FromRequest(r).UpdateContext(func(l zerolog.Context) zerolog.Context { return l.Str("client", name) })
+				r = r.WithContext(context.WithValue(r.Context(), clientKey{}, name))
+			}
 			switch {
 			case c == nil && role == RoleLoader && a.anonymous:
 			case c == nil && !sent:
@@ -184,8 +189,6 @@ func (a *Access) require(role Role, next http.Handler) http.Handler {
 		key := "anonymous"
 		if c != nil {
 			key = "client " + c.name
-			hlog.FromRequest(r).UpdateContext(func(l zerolog.Context) zerolog.Context { return l.Str("client", c.name) })
-			r = r.WithContext(context.WithValue(r.Context(), clientKey{}, c.name))
 		}
 		if a.limits.per == "ip" {
 			key, _, _ = net.SplitHostPort(r.RemoteAddr)
