@@ -70,6 +70,27 @@ func (rt recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 // the log lines carry the ids that tie them together.
 func TestNoSecretIsWritten(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		scanForSecrets(t, "", "")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		// The service opens the database from a URL with a password
+		// (which trust authentication ignores), in a schema of its own.
+		raw, schema := storetest.PostgresSchema(t)
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		const password = "db-password-5e1b"
+		u.User = url.UserPassword(u.User.Username(), password)
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		scanForSecrets(t, u.String(), password)
+	})
+}
+
+func scanForSecrets(t *testing.T, databaseURL, dbPassword string) {
 	var out transcript
 	client := &http.Client{Transport: recordingTransport{&out}}
 
@@ -109,8 +130,9 @@ func TestNoSecretIsWritten(t *testing.T) {
 	withClients(&cfg)
 	cfg.Builds.PollInterval = 500 * time.Millisecond
 	cfg.Builds.RetryDelay = 200 * time.Millisecond
+	cfg.DatabaseURL, cfg.DataDir = databaseURL, t.TempDir()
 	log := zerolog.New(&out).Level(zerolog.DebugLevel).With().Timestamp().Logger()
-	svc, err := app.Start(log.WithContext(context.Background()), cfg, app.Deps{Listener: svcLn, Store: storetest.SQLite(t)})
+	svc, err := app.Start(log.WithContext(context.Background()), cfg, app.Deps{Listener: svcLn})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -178,6 +200,9 @@ func TestNoSecretIsWritten(t *testing.T) {
 	written := out.String()
 	secrets := map[string]string{
 		"webhook secret": secret, "loader token": loaderToken, "admin token": adminToken, "plain api.tokens entry": legacyToken,
+	}
+	if dbPassword != "" {
+		secrets["database password"] = dbPassword
 	}
 	for _, line := range strings.Split(cfg.GitHub.App.PrivateKey, "\n") {
 		if len(line) > 16 && !strings.HasPrefix(line, "-----") {
