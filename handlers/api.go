@@ -47,8 +47,9 @@ type APIStore interface {
 	Ping(ctx context.Context) error
 }
 
-// API serves POST /build, GET /status/{id}, GET /healthz and GET /readyz,
-// and with Audit set the audit API under /api/.
+// API serves POST /build, GET /status/{id}, GET /healthz, GET /readyz,
+// GET /metrics, and behind an admin token the operators' routes: with
+// Audit set, the audit API under /api/.
 type API struct {
 	Builder Builder
 	Store   APIStore
