@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/app"
+	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/internal/e2e"
 )
@@ -107,9 +109,22 @@ func TestAccess(t *testing.T) {
 		}
 	}
 
-	t.Run("a loader token builds", func(t *testing.T) {
+	t.Run("a loader token builds, and the audit names its client", func(t *testing.T) {
 		resp := call(t, http.MethodPost, env.ServiceURL+"/build", request("6.8.0-1060-gcp"), bearer(loaderToken))
 		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+		resp = call(t, http.MethodGet, env.ServiceURL+"/api/requests?kernel=6.8.0-1060-gcp", "", bearer(adminToken))
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var page buildapi.Requests
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
+		require.Len(t, page.Requests, 1)
+		require.Equal(t, "fleet", page.Requests[0].Client)
+		resp = call(t, http.MethodGet, env.ServiceURL+"/api/requests?client=ops", "", bearer(adminToken))
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
+		require.NotEmpty(t, page.Requests, "the admin posted builds above")
+		for _, r := range page.Requests {
+			require.Equal(t, "ops", r.Client)
+			require.NotEqual(t, "6.8.0-1060-gcp", r.KernelVersion)
+		}
 	})
 	t.Run("the webhook needs no token", func(t *testing.T) {
 		resp := call(t, http.MethodPost, env.ServiceURL+"/api/github/hook", "{}", nil)

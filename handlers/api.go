@@ -134,6 +134,7 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	audit := store.Request{
 		ReceivedAt: a.Now().UTC(), KernelVersion: clip(req.KernelVersion), Architecture: clip(req.Architecture),
 		Distribution: clip(req.Distribution), DistroVersion: clip(req.DistroVersion), DriverVersion: clip(req.DriverVersion),
+		Client: ClientName(ctx),
 	}
 	// The audit row is written before the answer, so a client that has its
 	// answer can count on the row.
