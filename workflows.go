@@ -15,3 +15,9 @@ var DriverBuildWorkflow []byte
 //
 //go:embed .github/kernels.json
 var KernelsJSON []byte
+
+// ConfigYAML is config.yml, every key commented: `build-service setup`
+// writes a new App's credentials into a copy of it.
+//
+//go:embed config.yml
+var ConfigYAML []byte

@@ -80,8 +80,12 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	catalog, _ := cfg.Catalog() // validated above
-	if len(cfg.API.Tokens) == 0 {
-		log.Warn().Msg("no api.tokens: anyone who reaches this port can dispatch builds (api.allow_anonymous or -dev)")
+	access := cfg.Access()
+	if access.Anonymous || access.Open {
+		log.Warn().Msg("loaders need no token: anyone who reaches this port can dispatch builds (api.allow_anonymous or -dev)")
+	}
+	if len(cfg.API.Tokens) > 0 {
+		log.Warn().Int("tokens", len(cfg.API.Tokens)).Msg("api.tokens holds plain tokens: move them to api.clients as hashes (build-service hash-token prints one)")
 	}
 
 	a := &App{store: d.Store, served: make(chan error, 1)}
@@ -167,14 +171,15 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	go func() { defer close(rescued); rescue(rescueCtx, svc, periods) }()
 
 	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
+	guard, _ := handlers.NewAccess(access) // validated above
 	api := http.NewServeMux()
-	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Tokens: cfg.API.Tokens, Metrics: metrics, Now: time.Now,
+	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Access: guard, Metrics: metrics, Now: time.Now,
 		Dashboard: dashboard.New(a.store, base.Repo, time.Now)}).Register(api)
 	webhooks := &handlers.WebhookEndpoint{Secret: cfg.GitHub.App.WebhookSecret, Base: base, Deliveries: a.store, Metrics: metrics}
 	mux := http.NewServeMux()
 	// The webhook endpoint logs for itself: anyone can reach it, and an
 	// access line per refused request would let them fill the disk.
-	mux.Handle(githubapp.DefaultWebhookRoute, hlog.NewHandler(*log)(webhooks.Handler()))
+	mux.Handle(githubapp.DefaultWebhookRoute, hlog.NewHandler(*log)(hlog.RequestIDHandler("request_id", "X-Request-Id")(webhooks.Handler())))
 	mux.Handle("/", withLogging(*log, api))
 	a.server = &http.Server{
 		Handler:           mux,
@@ -192,8 +197,9 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	return a, nil
 }
 
-// withLogging puts the logger into each request's context and logs an
-// access line per request.
+// withLogging puts the logger into each request's context, with the
+// request's id (also answered as X-Request-Id), and logs an access line
+// per request.
 func withLogging(log zerolog.Logger, next http.Handler) http.Handler {
 	h := hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
 		ev := hlog.FromRequest(r).Info()
@@ -202,6 +208,7 @@ func withLogging(log zerolog.Logger, next http.Handler) http.Handler {
 		}
 		ev.Str("method", clipped(r.Method)).Str("path", clipped(r.URL.Path)).Int("status", status).Dur("duration", d).Msg("request")
 	})(next)
+	h = hlog.RequestIDHandler("request_id", "X-Request-Id")(h)
 	return hlog.NewHandler(log)(h)
 }
 

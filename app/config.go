@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/kernel"
 )
 
@@ -56,12 +58,18 @@ type Config struct {
 	} `yaml:"builds"`
 
 	API struct {
-		// Tokens, when set, are the bearer tokens loaders must present.
+		// Clients are the named loader and admin tokens, kept as hashes.
+		Clients []handlers.Client `yaml:"clients"`
+		// Tokens are plain loader tokens, the form before Clients; they
+		// still work, with a warning.
 		Tokens []string `yaml:"tokens"`
 		// AllowAnonymous serves POST /build and GET /status to anyone who
 		// reaches the port, on purpose: without it, and outside -dev, the
-		// service refuses to start with no tokens.
+		// service refuses to start with no clients and no tokens. The
+		// operators' routes still need an admin client.
 		AllowAnonymous bool `yaml:"allow_anonymous"`
+		// RateLimit bounds each client's requests.
+		RateLimit handlers.RateLimit `yaml:"rate_limit"`
 	} `yaml:"api"`
 
 	// DatabaseURL selects Postgres when it is a postgres:// URL; otherwise
@@ -89,6 +97,7 @@ func Defaults() Config {
 	c.Builds.IndexRefresh = 5 * time.Minute
 	c.Builds.RetryDelay = 15 * time.Second
 	c.Builds.RedeliverInterval = 5 * time.Minute
+	c.API.RateLimit = handlers.DefaultRateLimit()
 	c.DataDir = "./data"
 	return c
 }
@@ -144,11 +153,17 @@ func (c Config) Validate() error {
 	if c.GitHub.App.WebhookSecret == "" && !c.Dev {
 		bad("github.app.webhook_secret is empty: unsigned webhooks would be accepted (set it, or GITHUB_APP_WEBHOOK_SECRET)")
 	}
+	loaders := len(c.API.Tokens)
+	for _, cl := range c.API.Clients {
+		if cl.Role == handlers.RoleLoader {
+			loaders++
+		}
+	}
 	switch {
-	case len(c.API.Tokens) == 0 && !c.API.AllowAnonymous && !c.Dev:
-		bad("api.tokens is empty: anyone who reaches the port could dispatch builds (set tokens, or api.allow_anonymous: true to allow that on purpose)")
-	case len(c.API.Tokens) > 0 && c.API.AllowAnonymous:
-		bad("api.allow_anonymous and api.tokens are both set: tokens are required when set; remove one")
+	case len(c.API.Clients) == 0 && len(c.API.Tokens) == 0 && !c.API.AllowAnonymous && !c.Dev:
+		bad("api.tokens is empty and so is api.clients: anyone who reaches the port could dispatch builds (add clients, or api.allow_anonymous: true to allow that on purpose)")
+	case loaders > 0 && c.API.AllowAnonymous:
+		bad("api.allow_anonymous and api.tokens (or api.clients of role loader) are both set: tokens are required when set; remove one")
 	}
 	if c.GitHub.App.IntegrationID <= 0 {
 		bad("github.app.integration_id must be the App's id (or GITHUB_APP_INTEGRATION_ID)")
@@ -183,5 +198,19 @@ func (c Config) Validate() error {
 	if c.Builds.Cooldown < 0 {
 		bad("builds.cooldown must not be negative")
 	}
+	if _, err := handlers.NewAccess(c.Access()); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// Access is who may call the API: api.clients, plus each plain api.tokens
+// entry as a loader client named for its place in the list. With
+// api.allow_anonymous loaders need no token; -dev asks none anywhere.
+func (c Config) Access() handlers.AccessConfig {
+	clients := slices.Clone(c.API.Clients)
+	for i, t := range c.API.Tokens {
+		clients = append(clients, handlers.Client{Name: fmt.Sprintf("api.tokens[%d]", i), Role: handlers.RoleLoader, SHA256: handlers.HashToken(t)})
+	}
+	return handlers.AccessConfig{Clients: clients, Open: c.Dev, Anonymous: c.API.AllowAnonymous, RateLimit: c.API.RateLimit}
 }

@@ -21,6 +21,8 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 	require.Equal(t, def.Builds, cfg.Builds)
 	require.Equal(t, def.Packages, cfg.Packages)
 	require.Equal(t, def.Repository, cfg.Repository)
+	require.Equal(t, def.API.RateLimit, cfg.API.RateLimit)
+	require.Empty(t, cfg.API.Clients)
 	cat, err := cfg.Catalog()
 	require.NoError(t, err)
 	require.Equal(t, kernel.DefaultCatalog().Distributions(), cat.Distributions())

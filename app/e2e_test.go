@@ -19,6 +19,7 @@ import (
 	"github.com/riptides/driverbuild/app"
 	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/internal/e2e"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
@@ -380,16 +381,17 @@ func TestStatusAndHealth(t *testing.T) {
 }
 
 // TestAuditTrailServed follows a build through the audit API the service
-// serves, behind the API's tokens.
+// serves, behind an admin token (a loader's is refused: TestAccess).
 func TestAuditTrailServed(t *testing.T) {
 	t.Parallel()
 	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) {
 		c.API.Tokens, c.API.AllowAnonymous = []string{"loader-token"}, false
+		c.API.Clients = []handlers.Client{{Name: "ops", Role: handlers.RoleAdmin, SHA256: handlers.HashToken("admin-token")}}
 	}})
 	get := func(path string, out any) int {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, env.ServiceURL+path, nil)
 		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer loader-token")
+		req.Header.Set("Authorization", "Bearer admin-token")
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rs/zerolog"
+
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
@@ -43,6 +45,7 @@ const confirming = "run succeeded; confirming the package in the release"
 // a webhook never waits on GitHub.
 func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Delivery, run ghclient.Run) error {
 	buildID := BuildIDFromRunName(run.DisplayTitle)
+	ctx = zerolog.Ctx(ctx).With().Int64("run_id", run.ID).Str("build_id", buildID).Logger().WithContext(ctx)
 	if !s.ours(run) || buildID == "" {
 		return s.apply(ctx, d, func(store.Tx) error { return nil })
 	}
@@ -91,6 +94,7 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 // progress. Jobs join their build through the run id; a job of a run we
 // do not know yet is left to the run's own events and the poller.
 func (s *Service) ObserveJob(ctx context.Context, d *Delivery, runID int64, progress string) error {
+	ctx = zerolog.Ctx(ctx).With().Int64("run_id", runID).Logger().WithContext(ctx)
 	return s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByRunID(ctx, runID)
 		if errors.Is(err, store.ErrNotFound) {

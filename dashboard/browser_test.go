@@ -11,14 +11,18 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/riptides/driverbuild/app"
 	"github.com/riptides/driverbuild/buildapi"
+	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/internal/e2e"
 )
 
@@ -46,6 +50,48 @@ func browser(t *testing.T) context.Context {
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+const adminToken = "dashboard-admin-token"
+
+// login answers the page's login prompts (basic auth) as a person does,
+// with user and password, and counts them.
+func login(t *testing.T, ctx context.Context, user, password string) *atomic.Int32 {
+	t.Helper()
+	var prompts atomic.Int32
+	// Listen's callback must not call the browser: the events are answered
+	// from another goroutine.
+	events := make(chan any, 4096)
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		switch ev.(type) {
+		case *fetch.EventRequestPaused, *fetch.EventAuthRequired:
+			events <- ev
+		}
+	}))
+	go func() {
+		for {
+			var ev any
+			select {
+			case <-ctx.Done():
+				return
+			case ev = <-events:
+			}
+			switch e := ev.(type) {
+			case *fetch.EventRequestPaused:
+				_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+			case *fetch.EventAuthRequired:
+				prompts.Add(1)
+				_, _ = chromedp.Call(ctx, fetch.ContinueWithAuth, fetch.ContinueWithAuthParams{RequestID: e.RequestID,
+					AuthChallengeResponse: &fetch.AuthChallengeResponse{
+						Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: user, Password: password,
+					}})
+			}
+		}
+	}()
+	handle := true
+	_, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{HandleAuthRequests: &handle})
+	require.NoError(t, err)
+	return &prompts
 }
 
 // row is a build's row as the page shows it.
@@ -128,9 +174,14 @@ func status(t *testing.T, env *e2e.Env, id string) buildapi.Build {
 func TestDashboardInBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
-	env := e2e.Start(t, e2e.Options{BuildDuration: 12 * time.Second, FailKernels: regexp.MustCompile(`-broken$`)})
+	env := e2e.Start(t, e2e.Options{BuildDuration: 12 * time.Second, FailKernels: regexp.MustCompile(`-broken$`),
+		Configure: func(c *app.Config) {
+			c.API.Clients = []handlers.Client{{Name: "ops", Role: handlers.RoleAdmin, SHA256: handlers.HashToken(adminToken)}}
+		}})
+	prompts := login(t, ctx, "ops", adminToken)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(env.ServiceURL+"/")))
+	require.Positive(t, prompts.Load(), "the page did not ask for a login")
 	require.Eventually(t, func() bool { return strings.HasPrefix(text(t, ctx, "#live"), "live") },
 		10*time.Second, 100*time.Millisecond, "the page never heard from the service")
 	require.Equal(t, "No build in flight.", text(t, ctx, "#in-flight .empty"))

@@ -30,6 +30,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET "+api+"/app/hook/deliveries/{delivery_id}", authApp, s.getDelivery)
 	s.handle("POST "+api+"/app/hook/deliveries/{delivery_id}/attempts", authApp, s.redeliver)
 	s.handle("GET "+api+"/rate_limit", authAny, s.getRateLimit)
+	s.registerManifestRoutes(api)
 
 	s.handle("GET "+repo, authInstallation, s.getRepo)
 	s.handle("GET "+repo+"/commits/{ref...}", authInstallation, s.getRepoCommit)

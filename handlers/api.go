@@ -5,7 +5,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
 
 	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/builds"
@@ -49,19 +49,19 @@ type APIStore interface {
 	Ping(ctx context.Context) error
 }
 
-// API serves POST /build, GET /status/{id}, GET /healthz and GET /readyz,
-// and with Audit set the audit API under /api/.
+// API serves POST /build, GET /status/{id}, GET /healthz, GET /readyz,
+// GET /metrics, and behind an admin token the operators' routes: with
+// Audit set, the audit API under /api/.
 type API struct {
 	Builder Builder
 	Store   APIStore
 	Audit   AuditStore
-	// Tokens, when not empty, are the bearer tokens POST /build and
-	// GET /status accept.
-	Tokens  []string
+	// Access guards the loaders' and the operators' routes.
+	Access  *Access
 	Metrics *Metrics
 	Now     func() time.Time
 	// Dashboard, when set, adds the operators' page and its data, behind
-	// the same tokens.
+	// an admin token.
 	Dashboard Routes
 }
 
@@ -72,22 +72,21 @@ type Routes interface {
 
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("POST /build", a.Metrics.instrument("/build", a.authorized(http.HandlerFunc(a.build))))
-	mux.Handle("GET /status/{id}", a.Metrics.instrument("/status/{id}", a.authorized(http.HandlerFunc(a.status))))
+	if a.Access == nil {
+		panic("handlers: API.Access is nil; NewAccess says who may call the API")
+	}
+	mux.Handle("POST /build", a.Metrics.instrument("/build", a.Access.Loader(http.HandlerFunc(a.build))))
+	mux.Handle("GET /status/{id}", a.Metrics.instrument("/status/{id}", a.Access.Loader(http.HandlerFunc(a.status))))
+	// The operators' routes: all of /api/ but the webhook, which app.Start
+	// serves before this mux.
+	admin := a.Access.Admin(a.adminRoutes())
+	mux.Handle("/api/", admin)
+	mux.Handle("GET /{$}", admin)
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
-	if a.Audit != nil {
-		a.registerAudit(mux)
-	}
-	if a.Dashboard != nil {
-		ops := http.NewServeMux()
-		a.Dashboard.Register(ops)
-		mux.Handle("GET /{$}", a.authorized(ops))
-		mux.Handle("GET /api/dashboard", a.authorized(ops))
-	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -99,25 +98,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, field, format string, args ...any) {
 	writeJSON(w, code, buildapi.Error{Error: fmt.Sprintf(format, args...), Field: field})
-}
-
-func (a *API) authorized(next http.Handler) http.Handler {
-	if len(a.Tokens) == 0 {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if ok {
-			for _, t := range a.Tokens {
-				if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
-					next.ServeHTTP(w, r)
-					return
-				}
-			}
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="driverbuild"`)
-		writeError(w, http.StatusUnauthorized, "", "missing or unknown bearer token: send Authorization: Bearer <token>")
-	})
 }
 
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
@@ -160,11 +140,13 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 	audit := store.Request{
 		ReceivedAt: a.Now().UTC(), KernelVersion: clip(req.KernelVersion), Architecture: clip(req.Architecture),
 		Distribution: clip(req.Distribution), DistroVersion: clip(req.DistroVersion), DriverVersion: clip(req.DriverVersion),
+		Client: ClientName(ctx),
 	}
 	// The audit row is written before the answer, so a client that has its
 	// answer can count on the row.
 	respond := func(code int, outcome, buildID string, body any) {
 		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
+		logBuildID(r, buildID)
 		a.Metrics.requests.WithLabelValues(outcome).Inc()
 		if e, ok := body.(buildapi.Error); ok {
 			audit.Error, audit.Field = e.Error, e.Field
@@ -234,6 +216,7 @@ func (a *API) buildOf(w http.ResponseWriter, r *http.Request, byID func(context.
 		writeError(w, http.StatusNotFound, "", "no build %q: a build id is a UUID as POST /build returned it", clip(id))
 		return store.Build{}, false
 	}
+	logBuildID(r, id)
 	ctx, cancel := context.WithTimeout(r.Context(), storeTime)
 	defer cancel()
 	b, err := byID(ctx, id)
@@ -250,6 +233,13 @@ func (a *API) buildOf(w http.ResponseWriter, r *http.Request, byID func(context.
 		return b, true
 	}
 	return store.Build{}, false
+}
+
+// logBuildID adds the build a request is about to its log lines.
+func logBuildID(r *http.Request, id string) {
+	if id != "" {
+		hlog.FromRequest(r).UpdateContext(func(c zerolog.Context) zerolog.Context { return c.Str("build_id", id) })
+	}
 }
 
 var buildIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

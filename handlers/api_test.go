@@ -26,8 +26,10 @@ func apiServer(t *testing.T) *httptest.Server {
 		Catalog: kernel.DefaultCatalog(), Naming: kernel.DefaultNaming(), Workflow: "driver-build.yml",
 		Cooldown: time.Minute, Timeout: time.Hour,
 	}, st, noGitHub{t})
+	access, err := handlers.NewAccess(handlers.AccessConfig{Anonymous: true, RateLimit: handlers.DefaultRateLimit()})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
-	(&handlers.API{Builder: svc, Store: st, Metrics: handlers.NewMetrics(), Now: time.Now}).Register(mux)
+	(&handlers.API{Builder: svc, Store: st, Access: access, Metrics: handlers.NewMetrics(), Now: time.Now}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv

@@ -60,8 +60,13 @@ func newAuditFixture(t *testing.T, open func(testing.TB) store.Store) auditFixtu
 		_, err := st.DeliveryRecord(ctx, fmt.Sprintf("delivery-%d", i), event, "completed", base.Add(time.Duration(i)*time.Second))
 		require.NoError(t, err)
 	}
+	access, err := handlers.NewAccess(handlers.AccessConfig{
+		Clients:   []handlers.Client{{Name: "ops", Role: handlers.RoleAdmin, SHA256: handlers.HashToken(auditToken)}},
+		RateLimit: handlers.DefaultRateLimit(),
+	})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
-	(&handlers.API{Store: st, Audit: st, Tokens: []string{auditToken}, Metrics: handlers.NewMetrics(), Now: time.Now}).Register(mux)
+	(&handlers.API{Store: st, Audit: st, Access: access, Metrics: handlers.NewMetrics(), Now: time.Now}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL

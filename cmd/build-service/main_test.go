@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,4 +70,49 @@ func TestConfigIsReadOnlyWhenNamed(t *testing.T) {
 		require.ErrorContains(t, err, "config.yml")
 		require.ErrorContains(t, err, "not_a_key")
 	})
+}
+
+func TestHashToken(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	require.NoError(t, hashToken(nil, strings.NewReader("test\n"), &out))
+	require.Equal(t, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n", out.String())
+	require.ErrorContains(t, hashToken([]string{"test"}, strings.NewReader(""), &out), "reads the token on stdin")
+	require.ErrorContains(t, hashToken(nil, strings.NewReader(""), &out), "no token on standard input")
+}
+
+func TestBadCommandLines(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		err  error
+		want string
+	}{
+		"log format":      {run(ctx, []string{"-log-format", "xml"}, io.Discard, io.Discard), `-log-format "xml": accepted are auto, console and json`},
+		"stray argument":  {run(ctx, []string{"serve"}, io.Discard, io.Discard), `unexpected arguments ["serve"]`},
+		"setup needs url": {setup(ctx, nil, io.Discard, io.Discard), "setup: -url is required"},
+		"setup bad url":   {setup(ctx, []string{"-url", "driverbuild.example.com"}, io.Discard, io.Discard), `service URL "driverbuild.example.com": want an http or https URL`},
+		"setup bad name":  {setup(ctx, []string{"-url", "https://x.example.com", "-name", ""}, io.Discard, io.Discard), "the App name is empty"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.ErrorContains(t, tc.err, tc.want)
+		})
+	}
+}
+
+// Logs to a pipe or a file, as under Kubernetes or systemd, are JSON.
+func TestLogsAreJSONOffATerminal(t *testing.T) {
+	t.Parallel()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	require.NoError(t, err)
+	defer f.Close()
+	log, err := logger(f, "auto")
+	require.NoError(t, err)
+	log.Info().Str("build_id", "b").Msg("hello")
+	b, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	var entry map[string]any
+	require.NoError(t, json.Unmarshal(b, &entry), string(b))
+	require.Equal(t, "hello", entry["message"])
+	require.Equal(t, "b", entry["build_id"])
 }
