@@ -3,6 +3,11 @@ package ghclient_test
 import (
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,3 +103,44 @@ func TestMiddleware(t *testing.T) {
 		require.Equal(t, before, sim.Stats().TotalRequests, "go-github waits for the reset without asking")
 	})
 }
+
+// A read whose answer never comes is given up after a while and tried
+// again. The first call to the run hangs in the network, before GitHub.
+func TestMiddlewareRetriesAHungRead(t *testing.T) {
+	t.Parallel()
+	sim, err := ghsim.New(ghsim.Config{BuildDuration: time.Hour})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	sim.Start(ln)
+	t.Cleanup(func() { _ = sim.Close() })
+
+	target, err := url.Parse(sim.URL())
+	require.NoError(t, err)
+	var hung atomic.Int32
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = roundTripper(func(r *http.Request) (*http.Response, error) {
+		if strings.Contains(r.URL.Path, "/actions/runs/") && hung.Add(1) == 1 {
+			<-r.Context().Done() // the caller gives up
+			return nil, r.Context().Err()
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	front := httptest.NewServer(proxy)
+	t.Cleanup(front.Close)
+
+	creator := githubapp.NewClientCreator(front.URL+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM(),
+		githubapp.WithClientMiddleware(ghclient.Middleware(ghclient.NewBudget())))
+	client := ghclient.New(creator, ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"})
+	ref, err := client.Dispatch(t.Context(), inputs("01a21cf6-92a5-792f-96bb-2a01ef022348"))
+	require.NoError(t, err)
+	run, err := client.Run(t.Context(), ref.ID)
+	require.NoError(t, err)
+	require.Equal(t, ref.ID, run.ID)
+	require.EqualValues(t, 2, hung.Load(), "tried twice")
+	require.EqualValues(t, 1, sim.Stats().ByRoute[runRoute], "the hung try never reached GitHub")
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
