@@ -208,6 +208,12 @@ func TestEndToEnd(t *testing.T) {
 					defer resp.Body.Close()
 					var s status
 					_ = json.NewDecoder(resp.Body).Decode(&s)
+					if resp.StatusCode == http.StatusOK && s.Status == "done" {
+						// On a loaded machine the last requests may come
+						// after the build ended: they get its package.
+						ids <- "done"
+						return
+					}
 					ids <- fmt.Sprint(resp.StatusCode, " ", s.BuildID)
 				}()
 			}
@@ -215,7 +221,9 @@ func TestEndToEnd(t *testing.T) {
 			close(ids)
 			distinct := map[string]int{}
 			for id := range ids {
-				distinct[id]++
+				if id != "done" {
+					distinct[id]++
+				}
 			}
 			require.Len(t, distinct, 1, "answers: %v", distinct)
 			for answer := range distinct {
