@@ -80,7 +80,7 @@ type Config struct {
 	// OnDone runs in the transaction that ends a build done, for work that
 	// must be as durable as the end: the kernels.json proposal.
 	OnDone func(ctx context.Context, tx store.Tx, b store.Build) error
-	Now      func() time.Time
+	Now    func() time.Time
 }
 
 // Service is the build-service's core.

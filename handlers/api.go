@@ -64,7 +64,7 @@ type API struct {
 	// KernelsJSON: done builds say where their kernel is on its way into
 	// kernels.json.
 	KernelsJSON bool
-	Now     func() time.Time
+	Now         func() time.Time
 	// Dashboard, when set, adds the operators' page and its data, behind
 	// an admin token.
 	Dashboard Routes
