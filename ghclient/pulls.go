@@ -179,7 +179,8 @@ func (c *Client) ProtectionChecks(ctx context.Context, branch string) (req Requi
 	}
 	rsc, _, err := gh.Repositories.GetRequiredStatusChecks(ctx, c.repo.Owner, c.repo.Name, branch)
 	switch {
-	case IsNotFound(err):
+	// go-github turns the 404 "Branch not protected" into its own error.
+	case errors.Is(err, github.ErrBranchNotProtected), IsNotFound(err):
 		return Required{}, false, nil
 	case err != nil:
 		return Required{}, false, fmt.Errorf("branch protection of %s: %w", branch, err)
