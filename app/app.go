@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		Apply: func(ctx context.Context, d *builds.Delivery, fn func(store.Tx) error) error {
 			return svc.Apply(ctx, d, fn)
 		},
-	}, a.store, gh, listing.Checks{GitHub: gh, Fallback: kj.RequiredChecks})
+	}, a.store, gh, &listing.Checks{GitHub: gh, Fallback: kj.RequiredChecks})
 	svc = builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,

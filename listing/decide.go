@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/riptides/driverbuild/ghclient"
 )
@@ -38,12 +40,45 @@ type ChecksGitHub interface {
 type Checks struct {
 	GitHub   ChecksGitHub
 	Fallback []string
+
+	// What the base requires is read once a requiredTTL: fifty merges in
+	// a row need not read the same rules fifty times.
+	mu     sync.Mutex
+	cached map[string]requiredAt
 }
+
+type requiredAt struct {
+	checks []string
+	at     time.Time
+}
+
+// requiredTTL is how long what a base requires is taken as read.
+const requiredTTL = 30 * time.Second
 
 // ErrNoRequiredChecks means there is nothing to merge on.
 var ErrNoRequiredChecks = errors.New("no required checks: the base has no protection or ruleset requiring checks, and kernels_json.required_checks is empty; not merging unchecked")
 
-func (c Checks) required(ctx context.Context, base string) ([]string, error) {
+func (c *Checks) required(ctx context.Context, base string) ([]string, error) {
+	c.mu.Lock()
+	r, ok := c.cached[base]
+	c.mu.Unlock()
+	if ok && time.Since(r.at) < requiredTTL {
+		return r.checks, nil
+	}
+	checks, err := c.read(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.cached == nil {
+		c.cached = map[string]requiredAt{}
+	}
+	c.cached[base] = requiredAt{checks: checks, at: time.Now()}
+	c.mu.Unlock()
+	return checks, nil
+}
+
+func (c *Checks) read(ctx context.Context, base string) ([]string, error) {
 	prot, protected, perr := c.GitHub.ProtectionChecks(ctx, base)
 	rules, rerr := c.GitHub.RulesetChecks(ctx, base)
 	if perr != nil && rerr != nil {
@@ -73,7 +108,7 @@ func (c Checks) required(ctx context.Context, base string) ([]string, error) {
 // passing are the conclusions branch protection accepts.
 var passing = []string{"success", "neutral", "skipped"}
 
-func (c Checks) Decide(ctx context.Context, base, sha string) (Verdict, error) {
+func (c *Checks) Decide(ctx context.Context, base, sha string) (Verdict, error) {
 	req, err := c.required(ctx, base)
 	if err != nil {
 		return Verdict{}, err

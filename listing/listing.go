@@ -117,8 +117,8 @@ func (b branchOf) requests() []kernel.Request {
 	return out
 }
 
-// loadBranch reads a branch's listings and builds; ok is false when no
-// build of ours is on it (another's branch, or one we are done with).
+// loadBranch reads the live listings of a branch and their builds; ok is
+// false when none is live (another's branch, or one we are done with).
 func (s *Service) loadBranch(ctx context.Context, name string) (b branchOf, ok bool, err error) {
 	ls, err := s.store.ListingsOfBranch(ctx, name)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Service) loadBranch(ctx context.Context, name string) (b branchOf, ok b
 	}
 	b.name = name
 	for _, l := range ls {
-		if l.State == store.ListingAlreadyListed {
+		if l.State == store.ListingAlreadyListed || l.State == store.ListingMerged {
 			continue
 		}
 		bl, err := s.store.BuildByID(ctx, l.BuildID)
@@ -147,21 +147,27 @@ func (s *Service) set(ctx context.Context, u store.ListingsUpdate) error {
 	return nil
 }
 
-// baseFile reads kernels.json at the head of the default branch; a
+// baseFile is kernels.json at the head of the default branch.
+type baseFile struct {
+	head string
+	data []byte
+}
+
+// readBase reads kernels.json at the head of the default branch; a
 // repository without the file has an empty one.
-func (s *Service) baseFile(ctx context.Context) (head string, data []byte, err error) {
+func (s *Service) readBase(ctx context.Context) (baseFile, error) {
 	head, found, err := s.gh.BranchHead(ctx, s.cfg.Base)
 	if err != nil {
-		return "", nil, err
+		return baseFile{}, err
 	}
 	if !found {
-		return "", nil, fmt.Errorf("the default branch %s does not exist", s.cfg.Base)
+		return baseFile{}, fmt.Errorf("the default branch %s does not exist", s.cfg.Base)
 	}
-	data, _, err = s.gh.File(ctx, head, s.cfg.Path)
+	data, _, err := s.gh.File(ctx, head, s.cfg.Path)
 	if ghclient.IsNotFound(err) {
-		return head, []byte("{}"), nil
+		return baseFile{head: head, data: []byte("{}")}, nil
 	}
-	return head, data, err
+	return baseFile{head: head, data: data}, err
 }
 
 func logFor(ctx context.Context, branch string) *zerolog.Logger {

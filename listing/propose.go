@@ -31,11 +31,11 @@ func (s *Service) Propose(ctx context.Context, buildID string) error {
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	_, data, err := s.baseFile(ctx)
+	base, err := s.readBase(ctx)
 	if err != nil {
 		return err
 	}
-	k, err := matrix.ParseKernels(data)
+	k, err := matrix.ParseKernels(base.data)
 	if err != nil {
 		return fmt.Errorf("%s on %s: %w", s.cfg.Path, s.cfg.Base, err)
 	}
@@ -129,7 +129,11 @@ func (s *Service) ensureBranch(ctx context.Context, name string) error {
 			}
 		}
 	}
-	_, err = s.apply(ctx, br, found)
+	base, err := s.readBase(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.apply(ctx, br, base, found)
 	if errors.Is(err, errNothingToAdd) {
 		// The default branch lists every kernel already: listed by hand,
 		// or our merge landed before the state was written.
@@ -143,19 +147,15 @@ var errNothingToAdd = errors.New("the default branch lists every kernel of the b
 // apply commits the branch's kernels onto the head of the default branch,
 // a semantic merge of the file, and points the branch there: created, or
 // force-updated so that its checks run again.
-func (s *Service) apply(ctx context.Context, br branchOf, exists bool) (string, error) {
-	base, data, err := s.baseFile(ctx)
-	if err != nil {
-		return "", err
-	}
-	out, added, err := matrix.MergeKernels(s.cfg.Catalog, data, br.requests())
+func (s *Service) apply(ctx context.Context, br branchOf, base baseFile, exists bool) (string, error) {
+	out, added, err := matrix.MergeKernels(s.cfg.Catalog, base.data, br.requests())
 	if err != nil {
 		return "", fmt.Errorf("%s on %s: %w", s.cfg.Path, s.cfg.Base, err)
 	}
 	if out == nil {
 		return "", errNothingToAdd
 	}
-	sha, err := s.gh.CommitFile(ctx, base, s.cfg.Path, out, commitMessage(added))
+	sha, err := s.gh.CommitFile(ctx, base.head, s.cfg.Path, out, commitMessage(added))
 	if err != nil {
 		return "", err
 	}
@@ -172,7 +172,7 @@ func (s *Service) apply(ctx context.Context, br branchOf, exists bool) (string, 
 		}
 		return "", err
 	}
-	logFor(ctx, br.name).Info().Str("sha", sha).Str("base", base).Bool("updated", exists).Int("kernels", len(added)).Msg("proposed kernels on branch")
+	logFor(ctx, br.name).Info().Str("sha", sha).Str("base", base.head).Bool("updated", exists).Int("kernels", len(added)).Msg("proposed kernels on branch")
 	return sha, s.set(ctx, store.ListingsUpdate{Branch: br.name, HeadSHA: sha})
 }
 

@@ -3,10 +3,13 @@ package listing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/matrix"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -49,6 +52,30 @@ func (s *Service) openPull(ctx context.Context, br branchOf) (ghclient.PullReque
 	return pr, err
 }
 
+// mergeabilityPolls bounds the reads of a pull request whose
+// mergeability GitHub computes, 100ms apart and doubling, before the job
+// gives up its attempt.
+const mergeabilityPolls = 4
+
+// awaitMergeability reads a pull request until GitHub says whether it
+// merges.
+func (s *Service) awaitMergeability(ctx context.Context, number int) (ghclient.PullRequest, error) {
+	wait := 100 * time.Millisecond
+	for range mergeabilityPolls {
+		select {
+		case <-ctx.Done():
+			return ghclient.PullRequest{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+		pr, err := s.gh.Pull(ctx, number)
+		if err != nil || pr.Mergeable != nil {
+			return pr, err
+		}
+	}
+	return ghclient.PullRequest{}, errMergeability
+}
+
 // errMergeability means GitHub was still computing whether the pull
 // request merges: the job polls again, a bounded number of times.
 var errMergeability = errors.New("mergeability not computed yet")
@@ -81,7 +108,7 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 		pr, err = s.gh.Pull(ctx, first.PRNumber)
 	} else {
 		var prs []ghclient.PullRequest
-		prs, err = s.gh.PullsOf(ctx, name, "all")
+		prs, err = s.gh.PullsOf(ctx, name, "open")
 		if err == nil && len(prs) == 0 {
 			return nil // no pull request yet: its push opens it
 		}
@@ -112,7 +139,12 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 	case len(v.Pending) > 0:
 		return s.set(ctx, store.ListingsUpdate{Branch: name, State: store.ListingPROpen, PRNumber: pr.Number, PRURL: pr.URL})
 	case pr.Mergeable == nil:
-		return errMergeability
+		checked := pr.HeadSHA
+		if pr, err = s.awaitMergeability(ctx, pr.Number); err != nil || pr.HeadSHA != checked {
+			return err // a new head: its checks set off another Land
+		}
+	}
+	switch {
 	case !*pr.Mergeable || pr.MergeableState == "dirty" || pr.MergeableState == "behind":
 		// The default branch moved: its push re-applies the change, and so
 		// does reconcile should that push be lost.
@@ -148,11 +180,36 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 	}
 }
 
-// merged ends a branch whose pull request merged: the branch is deleted,
-// then its builds say merged.
+// merged ends the builds of a branch whose pull request merged. A build
+// that joined the branch after the merged head was pushed (Ubuntu 22.04
+// and 24.04 of one release) is not in the file yet: it goes on on a
+// branch made anew; otherwise the branch is deleted.
 func (s *Service) merged(ctx context.Context, br branchOf, pr ghclient.PullRequest) error {
+	base, err := s.readBase(ctx)
+	if err != nil {
+		return err
+	}
+	k, err := matrix.ParseKernels(base.data)
+	if err != nil {
+		return fmt.Errorf("%s on %s: %w", s.cfg.Path, s.cfg.Base, err)
+	}
+	rest := false
+	for i, l := range br.listings {
+		l.UpdatedAt = s.now()
+		if k.Lists(s.cfg.Catalog, br.builds[i].Request) {
+			l.State, l.PRNumber, l.PRURL = store.ListingMerged, pr.Number, pr.URL
+		} else {
+			l.State, l.PRNumber, l.PRURL, l.HeadSHA, rest = store.ListingPending, 0, "", "", true
+		}
+		if err := s.store.ListingPut(ctx, l); err != nil {
+			return err
+		}
+	}
 	if err := s.gh.DeleteBranch(ctx, br.name); err != nil {
 		return err
 	}
-	return s.set(ctx, store.ListingsUpdate{Branch: br.name, State: store.ListingMerged, PRNumber: pr.Number, PRURL: pr.URL})
+	if rest {
+		return s.ensureBranch(ctx, br.name)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package listing
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/riptides/driverbuild/store"
@@ -12,6 +13,11 @@ import (
 // default branch moved while it worked.
 const reapplyRounds = 5
 
+// reapplyParallel bounds the branches re-applied at once: fifty pull
+// requests made to conflict by one merge are re-applied in the time of a
+// few.
+const reapplyParallel = 8
+
 // Reapply re-applies the change of every open branch that does not sit on
 // the head of the default branch: the kernels are added to the file there
 // (a semantic merge, not a text merge) and the branch is force-updated,
@@ -19,22 +25,29 @@ const reapplyRounds = 5
 func (s *Service) Reapply(ctx context.Context) error {
 	var last string
 	for range reapplyRounds {
-		head, _, err := s.baseFile(ctx)
+		base, err := s.readBase(ctx)
 		if err != nil {
 			return err
 		}
-		if head == last {
+		if base.head == last {
 			return nil
 		}
-		last = head
+		last = base.head
 		branches, err := s.unsettledBranches(ctx, s.now())
 		if err != nil {
 			return err
 		}
-		var errs []error
-		for _, name := range branches {
-			errs = append(errs, s.reapplyBranch(ctx, name, head))
+		errs := make([]error, len(branches))
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, reapplyParallel)
+		for i, name := range branches {
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				errs[i] = s.reapplyBranch(ctx, name, base)
+			})
 		}
+		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
@@ -42,7 +55,7 @@ func (s *Service) Reapply(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) reapplyBranch(ctx context.Context, name, base string) error {
+func (s *Service) reapplyBranch(ctx context.Context, name string, base baseFile) error {
 	br, ok, err := s.loadBranch(ctx, name)
 	if err != nil || !ok || br.first().State != store.ListingPROpen {
 		// Pending branches are being made on the new head anyway; a
@@ -54,10 +67,10 @@ func (s *Service) reapplyBranch(ctx context.Context, name, base string) error {
 		return err
 	}
 	parent, err := s.gh.Parent(ctx, head)
-	if err != nil || parent == base {
+	if err != nil || parent == base.head {
 		return err
 	}
-	_, err = s.apply(ctx, br, true)
+	_, err = s.apply(ctx, br, base, true)
 	if errors.Is(err, errNothingToAdd) {
 		// Listed on the default branch: most likely our own merge of this
 		// very branch, whose end is being written. Land settles it.
