@@ -315,3 +315,36 @@ func TestFiftyKernelsLand(t *testing.T) {
 		})
 	}
 }
+
+// A merge whose answer is lost (a 502 after GitHub merged) is read again
+// before any retry: one merge, and the build says merged.
+func TestMergeAnswerLost(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{Faults: []ghsim.Fault{
+		{Route: "PUT /api/v3/repos/{owner}/{repo}/pulls/{pull_number}/merge", Status: http.StatusBadGateway, AfterHandling: true},
+	}})
+	r := kernel.Request{KernelVersion: "6.12.0-140.el10.x86_64", Architecture: "x86_64", Distribution: "centos", DistroVersion: "stream10", DriverVersion: "v0.1.2"}
+	_, accepted := post(t, env, bodyOf(r))
+	waitFor(t, env, accepted.BuildID, terminal)
+	waitListing(t, env, accepted.BuildID, store.ListingMerged)
+	st := env.Sim.Stats()
+	require.EqualValues(t, 1, st.FaultsInjected)
+	require.EqualValues(t, 1, st.Merges)
+	require.EqualValues(t, 1, st.ByRoute["PUT /api/v3/repos/{owner}/{repo}/pulls/{pull_number}/merge"], "not merged twice")
+	require.True(t, listed(t, simGitHub(t, env), r))
+}
+
+// Rulesets alone (the protection endpoint answers 404) are read for the
+// required check.
+func TestRulesetsOnly(t *testing.T) {
+	t.Parallel()
+	env := e2e.Start(t, e2e.Options{
+		Simulate:  func(c *ghsim.Config) { c.RequiredChecksIn = ghsim.RequiredInRulesets },
+		Configure: func(c *app.Config) { c.KernelsJSON.RequiredChecks = nil },
+	})
+	r := kernel.Request{KernelVersion: "6.17.3-200.fc43.aarch64", Architecture: "aarch64", Distribution: "fedora", DistroVersion: "43", DriverVersion: "v0.1.2"}
+	_, accepted := post(t, env, bodyOf(r))
+	waitFor(t, env, accepted.BuildID, terminal)
+	waitListing(t, env, accepted.BuildID, store.ListingMerged)
+	require.NotZero(t, env.Sim.Stats().ByRoute["GET /api/v3/repos/{owner}/{repo}/rules/branches/{branch}"])
+}
