@@ -68,20 +68,37 @@ func (c *Client) BranchHead(ctx context.Context, branch string) (sha string, fou
 	return ref.GetObject().GetSHA(), true, nil
 }
 
+// commitOf is what the service reads of a commit.
+type commitOf struct {
+	tree, parent string
+}
+
+// commit reads a commit, once: a commit never changes, and re-applying
+// fifty branches onto one head reads that head fifty times.
+func (c *Client) commit(ctx context.Context, gh *github.Client, sha string) (commitOf, error) {
+	if v, ok := c.commits.Load(sha); ok {
+		return v.(commitOf), nil
+	}
+	got, _, err := gh.Git.GetCommit(ctx, c.repo.Owner, c.repo.Name, sha)
+	if err != nil {
+		return commitOf{}, fmt.Errorf("get commit %s: %w", sha, err)
+	}
+	out := commitOf{tree: got.GetTree().GetSHA()}
+	if len(got.Parents) > 0 {
+		out.parent = got.Parents[0].GetSHA()
+	}
+	c.commits.Store(sha, out)
+	return out, nil
+}
+
 // Parent returns the first parent of a commit.
 func (c *Client) Parent(ctx context.Context, sha string) (string, error) {
 	gh, err := c.installation(ctx)
 	if err != nil {
 		return "", err
 	}
-	commit, _, err := gh.Git.GetCommit(ctx, c.repo.Owner, c.repo.Name, sha)
-	if err != nil {
-		return "", fmt.Errorf("get commit %s: %w", sha, err)
-	}
-	if len(commit.Parents) == 0 {
-		return "", nil
-	}
-	return commit.Parents[0].GetSHA(), nil
+	commit, err := c.commit(ctx, gh, sha)
+	return commit.parent, err
 }
 
 // CommitFile makes a commit on top of parent that sets one file, and
@@ -91,11 +108,11 @@ func (c *Client) CommitFile(ctx context.Context, parent, path string, content []
 	if err != nil {
 		return "", err
 	}
-	base, _, err := gh.Git.GetCommit(ctx, c.repo.Owner, c.repo.Name, parent)
+	base, err := c.commit(ctx, gh, parent)
 	if err != nil {
-		return "", fmt.Errorf("get commit %s: %w", parent, err)
+		return "", err
 	}
-	tree, _, err := gh.Git.CreateTree(ctx, c.repo.Owner, c.repo.Name, base.GetTree().GetSHA(), []*github.TreeEntry{{
+	tree, _, err := gh.Git.CreateTree(ctx, c.repo.Owner, c.repo.Name, base.tree, []*github.TreeEntry{{
 		Path: github.String(path), Mode: github.String("100644"), Type: github.String("blob"), Content: github.String(string(content)),
 	}})
 	if err != nil {

@@ -40,11 +40,13 @@ func (OpenPullArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// LandArgs merges a branch's pull request if its checks passed: one per
-// check completion of a head (Check names the check, or the suite).
+// LandArgs merges a branch's pull request if its checks passed. The
+// completions of one head's checks (Check names the check, or the suite)
+// share a job while it waits or runs: a check run and its suite complete
+// together. A later completion makes a job of its own.
 type LandArgs struct {
-	Branch string `json:"branch"`
-	SHA    string `json:"sha"`
+	Branch string `json:"branch" river:"unique"`
+	SHA    string `json:"sha" river:"unique"`
 	Check  string `json:"check"`
 }
 
@@ -55,7 +57,9 @@ func (LandArgs) Kind() string { return "land_kernel_pr" }
 const landAttempts = 8
 
 func (LandArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: landAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: landAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}}}
 }
 
 // ReapplyArgs re-applies the open branches onto a moved default branch.

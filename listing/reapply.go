@@ -62,9 +62,13 @@ func (s *Service) reapplyBranch(ctx context.Context, name string, base baseFile)
 		// failed check is not retried by every push to the default branch.
 		return err
 	}
-	head, found, err := s.gh.BranchHead(ctx, name)
-	if err != nil || !found {
-		return err
+	// The head is the one we pushed, unless nobody told us of it.
+	head := br.first().HeadSHA
+	if head == "" {
+		var found bool
+		if head, found, err = s.gh.BranchHead(ctx, name); err != nil || !found {
+			return err
+		}
 	}
 	parent, err := s.gh.Parent(ctx, head)
 	if err != nil || parent == base.head {
