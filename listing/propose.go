@@ -164,12 +164,12 @@ func (s *Service) apply(ctx context.Context, br branchOf, base baseFile, exists 
 	} else {
 		err = s.gh.CreateBranch(ctx, br.name, sha)
 	}
+	if errors.Is(err, ghclient.ErrBranchExists) {
+		// A concurrent attempt made the branch, perhaps without a kernel
+		// that joined since: the retry finds the branch and completes it.
+		return "", fmt.Errorf("branch %s made meanwhile: %w", br.name, errNotYet)
+	}
 	if err != nil {
-		// A concurrent attempt made the branch: it carries the same
-		// kernels, and the next event looks again.
-		if errors.Is(err, ghclient.ErrBranchExists) {
-			return "", nil
-		}
 		return "", err
 	}
 	logFor(ctx, br.name).Info().Str("sha", sha).Str("base", base.head).Bool("updated", exists).Int("kernels", len(added)).Msg("proposed kernels on branch")
@@ -189,6 +189,10 @@ func (s *Service) settleListed(ctx context.Context, br branchOf) error {
 			return s.merged(ctx, br, pr)
 		}
 	}
-	_ = s.gh.DeleteBranch(ctx, br.name)
+	// Its pull request, if any, closes with it; a branch left behind is
+	// only clutter, so a failure does not hold the builds up.
+	if err := s.gh.DeleteBranch(ctx, br.name); err != nil {
+		logFor(ctx, br.name).Warn().Err(err).Msg("delete branch")
+	}
 	return s.set(ctx, store.ListingsUpdate{Branch: br.name, State: store.ListingAlreadyListed})
 }
