@@ -25,6 +25,12 @@ const reapplyParallel = 8
 func (s *Service) Reapply(ctx context.Context) error {
 	var last string
 	for range reapplyRounds {
+		// The branches first: with none open, an idle service asks GitHub
+		// nothing.
+		branches, err := s.unsettledBranches(ctx, s.now())
+		if err != nil || len(branches) == 0 {
+			return err
+		}
 		base, err := s.readBase(ctx)
 		if err != nil {
 			return err
@@ -33,10 +39,6 @@ func (s *Service) Reapply(ctx context.Context) error {
 			return nil
 		}
 		last = base.head
-		branches, err := s.unsettledBranches(ctx, s.now())
-		if err != nil {
-			return err
-		}
 		errs := make([]error, len(branches))
 		var wg sync.WaitGroup
 		slots := make(chan struct{}, reapplyParallel)
