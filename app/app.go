@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	kj := cfg.KernelsJSON
 	lister := listing.New(listing.Config{
 		Enabled: kj.Enabled, Catalog: catalog, Base: cfg.Repository.Ref, Path: kj.Path,
-		MergeMethod: kj.MergeMethod, BatchWindow: kj.BatchWindow, RetryDelay: cfg.Builds.RetryDelay,
+		MergeMethod: kj.MergeMethod, BatchWindow: kj.BatchWindow, RetryDelay: cfg.Builds.RetryDelay, Budget: budget,
 		Apply: func(ctx context.Context, d *builds.Delivery, fn func(store.Tx) error) error {
 			return svc.Apply(ctx, d, fn)
 		},

@@ -139,6 +139,10 @@ func (s *Service) Register(workers *river.Workers, reconcile time.Duration) []*r
 		return s.Seal(ctx)
 	}})
 	river.AddWorker(workers, &worker[ReconcileArgs]{s: s, work: func(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
+		if b := s.cfg.Budget; b != nil && b.Low(ghclient.BucketInstallation, s.now()) {
+			zerolog.Ctx(ctx).Warn().Msg("GitHub API budget low; kernels.json reconcile skipped this period")
+			return nil
+		}
 		// What happened within the last interval is still in the hands of
 		// its webhooks and jobs.
 		return s.Reconcile(ctx, s.now().Add(-reconcile))

@@ -57,6 +57,9 @@ type Config struct {
 	// RetryDelay is the first wait before a failed step is tried again,
 	// times the attempt.
 	RetryDelay time.Duration
+	// Budget, when set, is the API budget left: reconcile, the sweep
+	// behind the webhooks, waits while it is low.
+	Budget *ghclient.Budget
 	// Apply records a webhook delivery and runs fn in its transaction, as
 	// the builds' handlers do: a redelivery is a no-op.
 	Apply func(ctx context.Context, d *builds.Delivery, fn func(store.Tx) error) error
