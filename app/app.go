@@ -152,7 +152,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	periodic := svc.Register(workers, periods)
 	periodic = append(periodic, lister.Register(workers, kj.ReconcileInterval)...)
 	jobs, err := a.store.NewJobs(&river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}, listing.Queue: {MaxWorkers: listing.QueueWorkers}},
 		Workers:           workers,
 		PeriodicJobs:      periodic,
 		FetchCooldown:     50 * time.Millisecond,

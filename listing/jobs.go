@@ -12,6 +12,15 @@ import (
 	"github.com/riptides/driverbuild/ghclient"
 )
 
+// Queue is the River queue of the loop's jobs, and QueueWorkers its
+// workers: kernels.json is background work, and a burst of it (fifty
+// merges in a row) must not take the workers and the database from the
+// builds that fleets wait on.
+const (
+	Queue        = "kernels_json"
+	QueueWorkers = 4
+)
+
 // Every job but the periodic reconcile is set off by a build's end or a
 // webhook. Each reads GitHub's state before it acts, so a duplicate is
 // harmless; uniqueness only saves API calls.
@@ -25,7 +34,7 @@ type ProposeArgs struct {
 func (ProposeArgs) Kind() string { return "propose_kernel" }
 
 func (ProposeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // OpenPullArgs opens the pull request of a branch pushed to.
@@ -37,7 +46,7 @@ type OpenPullArgs struct {
 func (OpenPullArgs) Kind() string { return "open_kernel_pr" }
 
 func (OpenPullArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // LandArgs merges a branch's pull request if its checks passed. The
@@ -57,7 +66,7 @@ func (LandArgs) Kind() string { return "land_kernel_pr" }
 const landAttempts = 8
 
 func (LandArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: landAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	return river.InsertOpts{Queue: Queue, MaxAttempts: landAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 	}}}
 }
@@ -70,7 +79,7 @@ type ReapplyArgs struct{}
 func (ReapplyArgs) Kind() string { return "reapply_kernel_prs" }
 
 func (ReapplyArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 	}}}
 }
@@ -81,7 +90,7 @@ type SealArgs struct{}
 func (SealArgs) Kind() string { return "seal_kernel_batch" }
 
 func scheduledAt(t time.Time) *river.InsertOpts {
-	return &river.InsertOpts{ScheduledAt: t, MaxAttempts: 10}
+	return &river.InsertOpts{Queue: Queue, ScheduledAt: t, MaxAttempts: 10}
 }
 
 // ReconcileArgs is the periodic reconcile.
@@ -151,6 +160,6 @@ func (s *Service) Register(workers *river.Workers, reconcile time.Duration) []*r
 		return nil
 	}
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(reconcile),
-		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, &river.InsertOpts{MaxAttempts: 1} },
+		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, &river.InsertOpts{Queue: Queue, MaxAttempts: 1} },
 		&river.PeriodicJobOpts{RunOnStart: true})}
 }
