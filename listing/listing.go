@@ -96,11 +96,18 @@ func (s *Service) BuildDone(ctx context.Context, tx store.Tx, b store.Build) err
 	if !s.Enabled() {
 		return nil
 	}
-	if err := tx.InsertJob(ctx, ProposeArgs{BuildID: b.ID}, nil); err != nil {
+	opts := ProposeArgs{}.InsertOpts()
+	opts.ScheduledAt = s.now().Add(proposeDelay)
+	if err := tx.InsertJob(ctx, ProposeArgs{BuildID: b.ID}, &opts); err != nil {
 		return fmt.Errorf("enqueue kernels.json proposal: %w", err)
 	}
 	return nil
 }
+
+// proposeDelay defers the proposal past the moment a build ends, which is
+// when the fleet that waited on it comes back for the package: those
+// answers come first, the pull request a few seconds later costs nothing.
+const proposeDelay = 3 * time.Second
 
 // branchOf is the state of one branch: its listings, oldest first, and
 // the builds whose kernels it carries.
