@@ -40,7 +40,6 @@ func (s *syncBuffer) String() string {
 // -dev shows the whole loop: the banner's commands build a kernel, and
 // the simulated repository's API shows its pull request merged.
 func TestDevShowsTheLoop(t *testing.T) {
-	t.Parallel()
 	ctx, cancel := context.WithCancel(zerolog.Nop().WithContext(context.Background()))
 	out := &syncBuffer{}
 	done := make(chan error, 1)

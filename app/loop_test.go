@@ -24,6 +24,11 @@ import (
 	"github.com/riptides/driverbuild/store/storetest"
 )
 
+// The loop's end-to-end tests run one at a time, not beside the other
+// tests of the package: each runs a service, a simulator and a dozen
+// jobs, and two cores shared with the boot storm's two thousand clients
+// leave that storm too little.
+
 // simGitHub reads the simulated repository through its API, as a person
 // with curl would.
 func simGitHub(t *testing.T, env *e2e.Env) *github.Client {
@@ -92,7 +97,6 @@ func listed(t *testing.T, gh *github.Client, r kernel.Request) bool {
 // request the service opens and merges once validate-kernels passed; a
 // second driver version of it and a kernel listed already open nothing.
 func TestKernelLandsInKernelsJSON(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, open func(t testing.TB) store.Store) {
 		t.Parallel()
 		env := e2e.Start(t, e2e.Options{Store: open})
@@ -139,7 +143,6 @@ func TestKernelLandsInKernelsJSON(t *testing.T) {
 
 // A failing check leaves the pull request open and the build says so.
 func TestFailingCheckLeavesThePROpen(t *testing.T) {
-	t.Parallel()
 	env := e2e.Start(t, e2e.Options{Simulate: func(c *ghsim.Config) { c.FailChecks = regexp.MustCompile(`^add-kernel/centos/`) }})
 	gh := simGitHub(t, env)
 	r := kernel.Request{KernelVersion: "5.14.0-611.el9.x86_64", Architecture: "x86_64", Distribution: "centos", DistroVersion: "stream9", DriverVersion: "v0.1.2"}
@@ -162,7 +165,6 @@ func TestFailingCheckLeavesThePROpen(t *testing.T) {
 // Lost push and check_suite webhooks, and check_run ones, are made good
 // by reconcile, redelivery out of play.
 func TestReconcileRecoversLostWebhooks(t *testing.T) {
-	t.Parallel()
 	env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) {
 		c.Builds.RedeliverInterval = time.Hour
 		c.KernelsJSON.ReconcileInterval = 500 * time.Millisecond
@@ -188,7 +190,6 @@ func TestReconcileRecoversLostWebhooks(t *testing.T) {
 // A restart in the middle, with the pull request open and its checks
 // completing while the service is down, loses nothing.
 func TestRestartInTheMiddle(t *testing.T) {
-	t.Parallel()
 	storetest.Each(t, func(t *testing.T, open func(t testing.TB) store.Store) {
 		t.Parallel()
 		env := e2e.Start(t, e2e.Options{Store: open,
@@ -339,7 +340,6 @@ func TestFiftyKernelsLand(t *testing.T) {
 // A merge whose answer is lost (a 502 after GitHub merged) is read again
 // before any retry: one merge, and the build says merged.
 func TestMergeAnswerLost(t *testing.T) {
-	t.Parallel()
 	env := e2e.Start(t, e2e.Options{Faults: []ghsim.Fault{
 		{Route: "PUT /api/v3/repos/{owner}/{repo}/pulls/{pull_number}/merge", Status: http.StatusBadGateway, AfterHandling: true},
 	}})
@@ -357,7 +357,6 @@ func TestMergeAnswerLost(t *testing.T) {
 // Rulesets alone (the protection endpoint answers 404) are read for the
 // required check.
 func TestRulesetsOnly(t *testing.T) {
-	t.Parallel()
 	env := e2e.Start(t, e2e.Options{
 		Simulate:  func(c *ghsim.Config) { c.RequiredChecksIn = ghsim.RequiredInRulesets },
 		Configure: func(c *app.Config) { c.KernelsJSON.RequiredChecks = nil },
