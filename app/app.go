@@ -22,6 +22,7 @@ import (
 	"github.com/riptides/driverbuild/dashboard"
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/handlers"
+	"github.com/riptides/driverbuild/listing"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/postgres"
 	"github.com/riptides/driverbuild/store/sqlite"
@@ -113,11 +114,20 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	metrics := handlers.NewMetrics()
 	metrics.ReleaseAssets(a.store.ReleaseAssetCounts)
 	metrics.GitHubBudget(budget)
-	svc := builds.New(builds.Config{
+	var svc *builds.Service
+	kj := cfg.KernelsJSON
+	lister := listing.New(listing.Config{
+		Enabled: kj.Enabled, Catalog: catalog, Base: cfg.Repository.Ref, Path: kj.Path,
+		MergeMethod: kj.MergeMethod, BatchWindow: kj.BatchWindow, RetryDelay: cfg.Builds.RetryDelay, Budget: budget,
+		Apply: func(ctx context.Context, d *builds.Delivery, fn func(store.Tx) error) error {
+			return svc.Apply(ctx, d, fn)
+		},
+	}, a.store, gh, &listing.Checks{GitHub: gh, Fallback: kj.RequiredChecks})
+	svc = builds.New(builds.Config{
 		Catalog: catalog, Naming: cfg.Packages, Workflow: cfg.Repository.Workflow,
 		Cooldown: cfg.Builds.Cooldown, Timeout: cfg.Builds.Timeout, RetryDelay: cfg.Builds.RetryDelay,
 		PollInterval: cfg.Builds.PollInterval, Events: handlers.Events(), OnFinish: metrics.BuildFinished,
-		Budget: budget,
+		Budget: budget, OnDone: lister.BuildDone,
 	}, a.store, gh)
 
 	// The index is filled before the first request is served, so a package
@@ -140,8 +150,9 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		Redeliver: cfg.Builds.RedeliverInterval,
 	}
 	periodic := svc.Register(workers, periods)
+	periodic = append(periodic, lister.Register(workers, kj.ReconcileInterval)...)
 	jobs, err := a.store.NewJobs(&river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}, listing.Queue: {MaxWorkers: listing.QueueWorkers}},
 		Workers:           workers,
 		PeriodicJobs:      periodic,
 		FetchCooldown:     50 * time.Millisecond,
@@ -170,11 +181,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	a.stopRescue = func() { stopRescue(); <-rescued }
 	go func() { defer close(rescued); rescue(rescueCtx, svc, periods) }()
 
-	base := handlers.Base{Observer: svc, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
+	base := handlers.Base{Observer: svc, Lister: lister, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
 	guard, _ := handlers.NewAccess(access) // validated above
 	api := http.NewServeMux()
 	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Access: guard, Metrics: metrics, Now: time.Now,
-		Dashboard: dashboard.New(a.store, base.Repo, time.Now)}).Register(api)
+		Dashboard: dashboard.New(a.store, base.Repo, time.Now), KernelsJSON: kj.Enabled}).Register(api)
 	webhooks := &handlers.WebhookEndpoint{Secret: cfg.GitHub.App.WebhookSecret, Base: base, Deliveries: a.store, Metrics: metrics}
 	mux := http.NewServeMux()
 	// The webhook endpoint logs for itself: anyone can reach it, and an

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,6 +58,25 @@ type Config struct {
 		RedeliverInterval time.Duration `yaml:"redeliver_interval"`
 	} `yaml:"builds"`
 
+	// KernelsJSON is the loop that lists every kernel built in
+	// kernels.json on the default branch (repository.ref), through pull
+	// requests the App merges once their checks pass.
+	KernelsJSON struct {
+		Enabled bool   `yaml:"enabled"`
+		Path    string `yaml:"path"`
+		// MergeMethod: squash, merge or rebase.
+		MergeMethod string `yaml:"merge_method"`
+		// RequiredChecks are merged on when neither branch protection nor
+		// a ruleset of the default branch requires any check.
+		RequiredChecks []string `yaml:"required_checks"`
+		// ReconcileInterval: how often the open proposals are checked
+		// against GitHub, for lost webhooks and restarts.
+		ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+		// BatchWindow: kernels finishing within it share one pull request;
+		// 0 gives each its own.
+		BatchWindow time.Duration `yaml:"batch_window"`
+	} `yaml:"kernels_json"`
+
 	API struct {
 		// Clients are the named loader and admin tokens, kept as hashes.
 		Clients []handlers.Client `yaml:"clients"`
@@ -98,6 +118,11 @@ func Defaults() Config {
 	c.Builds.RetryDelay = 15 * time.Second
 	c.Builds.RedeliverInterval = 5 * time.Minute
 	c.API.RateLimit = handlers.DefaultRateLimit()
+	c.KernelsJSON.Enabled = true
+	c.KernelsJSON.Path = ".github/kernels.json"
+	c.KernelsJSON.MergeMethod = "squash"
+	c.KernelsJSON.RequiredChecks = []string{"validate-kernels"}
+	c.KernelsJSON.ReconcileInterval = time.Minute
 	c.DataDir = "./data"
 	return c
 }
@@ -200,6 +225,22 @@ func (c Config) Validate() error {
 	}
 	if _, err := handlers.NewAccess(c.Access()); err != nil {
 		errs = append(errs, err)
+	}
+	k := c.KernelsJSON
+	if !slices.Contains([]string{"squash", "merge", "rebase"}, k.MergeMethod) {
+		bad("kernels_json.merge_method %q: accepted are squash, merge and rebase", k.MergeMethod)
+	}
+	if k.Path == "" || path.IsAbs(k.Path) || path.Clean(k.Path) != k.Path || strings.HasPrefix(k.Path, "../") {
+		bad("kernels_json.path %q must be a clean path inside the repository, such as .github/kernels.json", k.Path)
+	}
+	if k.ReconcileInterval <= 0 {
+		bad("kernels_json.reconcile_interval must be positive")
+	}
+	if k.BatchWindow < 0 {
+		bad("kernels_json.batch_window must not be negative (0 gives each kernel its own pull request)")
+	}
+	if slices.Contains(k.RequiredChecks, "") {
+		bad("kernels_json.required_checks: a check name is empty")
 	}
 	return errors.Join(errs...)
 }

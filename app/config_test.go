@@ -74,6 +74,25 @@ distributions:
 		require.ErrorContains(t, err, `default version "22.04"`)
 		require.NotContains(t, err.Error(), "webhook_secret", "dev mode may run without a secret")
 	})
+	t.Run("kernels_json has defaults and refuses bad values", func(t *testing.T) {
+		cfg, err := app.LoadConfig(write(t, "kernels_json:\n  batch_window: 5s\n"))
+		require.NoError(t, err)
+		k := cfg.KernelsJSON
+		require.True(t, k.Enabled)
+		require.Equal(t, ".github/kernels.json", k.Path)
+		require.Equal(t, "squash", k.MergeMethod)
+		require.Equal(t, []string{"validate-kernels"}, k.RequiredChecks)
+		require.Equal(t, time.Minute, k.ReconcileInterval)
+		require.Equal(t, 5*time.Second, k.BatchWindow)
+
+		cfg, err = app.LoadConfig(write(t, "kernels_json: {merge_method: fast-forward, path: ../x.json, reconcile_interval: 0s, batch_window: -1s, required_checks: [\"\"]}\n"))
+		require.NoError(t, err)
+		cfg.Dev = true
+		err = cfg.Validate()
+		for _, s := range []string{`merge_method "fast-forward"`, `kernels_json.path "../x.json"`, "reconcile_interval must be positive", "batch_window must not be negative", "a check name is empty"} {
+			require.ErrorContains(t, err, s)
+		}
+	})
 	t.Run("an empty secret is refused outside dev mode", func(t *testing.T) {
 		cfg := app.Defaults()
 		require.ErrorContains(t, cfg.Validate(), "webhook_secret is empty")

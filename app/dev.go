@@ -64,7 +64,8 @@ func RunDev(ctx context.Context, listen string, buildDuration time.Duration, out
 	}
 	defer os.RemoveAll(cfg.DataDir)
 
-	fmt.Fprint(out, devBanner(serviceURL, sim.URL(), cfg.DataDir, buildDuration))
+	token, _ := sim.InstallationToken()
+	fmt.Fprint(out, devBanner(serviceURL, sim.URL(), token, cfg.DataDir, buildDuration))
 	return Run(ctx, cfg, ln)
 }
 
@@ -76,8 +77,8 @@ func dialable(a net.Addr) string {
 	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
 }
 
-func devBanner(service, sim, dataDir string, d time.Duration) string {
-	return strings.NewReplacer("{svc}", service, "{sim}", sim, "{data}", dataDir, "{d}", d.String()).Replace(`
+func devBanner(service, sim, token, dataDir string, d time.Duration) string {
+	return strings.NewReplacer("{svc}", service, "{sim}", sim, "{token}", token, "{data}", dataDir, "{d}", d.String()).Replace(`
 driverbuild dev mode: embedded store in {data}, simulated GitHub at {sim}
 (releases v0.1.0 and v0.1.2 of riptides/driver; a simulated build takes {d}).
 
@@ -90,8 +91,14 @@ Follow it (use the build_id from the answer):
 
   curl -s {svc}/status/BUILD_ID
 
-Once it is done, the same POST answers 200 with the download_url at once.
-Simulator counters: curl -s {sim}/_sim/stats
+Once it is done, the same POST answers 200 with the download_url at once,
+and the status says where the kernel is on its way into kernels.json
+("kernels_json": pending, pr_open, then merged). Watch the simulated
+repository do it (the token is good for an hour):
+
+  curl -s '{sim}/api/v3/repos/riptides/driver/pulls?state=all' -H 'Authorization: Bearer {token}'
+  curl -s {sim}/riptides/driver/raw/main/.github/kernels.json
+  curl -s {sim}/_sim/stats    # counters, merges among them
 
 `)
 }

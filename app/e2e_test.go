@@ -145,7 +145,9 @@ func TestEndToEnd(t *testing.T) {
 			sum := sha256.Sum256(pkg)
 			require.Equal(t, hex.EncodeToString(sum[:]), final.SHA256)
 
-			// Requests to GitHub, less the redelivery job's, which may run at any time.
+			// Requests to GitHub, less the redelivery job's, which may run at
+			// any time, once the kernel is in kernels.json and the loop idle.
+			waitListing(t, env, accepted.BuildID, store.ListingMerged)
 			calls := func() int64 {
 				st := env.Sim.Stats()
 				return st.TotalRequests - st.ByRoute["GET /api/v3/app/hook/deliveries"]

@@ -28,6 +28,16 @@ type Build struct {
 	Message     string    `json:"message,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// KernelsJSON, for a done build, says where its kernel is on its way
+	// into kernels.json.
+	KernelsJSON *KernelsJSON `json:"kernels_json,omitempty"`
+}
+
+// KernelsJSON is a done build's kernels.json state: pending, pr_open,
+// merged, already_listed or checks_failed, with its pull request.
+type KernelsJSON struct {
+	State string `json:"state"`
+	PRURL string `json:"pr_url"`
 }
 
 // Finished reports whether the build will not change any more.

@@ -45,7 +45,7 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		default:
 			return fmt.Errorf("release %s has no %s yet", release, b.Package)
 		}
-		ended, changed, err = tx.BuildTransition(ctx, p)
+		ended, changed, err = s.transition(ctx, tx, p)
 		return err
 	})
 	if err == nil {

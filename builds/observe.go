@@ -81,7 +81,7 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 				}
 			}
 		}
-		ended, changed, err = tx.BuildTransition(ctx, p)
+		ended, changed, err = s.transition(ctx, tx, p)
 		return err
 	})
 	if err == nil {
@@ -109,6 +109,12 @@ func (s *Service) ObserveJob(ctx context.Context, d *Delivery, runID int64, prog
 		})
 		return err
 	})
+}
+
+// Apply records a webhook delivery and runs fn in its transaction, as
+// every handler of ours does.
+func (s *Service) Apply(ctx context.Context, d *Delivery, fn func(tx store.Tx) error) error {
+	return s.apply(ctx, d, fn)
 }
 
 // apply records the delivery and runs fn in one transaction, so that a

@@ -77,7 +77,10 @@ type Config struct {
 	// OnFinish hears of every build this process ended, once the end is
 	// committed: for metrics.
 	OnFinish func(store.Build)
-	Now      func() time.Time
+	// OnDone runs in the transaction that ends a build done, for work that
+	// must be as durable as the end: the kernels.json proposal.
+	OnDone func(ctx context.Context, tx store.Tx, b store.Build) error
+	Now    func() time.Time
 }
 
 // Service is the build-service's core.
@@ -97,6 +100,9 @@ func New(cfg Config, st Store, gh GitHub) *Service {
 	}
 	if cfg.OnFinish == nil {
 		cfg.OnFinish = func(store.Build) {}
+	}
+	if cfg.OnDone == nil {
+		cfg.OnDone = func(context.Context, store.Tx, store.Build) error { return nil }
 	}
 	return &Service{cfg: cfg, store: st, gh: gh}
 }
@@ -213,6 +219,15 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 		return Outcome{}, fmt.Errorf("create build: %w", err)
 	}
 	return out, nil
+}
+
+// transition applies p in tx and runs OnDone when it ended the build done.
+func (s *Service) transition(ctx context.Context, tx store.Tx, p lifecycle.Transition) (store.Build, bool, error) {
+	b, changed, err := tx.BuildTransition(ctx, p)
+	if err == nil && changed && b.Status == lifecycle.StatusDone {
+		err = s.cfg.OnDone(ctx, tx, b)
+	}
+	return b, changed, err
 }
 
 // finished tells OnFinish of a build that a committed transition ended.

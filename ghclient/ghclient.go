@@ -33,6 +33,8 @@ type Client struct {
 
 	mu     sync.Mutex
 	client *github.Client
+
+	commits sync.Map // sha -> commitOf, for commits are immutable
 }
 
 // New returns a Client; it makes no call until used.

@@ -119,14 +119,16 @@ func (s *Server) verifyJWT(raw string) string {
 }
 
 var appPermissions = map[string]string{
-	"actions":       "write",
-	"checks":        "read",
-	"contents":      "write",
-	"metadata":      "read",
-	"pull_requests": "write",
+	"actions":        "write",
+	"administration": "read",
+	"checks":         "read",
+	"contents":       "write",
+	"metadata":       "read",
+	"pull_requests":  "write",
+	"statuses":       "read",
 }
 
-var appEvents = []string{"push", "pull_request", "release", "workflow_job", "workflow_run"}
+var appEvents = []string{"check_run", "check_suite", "pull_request", "push", "release", "status", "workflow_job", "workflow_run"}
 
 type appJSON struct {
 	ID                 int64             `json:"id"`
@@ -236,6 +238,24 @@ type tokenJSON struct {
 	RepositorySelection string            `json:"repository_selection"`
 }
 
+// InstallationToken issues an installation token, as POST
+// /app/installations/{id}/access_tokens does: for people exploring the
+// simulated repository with curl.
+func (s *Server) InstallationToken() (token string, expires time.Time) {
+	token = "ghs_" + (rand.Text() + rand.Text())[:36]
+	now := s.now()
+	expires = now.Add(tokenLifetime)
+	s.auth.mu.Lock()
+	defer s.auth.mu.Unlock()
+	for t, it := range s.auth.tokens {
+		if !now.Before(it.expires) {
+			delete(s.auth.tokens, t)
+		}
+	}
+	s.auth.tokens[token] = installationToken{installationID: s.cfg.InstallationID, expires: expires}
+	return token, expires
+}
+
 func (s *Server) createAccessToken(w http.ResponseWriter, r *http.Request) {
 	if pathID(r, "installation_id") != s.cfg.InstallationID {
 		notFound(w, r)
@@ -264,17 +284,7 @@ func (s *Server) createAccessToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	token := "ghs_" + (rand.Text() + rand.Text())[:36]
-	now := s.now()
-	expires := now.Add(tokenLifetime)
-	s.auth.mu.Lock()
-	for t, it := range s.auth.tokens {
-		if !now.Before(it.expires) {
-			delete(s.auth.tokens, t)
-		}
-	}
-	s.auth.tokens[token] = installationToken{installationID: s.cfg.InstallationID, expires: expires}
-	s.auth.mu.Unlock()
+	token, expires := s.InstallationToken()
 	writeJSON(w, r, http.StatusCreated, tokenJSON{
 		Token:               token,
 		ExpiresAt:           timestamp(expires),

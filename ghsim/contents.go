@@ -157,6 +157,7 @@ func (s *Server) writeContents(w http.ResponseWriter, r *http.Request, remove bo
 	if req.Committer != nil {
 		committer = s.toSignature(req.Committer)
 	}
+	var moved *refMove
 	respond(w, r, &s.repo.mu, func() (int, any) {
 		refName := "refs/heads/" + branch
 		head, ok := s.repo.refs[refName]
@@ -186,6 +187,7 @@ func (s *Server) writeContents(w http.ResponseWriter, r *http.Request, remove bo
 		next := commit{tree: root, parents: []string{head}, author: author, committer: committer, message: *req.Message}
 		sha := s.repo.put(next)
 		s.repo.setRef(refName, sha)
+		moved = &refMove{ref: refName, before: head, after: sha}
 		out := contentWriteJSON{Commit: s.commitJSON(sha, next)}
 		status := http.StatusOK
 		if !remove {
@@ -198,6 +200,7 @@ func (s *Server) writeContents(w http.ResponseWriter, r *http.Request, remove bo
 		}
 		return status, out
 	})
+	s.refMoved(moved)
 }
 
 // raw serves github.com's /{owner}/{repo}/raw/{ref}/{path}, where the ref

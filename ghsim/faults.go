@@ -190,6 +190,27 @@ func (s *Server) PauseWebhooks(paused bool) {
 	s.hooks.paused = paused
 }
 
+// DropWebhooks makes the next n deliveries of event fail as if the
+// receiver were down: recorded as failed, so a redelivery finds them.
+func (s *Server) DropWebhooks(event string, n int) {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	if s.hooks.drop == nil {
+		s.hooks.drop = map[string]int{}
+	}
+	s.hooks.drop[event] += n
+}
+
+// takeDropLocked consumes one of DropWebhooks' drops of event; callers
+// hold hooks.mu.
+func (s *Server) takeDropLocked(event string) bool {
+	if s.hooks.drop[event] <= 0 {
+		return false
+	}
+	s.hooks.drop[event]--
+	return true
+}
+
 // takeFault consumes one call of the first fault matching route.
 func (s *Server) takeFault(route string) *Fault {
 	s.faults.mu.Lock()

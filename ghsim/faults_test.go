@@ -185,7 +185,7 @@ func TestStats(t *testing.T) {
 func TestUnknownAPIPath(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t, ghsim.Config{})
-	resp, body := call(t, http.MethodGet, apiURL(sim)+"/repos/riptides/driver/pulls", "", nil)
+	resp, body := call(t, http.MethodGet, apiURL(sim)+"/repos/riptides/driver/issues", "", nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	require.JSONEq(t, `{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}`, string(body))
 	resp, _ = call(t, http.MethodPut, apiURL(sim)+"/app", "", nil)

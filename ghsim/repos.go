@@ -282,6 +282,7 @@ func (s *Server) createRef(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, sha := *req.Ref, *req.SHA
+	var moved *refMove
 	respond(w, r, &s.repo.mu, func() (int, any) {
 		if _, ok := s.repo.commit(sha); !ok {
 			return http.StatusUnprocessableEntity, "Object does not exist"
@@ -290,10 +291,12 @@ func (s *Server) createRef(w http.ResponseWriter, r *http.Request) {
 			return http.StatusUnprocessableEntity, "Reference already exists"
 		}
 		s.repo.setRef(name, sha)
+		moved = &refMove{ref: name, after: sha}
 		body := s.refJSON(name, sha)
 		w.Header().Set("Location", body.URL)
 		return http.StatusCreated, body
 	})
+	s.refMoved(moved)
 }
 
 // updateRef is PATCH /repos/{owner}/{repo}/git/refs/{ref} with {"sha",
@@ -312,6 +315,7 @@ func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sha := *req.SHA
+	var moved *refMove
 	respond(w, r, &s.repo.mu, func() (int, any) {
 		old, ok := s.repo.refs[name]
 		if !ok {
@@ -324,20 +328,28 @@ func (s *Server) updateRef(w http.ResponseWriter, r *http.Request) {
 			return http.StatusUnprocessableEntity, "Update is not a fast forward"
 		}
 		s.repo.setRef(name, sha)
+		if old != sha {
+			moved = &refMove{ref: name, before: old, after: sha, forced: !s.repo.isAncestor(old, sha)}
+		}
 		return http.StatusOK, s.refJSON(name, sha)
 	})
+	s.refMoved(moved)
 }
 
 // deleteRef is DELETE /repos/{owner}/{repo}/git/refs/{ref}.
 func (s *Server) deleteRef(w http.ResponseWriter, r *http.Request) {
 	name := "refs/" + r.PathValue("ref")
+	var moved *refMove
 	respond(w, r, &s.repo.mu, func() (int, any) {
-		if _, ok := s.repo.refs[name]; !ok {
+		old, ok := s.repo.refs[name]
+		if !ok {
 			return http.StatusUnprocessableEntity, "Reference does not exist"
 		}
 		s.repo.setRef(name, "")
+		moved = &refMove{ref: name, before: old}
 		return http.StatusNoContent, nil
 	})
+	s.refMoved(moved)
 }
 
 func (s *Server) getCommit(w http.ResponseWriter, r *http.Request) {

@@ -49,6 +49,17 @@ func (s *Server) registerRoutes() {
 	s.handle("PUT "+repo+"/contents/{path...}", authInstallation, s.putContents)
 	s.handle("DELETE "+repo+"/contents/{path...}", authInstallation, s.deleteContents)
 
+	s.handle("GET "+repo+"/pulls", authInstallation, s.listPulls)
+	s.handle("POST "+repo+"/pulls", authInstallation, s.createPull)
+	s.handle("GET "+repo+"/pulls/{pull_number}", authInstallation, s.getPull)
+	s.handle("PUT "+repo+"/pulls/{pull_number}/merge", authInstallation, s.mergePull)
+	s.handle("GET "+repo+"/commits/{ref}/check-runs", authInstallation, s.listCheckRuns)
+	s.handle("GET "+repo+"/commits/{ref}/status", authInstallation, s.combinedStatus)
+	s.handle("POST "+repo+"/statuses/{sha}", authInstallation, s.createStatus)
+	s.handle("GET "+repo+"/branches/{branch}/protection", authInstallation, s.getProtection)
+	s.handle("GET "+repo+"/branches/{branch}/protection/required_status_checks", authInstallation, s.getRequiredStatusChecks)
+	s.handle("GET "+repo+"/rules/branches/{branch}", authInstallation, s.getBranchRules)
+
 	s.handle("GET "+repo+"/releases", authInstallation, s.listReleases)
 	s.handle("POST "+repo+"/releases", authInstallation, s.createRelease)
 	s.handle("GET "+repo+"/releases/latest", authInstallation, s.getLatestRelease)

@@ -82,6 +82,17 @@ type Config struct {
 	// default driverbuild.KernelsJSON, the repository's own.
 	KernelsJSON []byte
 
+	// FailChecks fails the simulated validate-kernels check of pull
+	// request heads whose branch matches.
+	FailChecks *regexp.Regexp
+	// CheckDuration is how long the check of a pull request head runs
+	// (default 2s).
+	CheckDuration time.Duration
+	// RequiredChecksIn is where the default branch requires
+	// validate-kernels: RequiredInProtection (the default),
+	// RequiredInRulesets or RequiredNowhere.
+	RequiredChecksIn string
+
 	// Releases are tags published at start, without webhooks.
 	Releases []string
 
@@ -134,6 +145,10 @@ func (c *Config) setDefaults() {
 	if c.BuildDuration == 0 {
 		c.BuildDuration = 20 * time.Second
 	}
+	if c.CheckDuration == 0 {
+		c.CheckDuration = 2 * time.Second
+	}
+	c.RequiredChecksIn = cmpOr(c.RequiredChecksIn, RequiredInProtection)
 	if c.Artifact == nil {
 		c.Artifact = DefaultArtifact
 	}
@@ -161,7 +176,12 @@ func (c *Config) validate() error {
 	if c.AppID < 0 || c.InstallationID < 0 {
 		return errors.New("app and installation ids must be positive")
 	}
-	if c.BuildDuration < 0 || c.WebhookTimeout < 0 || c.RateLimit < 0 {
+	switch c.RequiredChecksIn {
+	case RequiredInProtection, RequiredInRulesets, RequiredNowhere:
+	default:
+		return fmt.Errorf("required checks in %q: want %s, %s or %s", c.RequiredChecksIn, RequiredInProtection, RequiredInRulesets, RequiredNowhere)
+	}
+	if c.BuildDuration < 0 || c.CheckDuration < 0 || c.WebhookTimeout < 0 || c.RateLimit < 0 {
 		return errors.New("durations and rate limit must not be negative")
 	}
 	if err := c.Chaos.Validate(); err != nil {
@@ -178,7 +198,8 @@ func (c *Config) validate() error {
 // Server is a running simulated GitHub. Its state is split by API area,
 // each area behind its own lock, so that one area's work never waits on
 // another's. Code of one area that calls into another under its lock
-// takes the locks in this order: actions, releases, repository, webhooks.
+// takes the locks in this order: actions, releases, pulls, repository,
+// webhooks.
 // The endpoint, auth, fault and stats locks are leaves: nothing else is
 // taken while one is held.
 type Server struct {
@@ -205,6 +226,7 @@ type Server struct {
 	repo   *repository
 	rel    releaseState
 	act    actionState
+	pulls  pullState
 	hooks  hookState
 	faults faultState
 	stats  counters

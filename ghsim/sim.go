@@ -20,6 +20,8 @@ type Stats struct {
 	// answered with a 2xx (including attempts while webhooks are paused).
 	WebhooksSent   int64 `json:"webhooks_sent"`
 	WebhooksFailed int64 `json:"webhooks_failed"`
+	// Merges counts pull requests merged.
+	Merges int64 `json:"merges"`
 	// FaultsInjected counts requests answered by an injected fault.
 	FaultsInjected int64 `json:"faults_injected"`
 	// ByRoute counts requests per route, keyed "METHOD pattern".
@@ -64,6 +66,7 @@ func (s *Server) Stats() Stats {
 		Conclusions:    map[string]int{},
 	}
 	s.stats.mu.Unlock()
+	st.Merges = s.merges()
 	s.act.mu.Lock()
 	defer s.act.mu.Unlock()
 	for _, r := range s.act.runs {

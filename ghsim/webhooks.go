@@ -30,6 +30,7 @@ type hookState struct {
 	deliveries []*delivery // by id
 	queues     map[string][]*delivery
 	paused     bool
+	drop       map[string]int // event -> deliveries still to drop
 }
 
 // delivery is one attempt to deliver a webhook, recorded like GitHub's
@@ -220,7 +221,7 @@ func (s *Server) drain(queue string) {
 		}
 		d := pending[i]
 		s.hooks.queues[queue] = slices.Delete(pending, i, i+1)
-		paused := s.hooks.paused
+		paused := s.hooks.paused || s.takeDropLocked(d.event)
 		s.hooks.mu.Unlock()
 		s.attempt(d, paused)
 		if s.chance(chaos.DuplicateWebhooks) {

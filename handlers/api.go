@@ -19,6 +19,7 @@ import (
 	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -45,6 +46,7 @@ type Builder interface {
 // APIStore is what the REST API reads and writes directly.
 type APIStore interface {
 	BuildByID(ctx context.Context, id string) (store.Build, error)
+	ListingByBuild(ctx context.Context, buildID string) (store.Listing, error)
 	RequestRecord(ctx context.Context, r store.Request) error
 	Ping(ctx context.Context) error
 }
@@ -59,7 +61,10 @@ type API struct {
 	// Access guards the loaders' and the operators' routes.
 	Access  *Access
 	Metrics *Metrics
-	Now     func() time.Time
+	// KernelsJSON: done builds say where their kernel is on its way into
+	// kernels.json.
+	KernelsJSON bool
+	Now         func() time.Time
 	// Dashboard, when set, adds the operators' page and its data, behind
 	// an admin token.
 	Dashboard Routes
@@ -204,9 +209,26 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
-	if b, ok := a.buildOf(w, r, a.Store.BuildByID); ok {
-		writeJSON(w, http.StatusOK, statusOf(b))
+	b, ok := a.buildOf(w, r, a.Store.BuildByID)
+	if !ok {
+		return
 	}
+	body := statusOf(b)
+	if a.KernelsJSON && b.Status == lifecycle.StatusDone {
+		l, err := a.Store.ListingByBuild(r.Context(), b.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// The proposal job has not run yet.
+			body.KernelsJSON = &buildapi.KernelsJSON{State: string(store.ListingPending)}
+		case err != nil:
+			zerolog.Ctx(r.Context()).Error().Err(err).Msg("load kernels.json listing")
+			writeError(w, http.StatusInternalServerError, "", "internal error; retry later")
+			return
+		default:
+			body.KernelsJSON = &buildapi.KernelsJSON{State: string(l.State), PRURL: l.PRURL}
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // buildOf loads the build of the request's {id}, or answers why not.

@@ -10,6 +10,11 @@ func Webhooks(b Base) []githubapp.EventHandler {
 		&WorkflowRun{Base: b},
 		&WorkflowJob{Base: b},
 		&Release{Base: b},
+		&Push{Base: b},
+		&PullRequest{Base: b},
+		&CheckSuite{Base: b},
+		&CheckRun{Base: b},
+		&Status{Base: b},
 	}
 }
 

@@ -33,9 +33,18 @@ type Observer interface {
 	ObserveRelease(ctx context.Context, d *builds.Delivery, e builds.ReleaseEvent) error
 }
 
+// Lister applies what webhooks say about kernels.json's branches and
+// pull requests.
+type Lister interface {
+	ObservePush(ctx context.Context, d *builds.Delivery, branch, sha string, deleted bool) error
+	ObservePull(ctx context.Context, d *builds.Delivery, action string, pr ghclient.PullRequest) error
+	ObserveCheck(ctx context.Context, d *builds.Delivery, branch, sha, check string) error
+}
+
 // Base is shared by the webhook handlers.
 type Base struct {
 	Observer Observer
+	Lister   Lister
 	// Repo is "owner/name": events about other repositories are ignored.
 	Repo string
 }

@@ -178,3 +178,53 @@ func noDuplicateKeys(dec *json.Decoder, path string) error {
 	_, err = dec.Token() // the closing delimiter
 	return err
 }
+
+// EntryOf is the kernels.json entry of a build request: the architecture
+// it is listed under and the entry, naming its distro version.
+func EntryOf(r kernel.Request) (arch string, e KernelEntry) {
+	return r.Architecture, KernelEntry{Target: r.Distribution, KernelRelease: r.KernelVersion, DistroVersion: r.DistroVersion}
+}
+
+// Lists reports whether k already lists the kernel r is for, whatever the
+// driver version: an entry that derives the same distribution, distro
+// version and release, so that adding r's entry would be a duplicate.
+func (k Kernels) Lists(cat *kernel.Catalog, r kernel.Request) bool {
+	const anyVersion = "v0.0.0"
+	r.DriverVersion = anyVersion
+	want := r.CacheKey()
+	for _, e := range k[r.Architecture] {
+		got, s := derive(cat, Entry{Arch: r.Architecture, Target: e.Target, KernelRelease: e.KernelRelease, DistroVersion: e.DistroVersion}, anyVersion)
+		if s == nil && got.CacheKey() == want {
+			return true
+		}
+	}
+	return false
+}
+
+// MergeKernels is the semantic merge of kernels.json: it parses data, adds
+// the entry of every request not yet listed, and writes the file as it is
+// committed. added lists the requests whose entries it added; when none
+// was, out is nil.
+func MergeKernels(cat *kernel.Catalog, data []byte, reqs []kernel.Request) (out []byte, added []kernel.Request, err error) {
+	k, err := ParseKernels(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range reqs {
+		if k.Lists(cat, r) {
+			continue
+		}
+		arch, e := EntryOf(r)
+		if k.Add(arch, e) {
+			added = append(added, r)
+		}
+	}
+	if len(added) == 0 {
+		return nil, nil, nil
+	}
+	out, err = k.Marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, added, nil
+}

@@ -1,6 +1,7 @@
 package matrix_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -117,4 +118,51 @@ func TestKernelsEntries(t *testing.T) {
 	// default template: the newer version is built, the other reported.
 	require.Equal(t, []matrix.Skipped{{KernelRelease: "6.8.0-1053-gcp", Target: "ubuntu",
 		Reason: "ubuntu 22.04: its package riptides-driver-ubuntu-6.8.0-1053-gcp_v0.1.2_amd64.deb is also the one of ubuntu 24.04, which is built instead; a name template with {distro_version} keeps them apart"}}, skipped)
+}
+
+// MergeKernels adds what is missing, in canonical form: an entry listed
+// under another spelling (no distro version, a driverkit target) is no
+// new kernel, another distro version of one release is.
+func TestMergeKernels(t *testing.T) {
+	t.Parallel()
+	cat := kernel.DefaultCatalog()
+	req := func(release, arch, distro, version string) kernel.Request {
+		return kernel.Request{KernelVersion: release, Architecture: arch, Distribution: distro, DistroVersion: version, DriverVersion: "v0.1.2"}
+	}
+	for name, tc := range map[string]struct {
+		reqs  []kernel.Request
+		added int
+	}{
+		"new kernel":             {[]kernel.Request{req("6.12.63+deb13-amd64", "x86_64", "debian", "13")}, 1},
+		"listed exactly":         {[]kernel.Request{req("6.8.0-1053-gcp", "x86_64", "ubuntu", "24.04")}, 0},
+		"listed without version": {[]kernel.Request{req("5.14.0-596.el9.x86_64", "x86_64", "centos", "stream9")}, 0},
+		"listed as a target":     {[]kernel.Request{req("6.1.102-108.177.amzn2023.aarch64", "aarch64", "amazonlinux", "2023")}, 0},
+		"other architecture":     {[]kernel.Request{req("6.1.119-129.201.amzn2023.aarch64", "aarch64", "amazonlinux", "2023")}, 1},
+		"other distro version":   {[]kernel.Request{req("6.14.0-37-generic", "x86_64", "ubuntu", "24.04"), req("6.14.0-37-generic", "x86_64", "ubuntu", "22.04")}, 2},
+		"two driver versions":    {[]kernel.Request{req("6.15.5-200.fc42.x86_64", "x86_64", "fedora", "42"), req("6.15.5-200.fc42.x86_64", "x86_64", "fedora", "42")}, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out, added, err := matrix.MergeKernels(cat, []byte(validKernels), tc.reqs)
+			require.NoError(t, err)
+			require.Len(t, added, tc.added)
+			if tc.added == 0 {
+				require.Nil(t, out)
+				return
+			}
+			require.NoError(t, matrix.ValidateKernels(cat, out))
+			require.True(t, bytes.HasSuffix(out, []byte("]\n}\n")), "newline-terminated, indented")
+			k, err := matrix.ParseKernels(out)
+			require.NoError(t, err)
+			for _, r := range tc.reqs {
+				require.True(t, k.Lists(cat, r), "lists %s", r.CacheKey())
+			}
+			again, more, err := matrix.MergeKernels(cat, out, tc.reqs)
+			require.NoError(t, err)
+			require.Nil(t, again)
+			require.Empty(t, more)
+		})
+	}
+	_, _, err := matrix.MergeKernels(cat, []byte(`{"x86_64": [`), nil)
+	require.ErrorContains(t, err, "kernels.json")
 }

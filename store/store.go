@@ -238,6 +238,7 @@ type Queries interface {
 	ReleaseAssetCounts(ctx context.Context) (map[string]int, error)
 
 	DashboardQueries
+	Listings
 }
 
 // Tx is one transaction. Jobs inserted through it are committed or rolled
@@ -267,4 +268,64 @@ type Store interface {
 	NewJobs(cfg *river.Config) (Jobs, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ListingState is where a done build's kernel is on its way into
+// kernels.json on the default branch.
+type ListingState string
+
+const (
+	ListingPending       ListingState = "pending"        // proposed: the branch is being made, or its PR opened
+	ListingPROpen        ListingState = "pr_open"        // the PR is open, waiting for its checks
+	ListingMerged        ListingState = "merged"         // the PR merged: the kernel is listed
+	ListingAlreadyListed ListingState = "already_listed" // the file listed it already; nothing was proposed
+	ListingChecksFailed  ListingState = "checks_failed"  // a required check failed; the PR stays open
+)
+
+// Settled reports whether nothing more is done for a listing in s
+// unless a webhook says something changed.
+func (s ListingState) Settled() bool {
+	return s == ListingMerged || s == ListingAlreadyListed || s == ListingChecksFailed
+}
+
+// Listing is the kernels.json state of one done build. The builds whose
+// kernels one branch proposes (a batch, or two driver versions of one
+// kernel) share its state, PR and head.
+type Listing struct {
+	BuildID   string
+	Branch    string // "" while the build waits for its batch to be sealed
+	State     ListingState
+	PRNumber  int
+	PRURL     string
+	HeadSHA   string // the commit the service last pushed to Branch
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ListingsUpdate changes every listing of one branch. Empty fields leave
+// the stored value alone.
+type ListingsUpdate struct {
+	Branch   string // the rows of this branch; "" is the builds no batch took yet
+	ToBranch string // moves them to this branch: a batch being sealed
+	State    ListingState
+	PRNumber int
+	PRURL    string
+	HeadSHA  string
+	Now      time.Time
+}
+
+// Listings are the queries of the kernels.json state.
+type Listings interface {
+	// ListingPut stores a build's listing, replacing the one it had.
+	ListingPut(ctx context.Context, l Listing) error
+	ListingByBuild(ctx context.Context, buildID string) (Listing, error)
+	// ListingsOfBranch lists the listings of a branch, oldest first; ""
+	// lists those no batch took yet.
+	ListingsOfBranch(ctx context.Context, branch string) ([]Listing, error)
+	// ListingsUnsettled lists the pending and pr_open listings created
+	// before the time, oldest first: those reconcile looks at.
+	ListingsUnsettled(ctx context.Context, before time.Time, limit int) ([]Listing, error)
+	// ListingsSet applies u to every listing of u.Branch but the final
+	// ones, already listed or merged, and says how many it changed.
+	ListingsSet(ctx context.Context, u ListingsUpdate) (int, error)
 }

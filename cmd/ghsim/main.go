@@ -61,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 		opts           options
 		repo, releases string
 		failKernels    string
+		failChecks     string
 		kernelsJSON    string
 		placeholders   bool
 		fs             = flag.NewFlagSet("ghsim", flag.ContinueOnError)
@@ -73,6 +74,9 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 	fs.DurationVar(&cfg.BuildDuration, "build-duration", 20*time.Second, "how long a simulated build takes")
 	fs.StringVar(&failKernels, "fail-kernels", "", "regular expression of kernel versions whose builds fail")
 	fs.BoolVar(&cfg.RejectRunDetails, "reject-run-details", false, "answer dispatches asking for return_run_details with 422, as GitHub did before February 2026")
+	fs.StringVar(&failChecks, "fail-checks", "", "regular expression of branches whose pull requests' validate-kernels check fails")
+	fs.DurationVar(&cfg.CheckDuration, "check-duration", 2*time.Second, "how long the validate-kernels check of a pull request head takes")
+	fs.StringVar(&cfg.RequiredChecksIn, "required-checks-in", ghsim.RequiredInProtection, "where main requires validate-kernels: protection, rulesets or none")
 	fs.StringVar(&kernelsJSON, "kernels-json", "", "the default branch's initial .github/kernels.json, from `FILE` (default: the repository's own)")
 	fs.BoolVar(&placeholders, "placeholder-packages", false, "upload a line of text as each built package instead of a real .deb or .rpm (no loader can install it)")
 	fs.IntVar(&cfg.RateLimit, "rate-limit", 5000, "API requests per hour per installation (and for the app's JWT); past it GitHub's 403 with X-RateLimit-Remaining: 0")
@@ -119,6 +123,16 @@ func parseFlags(args []string, stderr io.Writer) (ghsim.Config, options, error) 
 			return cfg, opts, fmt.Errorf("-fail-kernels: %w", err)
 		}
 		cfg.FailKernels = re
+	}
+	if failChecks != "" {
+		re, err := regexp.Compile(failChecks)
+		if err != nil {
+			return cfg, opts, fmt.Errorf("-fail-checks: %w", err)
+		}
+		cfg.FailChecks = re
+	}
+	if cfg.CheckDuration <= 0 {
+		return cfg, opts, fmt.Errorf("-check-duration %s: want a positive duration", cfg.CheckDuration)
 	}
 	if kernelsJSON != "" {
 		data, err := os.ReadFile(kernelsJSON)

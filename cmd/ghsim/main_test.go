@@ -41,6 +41,13 @@ func TestParseFlags(t *testing.T) {
 	require.True(t, cfg.RejectRunDetails)
 	require.Equal(t, "c.yml", opts.writeConfig)
 
+	cfg, _, err = parseFlags([]string{"-fail-checks", `^add-kernel/fedora/`, "-check-duration", "300ms", "-required-checks-in", "rulesets"}, io.Discard)
+	require.NoError(t, err)
+	require.True(t, cfg.FailChecks.MatchString("add-kernel/fedora/x86_64/6-15-5-200-fc42-x86_64"))
+	require.False(t, cfg.FailChecks.MatchString("add-kernel/ubuntu/x86_64/6-8-0-40-generic"))
+	require.Equal(t, 300*time.Millisecond, cfg.CheckDuration)
+	require.Equal(t, "rulesets", cfg.RequiredChecksIn)
+
 	kernels := filepath.Join(t.TempDir(), "kernels.json")
 	require.NoError(t, os.WriteFile(kernels, []byte("{}\n"), 0o600))
 	cfg, _, err = parseFlags([]string{"-kernels-json", kernels, "-placeholder-packages"}, io.Discard)
@@ -80,6 +87,8 @@ func TestParseFlagsRejects(t *testing.T) {
 		"unknown flag":          {"-nope"},
 		"stray argument":        {"serve"},
 		"no kernels.json":       {"-kernels-json", "/nonexistent/kernels.json"},
+		"bad fail-checks":       {"-fail-checks", "("},
+		"no check duration":     {"-check-duration", "0s"},
 		"probability above one": {"-drop-webhooks", "1.5"},
 		"negative probability":  {"-api-error-rate", "-0.1"},
 		"negative delay":        {"-delay-webhooks", "-1s"},

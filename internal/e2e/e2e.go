@@ -45,6 +45,8 @@ type Options struct {
 	// NoRateLimit lifts the per-client rate limit, for clients that ask
 	// again at once where loaders wait as a 429's Retry-After says.
 	NoRateLimit bool
+	// Simulate adjusts the simulator's config.
+	Simulate func(*ghsim.Config)
 }
 
 // Env is a running service and simulator.
@@ -83,12 +85,16 @@ func Start(t testing.TB, o Options) *Env {
 	if o.Artifact == nil {
 		o.Artifact = ghsim.PackageArtifact(catalog, cfg.Packages)
 	}
-	sim, err := ghsim.New(ghsim.Config{
+	simCfg := ghsim.Config{
 		WebhookURL: e.ServiceURL + "/api/github/hook", Releases: ghsim.DefaultReleases,
 		BuildDuration: o.BuildDuration, FailKernels: o.FailKernels, RejectRunDetails: o.RejectRunDetails,
-		RateLimit: o.RateLimit,
-		Artifact:  o.Artifact, Chaos: o.Chaos, RunnerCommand: o.RunnerCommand,
-	})
+		RateLimit: o.RateLimit, CheckDuration: 100 * time.Millisecond,
+		Artifact: o.Artifact, Chaos: o.Chaos, RunnerCommand: o.RunnerCommand,
+	}
+	if o.Simulate != nil {
+		o.Simulate(&simCfg)
+	}
+	sim, err := ghsim.New(simCfg)
 	require.NoError(t, err)
 	for _, f := range o.Faults {
 		require.NoError(t, sim.InjectFault(f))

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"ReleaseAssetCounts": testReleaseAssetCounts,
 		"Jobs":               testJobs,
 		"Dashboard":          testDashboard,
+		"Listings":           testListings,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,36 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/go-github/v66/github"
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/riptides/driverbuild/builds"
+	"github.com/riptides/driverbuild/ghclient"
+)
+
+// PullRequest notes the number of a kernels.json pull request as it
+// opens, and settles its branch once it merged.
+type PullRequest struct{ Base }
+
+func (h *PullRequest) Handles() []string { return []string{"pull_request"} }
+
+func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var e github.PullRequestEvent
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return fmt.Errorf("parse pull_request payload: %w", err)
+	}
+	action, p := e.GetAction(), e.GetPullRequest()
+	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "opened", "reopened", "closed") {
+		return nil
+	}
+	return h.Lister.ObservePull(ctx, &builds.Delivery{ID: deliveryID, Event: eventType, Action: action}, action, ghclient.PullRequest{
+		Number: p.GetNumber(), URL: p.GetHTMLURL(), State: p.GetState(), Merged: p.GetMerged(),
+		HeadRef: p.GetHead().GetRef(), HeadSHA: p.GetHead().GetSHA(), BaseRef: p.GetBase().GetRef(),
+	})
+}
+
+var _ githubapp.EventHandler = (*PullRequest)(nil)

@@ -1,0 +1,140 @@
+package listing
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/riptides/driverbuild/store"
+)
+
+// reapplyRounds bounds how often one Reapply starts over because the
+// default branch moved while it worked.
+const reapplyRounds = 5
+
+// reapplyParallel bounds the branches re-applied at once: fifty pull
+// requests made to conflict by one merge are re-applied in the time of a
+// few.
+const reapplyParallel = 8
+
+// Reapply re-applies the change of every open branch that does not sit on
+// the head of the default branch: the kernels are added to the file there
+// (a semantic merge, not a text merge) and the branch is force-updated,
+// so that its checks run again. What a push to the default branch sets off.
+func (s *Service) Reapply(ctx context.Context) error {
+	var last string
+	for range reapplyRounds {
+		// The branches first: with none open, an idle service asks GitHub
+		// nothing.
+		branches, err := s.unsettledBranches(ctx, s.now())
+		if err != nil || len(branches) == 0 {
+			return err
+		}
+		base, err := s.readBase(ctx)
+		if err != nil {
+			return err
+		}
+		if base.head == last {
+			return nil
+		}
+		last = base.head
+		errs := make([]error, len(branches))
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, reapplyParallel)
+		for i, name := range branches {
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				errs[i] = s.reapplyBranch(ctx, name, base)
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) reapplyBranch(ctx context.Context, name string, base baseFile) error {
+	br, ok, err := s.loadBranch(ctx, name)
+	if err != nil || !ok || br.first().State != store.ListingPROpen {
+		// Pending branches are being made on the new head anyway; a
+		// failed check is not retried by every push to the default branch.
+		return err
+	}
+	// The head is the one we pushed, unless nobody told us of it.
+	head := br.first().HeadSHA
+	if head == "" {
+		var found bool
+		if head, found, err = s.gh.BranchHead(ctx, name); err != nil || !found {
+			return err
+		}
+	}
+	parent, err := s.gh.Parent(ctx, head)
+	if err != nil || parent == base.head {
+		return err
+	}
+	_, err = s.apply(ctx, br, base, true)
+	if errors.Is(err, errNothingToAdd) {
+		// Listed on the default branch: most likely our own merge of this
+		// very branch, whose end is being written. Land settles it.
+		return nil
+	}
+	return err
+}
+
+// unsettledBranches lists the branches with pending or open listings
+// created before the time, oldest first; "" stands for builds waiting
+// for their batch.
+func (s *Service) unsettledBranches(ctx context.Context, before time.Time) ([]string, error) {
+	ls, err := s.store.ListingsUnsettled(ctx, before, 1000)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range ls {
+		if !seen[l.Branch] && l.Branch != "" {
+			out = append(out, l.Branch)
+		}
+		seen[l.Branch] = true
+	}
+	return out, nil
+}
+
+// Reconcile moves every unsettled listing created before the time as far
+// as GitHub's state allows: it covers lost webhooks (a push, a check) and
+// a restart in the middle of any step.
+func (s *Service) Reconcile(ctx context.Context, before time.Time) error {
+	if err := s.Seal(ctx); err != nil {
+		return err
+	}
+	branches, err := s.unsettledBranches(ctx, before)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range branches {
+		errs = append(errs, s.reconcileBranch(ctx, name))
+	}
+	errs = append(errs, s.Reapply(ctx))
+	return errors.Join(errs...)
+}
+
+func (s *Service) reconcileBranch(ctx context.Context, name string) error {
+	if err := s.ensureBranch(ctx, name); err != nil {
+		return err
+	}
+	br, ok, err := s.loadBranch(ctx, name)
+	if err != nil || !ok || br.first().State.Settled() {
+		return err
+	}
+	if br.first().State == store.ListingPending {
+		if err := s.OpenPull(ctx, name); err != nil {
+			return err
+		}
+	}
+	return s.Land(ctx, name, "")
+}
