@@ -738,6 +738,9 @@ func testAssets(t *testing.T, s store.Store) {
 	d := asset("d.deb", 4)
 	require.NoError(t, s.AssetUpsert(ctx, d))
 	requireAssets(tag, d)
+	listed, err := s.AssetsOfTag(ctx, tag)
+	require.NoError(t, err)
+	require.Equal(t, []store.Asset{b, c, d}, listed, "a release's assets, by name")
 	d.AssetID, d.DistroVersion = 5, "22.04"
 	require.NoError(t, s.AssetUpsert(ctx, d))
 	requireAssets(tag, b, c, d)

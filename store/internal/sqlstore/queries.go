@@ -216,7 +216,10 @@ func (q Queries) ReleaseDelete(ctx context.Context, tag string) error {
 		if err := q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1`, tag); err != nil {
 			return err
 		}
-		return q.exec(ctx, `DELETE FROM releases WHERE tag = $1`, tag)
+		if err := q.exec(ctx, `DELETE FROM releases WHERE tag = $1`, tag); err != nil {
+			return err
+		}
+		return q.notify(ctx, tag)
 	}), "delete release %s", tag)
 }
 
@@ -236,12 +239,25 @@ func (q Queries) AssetsReplace(ctx context.Context, tag string, assets []store.A
 				return err
 			}
 		}
-		return nil
+		return q.notify(ctx, tag)
 	}), "replace assets of %s", tag)
 }
 
 func (q Queries) AssetUpsert(ctx context.Context, a store.Asset) error {
-	return q.wrap(q.assetWrite(ctx, a), "upsert asset %s/%s", a.Tag, a.Name)
+	return q.wrap(q.atomic(ctx, func(q Queries) error {
+		if err := q.assetWrite(ctx, a); err != nil {
+			return err
+		}
+		return q.notify(ctx, a.Tag)
+	}), "upsert asset %s/%s", a.Tag, a.Name)
+}
+
+// notify runs with every write to a release's assets, in its transaction.
+func (q Queries) notify(ctx context.Context, tag string) error {
+	if q.d.Notify == "" {
+		return nil
+	}
+	return q.exec(ctx, q.d.Notify, tag)
 }
 
 func (q Queries) assetWrite(ctx context.Context, a store.Asset) error {
@@ -255,8 +271,12 @@ func (q Queries) assetWrite(ctx context.Context, a store.Asset) error {
 }
 
 func (q Queries) AssetDelete(ctx context.Context, tag, name string) error {
-	return q.wrap(q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1 AND name = $2`, tag, name),
-		"delete asset %s/%s", tag, name)
+	return q.wrap(q.atomic(ctx, func(q Queries) error {
+		if err := q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1 AND name = $2`, tag, name); err != nil {
+			return err
+		}
+		return q.notify(ctx, tag)
+	}), "delete asset %s/%s", tag, name)
 }
 
 func scanAsset(r Rows) (a store.Asset, err error) {
@@ -269,6 +289,13 @@ func (q Queries) AssetByName(ctx context.Context, tag, name string) (store.Asset
 		SELECT tag, name, asset_id, download_url, size, digest, distro_version, updated_at
 		FROM release_assets WHERE tag = $1 AND name = $2`, tag, name)
 	return a, q.wrap(err, "asset %s/%s", tag, name)
+}
+
+func (q Queries) AssetsOfTag(ctx context.Context, tag string) ([]store.Asset, error) {
+	as, err := all(ctx, q, scanAsset, `
+		SELECT tag, name, asset_id, download_url, size, digest, distro_version, updated_at
+		FROM release_assets WHERE tag = $1 ORDER BY name `+q.d.ByteOrder, tag)
+	return as, q.wrap(err, "assets of %s", tag)
 }
 
 func (q Queries) ReleaseAssetCounts(ctx context.Context) (map[string]int, error) {

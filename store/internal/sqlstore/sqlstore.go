@@ -46,6 +46,9 @@ type Dialect struct {
 	// reached or went away, rather than that it refused the statement;
 	// nil where that cannot happen.
 	Unavailable func(error) bool
+	// Notify tells other processes, when the transaction commits, that
+	// the assets of release $1 changed; empty where there are none.
+	Notify string
 }
 
 // Queries implements store.Queries on a Conn.
