@@ -214,17 +214,27 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 
 // withLogging puts the logger into each request's context, with the
 // request's id (also answered as X-Request-Id), and logs an access line
-// per request.
+// per request: at debug for the loaders' own calls that did not fail,
+// which metrics count and (POST /build) the audit log records, so that a
+// fleet booting and polling does not write a line per request.
 func withLogging(log zerolog.Logger, next http.Handler) http.Handler {
 	h := hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
 		ev := hlog.FromRequest(r).Info()
-		if status >= 500 {
+		switch {
+		case status >= 500:
 			ev = hlog.FromRequest(r).Error()
+		case loaderCall(r):
+			ev = hlog.FromRequest(r).Debug()
 		}
 		ev.Str("method", clipped(r.Method)).Str("path", clipped(r.URL.Path)).Int("status", status).Dur("duration", d).Msg("request")
 	})(next)
 	h = hlog.RequestIDHandler("request_id", "X-Request-Id")(h)
 	return hlog.NewHandler(log)(h)
+}
+
+func loaderCall(r *http.Request) bool {
+	return (r.Method == http.MethodPost && r.URL.Path == "/build") ||
+		(r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/status/"))
 }
 
 // clipped bounds what a client's request line puts in the log.

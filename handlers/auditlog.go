@@ -24,7 +24,7 @@ const auditPending = 10_000
 // on the hot path that write was most of a cached answer's cost.
 type AuditLog struct {
 	st interface {
-		InTx(context.Context, func(store.Tx) error) error
+		RequestsRecord(context.Context, []store.Request) error
 	}
 	log  zerolog.Logger
 	rows chan store.Request
@@ -34,7 +34,7 @@ type AuditLog struct {
 
 // NewAuditLog starts writing batches to st; Close flushes and stops.
 func NewAuditLog(st interface {
-	InTx(context.Context, func(store.Tx) error) error
+	RequestsRecord(context.Context, []store.Request) error
 }, log zerolog.Logger) *AuditLog {
 	l := &AuditLog{st: st, log: log, rows: make(chan store.Request, auditPending), stop: make(chan struct{}), done: make(chan struct{})}
 	go l.run()
@@ -83,15 +83,7 @@ func (l *AuditLog) write(batch []store.Request) []store.Request {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := l.st.InTx(ctx, func(tx store.Tx) error {
-		for _, r := range batch {
-			if err := tx.RequestRecord(ctx, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := l.st.RequestsRecord(ctx, batch); err != nil {
 		l.log.Error().Err(err).Int("rows", len(batch)).Msg("record build requests")
 	}
 	return batch[:0]

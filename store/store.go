@@ -208,6 +208,8 @@ type Queries interface {
 	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
 
 	RequestRecord(ctx context.Context, r Request) error
+	// RequestsRecord stores many, together.
+	RequestsRecord(ctx context.Context, rs []Request) error
 	RequestsRecent(ctx context.Context, limit int) ([]Request, error)
 
 	// The audit lists return a page and the cursor of the next one, "" on

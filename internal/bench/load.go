@@ -196,12 +196,15 @@ func simStats(ctx context.Context, ghsimURL string) (ghsim.Stats, error) {
 func apiCalls(st ghsim.Stats) int64 {
 	var n int64
 	for route, c := range st.ByRoute {
-		if strings.Contains(route, "/releases/download/") || strings.Contains(route, "/raw/") || strings.Contains(route, "/_sim/") {
-			continue
+		if isAPICall(route) {
+			n += c
 		}
-		n += c
 	}
 	return n
+}
+
+func isAPICall(route string) bool {
+	return !strings.Contains(route, "/releases/download/") && !strings.Contains(route, "/raw/") && !strings.Contains(route, "/_sim/")
 }
 
 // processMetrics reads the gauges the service's /metrics exports about its

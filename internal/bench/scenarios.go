@@ -247,7 +247,7 @@ var apiCallsScenario = scenario{
 	defaults: Options{Builds: 10, Clients: 5, BuildDuration: 3 * time.Second, PollInterval: time.Second},
 	run: func(ctx context.Context, r *runner) (Figures, error) {
 		f := Figures{"poll_interval_s": r.o.PollInterval.Seconds()}
-		with, _, err := countCalls(ctx, r, false)
+		with, _, err := countCalls(ctx, r, false, f)
 		if err != nil {
 			return nil, fmt.Errorf("with webhooks: %w", err)
 		}
@@ -255,7 +255,7 @@ var apiCallsScenario = scenario{
 		if r.external() {
 			return f, nil
 		}
-		dropped, took, err := countCalls(ctx, r, true)
+		dropped, took, err := countCalls(ctx, r, true, nil)
 		if err != nil {
 			return nil, fmt.Errorf("webhooks dropped: %w", err)
 		}
@@ -277,8 +277,9 @@ var apiCallsScenario = scenario{
 }
 
 // countCalls runs the builds and returns the GitHub API calls per build
-// and the builds' mean time from request to done.
-func countCalls(ctx context.Context, r *runner, drop bool) (float64, time.Duration, error) {
+// and the builds' mean time from request to done; with byRoute set, it
+// adds each route's calls per build there, as "calls /route".
+func countCalls(ctx context.Context, r *runner, drop bool, byRoute Figures) (float64, time.Duration, error) {
 	e, err := r.env(ctx, func(o *EnvOptions) { o.DropWebhooks = drop })
 	if err != nil {
 		return 0, 0, err
@@ -331,6 +332,13 @@ func countCalls(ctx context.Context, r *runner, drop bool) (float64, time.Durati
 		return 0, 0, err
 	}
 	n := float64(r.o.Builds)
+	if byRoute != nil {
+		for route, c := range after.ByRoute {
+			if d := c - before.ByRoute[route]; d > 0 && isAPICall(route) {
+				byRoute["calls "+route] = float64(d) / n
+			}
+		}
+	}
 	return float64(apiCalls(after)-apiCalls(before)) / n, time.Duration(float64(took.Load()) / n), nil
 }
 

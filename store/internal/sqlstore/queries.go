@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riptides/driverbuild/lifecycle"
@@ -168,12 +170,44 @@ func (q Queries) DeliverySeen(ctx context.Context, deliveryID string) (bool, err
 }
 
 func (q Queries) RequestRecord(ctx context.Context, r store.Request) error {
-	return q.wrap(q.exec(ctx, `
-		INSERT INTO build_requests (received_at, kernel_version, architecture, distribution,
-			distro_version, driver_version, outcome, http_status, build_id, error, field, client)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.ReceivedAt, r.KernelVersion, r.Architecture, r.Distribution, r.DistroVersion, r.DriverVersion,
-		r.Outcome, r.HTTPStatus, r.BuildID, r.Error, r.Field, r.Client), "record request")
+	return q.RequestsRecord(ctx, []store.Request{r})
+}
+
+// requestsPerInsert is the rows of one INSERT: enough to parse one
+// statement per many rows, few enough for SQLite, whose lookup of $n
+// parameters grows with the square of their count (12 a row).
+const requestsPerInsert = 16
+
+func (q Queries) RequestsRecord(ctx context.Context, rs []store.Request) error {
+	return q.wrap(q.atomic(ctx, func(q Queries) error {
+		for len(rs) > 0 {
+			n := min(len(rs), requestsPerInsert)
+			var sql strings.Builder
+			sql.WriteString(`INSERT INTO build_requests (received_at, kernel_version, architecture, distribution,
+				distro_version, driver_version, outcome, http_status, build_id, error, field, client) VALUES `)
+			args := make([]any, 0, 12*n)
+			for i, r := range rs[:n] {
+				if i > 0 {
+					sql.WriteString(", ")
+				}
+				sql.WriteString("(")
+				for c := range 12 {
+					if c > 0 {
+						sql.WriteString(", ")
+					}
+					fmt.Fprintf(&sql, "$%d", len(args)+c+1)
+				}
+				sql.WriteString(")")
+				args = append(args, r.ReceivedAt, r.KernelVersion, r.Architecture, r.Distribution, r.DistroVersion, r.DriverVersion,
+					r.Outcome, r.HTTPStatus, r.BuildID, r.Error, r.Field, r.Client)
+			}
+			if err := q.exec(ctx, sql.String(), args...); err != nil {
+				return err
+			}
+			rs = rs[n:]
+		}
+		return nil
+	}), "record requests")
 }
 
 // requestColumns are the columns scanRequest reads, in its order.
