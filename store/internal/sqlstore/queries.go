@@ -173,10 +173,9 @@ func (q Queries) RequestRecord(ctx context.Context, r store.Request) error {
 	return q.RequestsRecord(ctx, []store.Request{r})
 }
 
-// requestsPerInsert is the rows of one INSERT: enough to parse one
-// statement per many rows, few enough for SQLite, whose lookup of $n
-// parameters grows with the square of their count (12 a row).
-const requestsPerInsert = 16
+// requestsPerInsert is the rows of one INSERT: one statement to parse per
+// many rows, 12 parameters a row, under either engine's limit.
+const requestsPerInsert = 200
 
 func (q Queries) RequestsRecord(ctx context.Context, rs []store.Request) error {
 	return q.wrap(q.atomic(ctx, func(q Queries) error {
@@ -195,7 +194,11 @@ func (q Queries) RequestsRecord(ctx context.Context, rs []store.Request) error {
 					if c > 0 {
 						sql.WriteString(", ")
 					}
-					fmt.Fprintf(&sql, "$%d", len(args)+c+1)
+					if q.d.Anonymous {
+						sql.WriteString("?")
+					} else {
+						fmt.Fprintf(&sql, "$%d", len(args)+c+1)
+					}
 				}
 				sql.WriteString(")")
 				args = append(args, r.ReceivedAt, r.KernelVersion, r.Architecture, r.Distribution, r.DistroVersion, r.DriverVersion,
