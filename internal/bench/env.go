@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"gopkg.in/yaml.v3"
 )
 
 // Binaries are the programs a run starts, built once with go build: the
@@ -155,10 +156,7 @@ func (e *Env) startAll(ctx context.Context, bin Binaries, o EnvOptions) error {
 			return err
 		}
 	}
-	// The service's own settings, after ghsim's: the YAML keys ghsim
-	// writes (github, repository, api) are not repeated.
-	extra := fmt.Sprintf("data_dir: %q\nbuilds:\n  poll_interval: %s\n", dataDir, o.PollInterval)
-	if err := appendFile(simConfig, extra); err != nil {
+	if err := configure(simConfig, dataDir, o.PollInterval); err != nil {
 		return err
 	}
 	if o.Seed != nil {
@@ -299,16 +297,31 @@ func awaitFile(ctx context.Context, path string) error {
 	}
 }
 
-func appendFile(path, text string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+// configure adds the service's own settings to the config ghsim wrote.
+// The per-client rate limit is lifted: the tool measures what the service
+// can serve, and every client of a run is one anonymous loader.
+func configure(path, dataDir string, poll time.Duration) error {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
+	var c map[string]any
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return fmt.Errorf("ghsim's config: %w", err)
+	}
+	api, _ := c["api"].(map[string]any)
+	if api == nil {
+		api = map[string]any{}
+	}
+	api["rate_limit"] = map[string]any{"per_second": 1e9, "burst": 1_000_000_000, "per": "token"}
+	c["api"] = api
+	c["data_dir"] = dataDir
+	c["builds"] = map[string]any{"poll_interval": poll.String()}
+	out, err := yaml.Marshal(c)
+	if err != nil {
 		return err
 	}
-	return f.Close()
+	return os.WriteFile(path, out, 0o600)
 }
 
 // tail is the end of a log, for an error.
