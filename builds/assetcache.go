@@ -22,9 +22,36 @@ import (
 type assetCache struct {
 	mu    sync.RWMutex
 	byTag map[string]map[string]store.Asset
-	// loading makes loads take turns, so that an older read of a release
-	// never replaces a newer one.
+	// forgotten counts each release's forgets: a read that a forget
+	// followed is not stored, the load after that forget stores its own.
+	forgotten map[string]uint64
+	all       uint64 // forgets of every release
+	// loading makes loads take turns.
 	loading sync.Mutex
+}
+
+// forget drops a release ("" all) until it is loaded again: from then on
+// its requests read the database, until a read newer than the change is in.
+func (c *assetCache) forget(tag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forgotten == nil {
+		c.forgotten = map[string]uint64{}
+	}
+	if tag == "" || c.byTag == nil {
+		c.byTag = map[string]map[string]store.Asset{}
+		c.all++
+		return
+	}
+	delete(c.byTag, tag)
+	c.forgotten[tag]++
+}
+
+// generation says which forgets a read of tag comes after.
+func (c *assetCache) generation(tag string) (uint64, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.all, c.forgotten[tag]
 }
 
 type assetReader interface {
@@ -49,19 +76,12 @@ func (c *assetCache) lookup(driverVersion, pkg string) (store.Asset, bool) {
 	return a, ok
 }
 
-// load reads one release's assets, or every release's for tag "". The
-// release is forgotten first, so that a read that fails leaves misses,
-// not what the database may no longer hold.
+// load reads one release's assets, or every release's for tag "", into
+// what forget dropped. A read that a forget of its release followed is
+// dropped: a later load reads again.
 func (c *assetCache) load(ctx context.Context, q assetReader, tag string) error {
 	c.loading.Lock()
 	defer c.loading.Unlock()
-	c.mu.Lock()
-	if tag == "" || c.byTag == nil {
-		c.byTag = map[string]map[string]store.Asset{}
-	}
-	delete(c.byTag, tag)
-	c.mu.Unlock()
-
 	tags := []string{tag}
 	if tag == "" {
 		var err error
@@ -70,6 +90,7 @@ func (c *assetCache) load(ctx context.Context, q assetReader, tag string) error 
 		}
 	}
 	for _, t := range tags {
+		all, mine := c.generation(t)
 		list, err := q.AssetsOfTag(ctx, t)
 		if err != nil {
 			return err
@@ -79,22 +100,29 @@ func (c *assetCache) load(ctx context.Context, q assetReader, tag string) error 
 			m[a.Name] = a
 		}
 		c.mu.Lock()
-		c.byTag[t] = m
+		if c.all == all && c.forgotten[t] == mine && c.byTag != nil {
+			c.byTag[t] = m
+		}
 		c.mu.Unlock()
 	}
 	return nil
 }
 
-// assetsChanged reloads a release whose assets a committed transaction
-// changed ("" for all).
+// assetsChanged forgets a release whose assets a committed transaction
+// changed ("" for all) at once, and reads it again in the background: the
+// caller (a webhook, a build's end) does not wait on the read.
 func (s *Service) assetsChanged(ctx context.Context, tag string) {
-	if err := s.assets.load(context.WithoutCancel(ctx), s.store, tag); err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Str("tag", tag).Msg("reload the asset index; its requests read the database meanwhile")
-	}
+	s.assets.forget(tag)
+	go func() {
+		if err := s.assets.load(context.WithoutCancel(ctx), s.store, tag); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("tag", tag).Msg("reload the asset index; its requests read the database meanwhile")
+		}
+	}()
 }
 
 // LoadAssets fills the in-memory asset index from the database.
 func (s *Service) LoadAssets(ctx context.Context) error {
+	s.assets.forget("")
 	return s.assets.load(ctx, s.store, "")
 }
 
