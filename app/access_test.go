@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -112,10 +113,12 @@ func TestAccess(t *testing.T) {
 	t.Run("a loader token builds, and the audit names its client", func(t *testing.T) {
 		resp := call(t, http.MethodPost, env.ServiceURL+"/build", request("6.8.0-1060-gcp"), bearer(loaderToken))
 		require.Equal(t, http.StatusAccepted, resp.StatusCode)
-		resp = call(t, http.MethodGet, env.ServiceURL+"/api/requests?kernel=6.8.0-1060-gcp", "", bearer(adminToken))
-		require.Equal(t, http.StatusOK, resp.StatusCode)
 		var page buildapi.Requests
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
+		require.Eventually(t, func() bool { // written in batches, within handlers.AuditFlushEvery
+			resp = call(t, http.MethodGet, env.ServiceURL+"/api/requests?kernel=6.8.0-1060-gcp", "", bearer(adminToken))
+			page = buildapi.Requests{}
+			return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&page) == nil && len(page.Requests) > 0
+		}, 5*time.Second, 10*time.Millisecond)
 		require.Len(t, page.Requests, 1)
 		require.Equal(t, "fleet", page.Requests[0].Client)
 		resp = call(t, http.MethodGet, env.ServiceURL+"/api/requests?client=ops", "", bearer(adminToken))

@@ -37,6 +37,9 @@ const maxHeaderBytes = 64 << 10
 // App is a running build-service.
 type App struct {
 	stopRefresh func()
+	stopWatch   func() // the asset index's watch
+	audit       *handlers.AuditLog
+	watched     chan struct{}
 	stopRescue  func()
 	store       store.Store
 	jobs        store.Jobs
@@ -143,6 +146,17 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		go refreshUntilDone(retryCtx, svc, 10*time.Second)
 	}
 	cancel()
+	// Requests for packages that exist are answered from memory: what the
+	// refresh just stored, then what any replica changes.
+	if err := svc.LoadAssets(ctx); err != nil {
+		log.Warn().Err(err).Msg("load the asset index into memory; requests read the database until it changes")
+	}
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopWatch, a.watched = stopWatch, make(chan struct{})
+	go func() {
+		defer close(a.watched)
+		_ = svc.WatchAssets(watchCtx)
+	}()
 
 	workers := river.NewWorkers()
 	periods := builds.Periods{
@@ -184,7 +198,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	base := handlers.Base{Observer: svc, Lister: lister, Repo: cfg.Repository.Owner + "/" + cfg.Repository.Name}
 	guard, _ := handlers.NewAccess(access) // validated above
 	api := http.NewServeMux()
-	(&handlers.API{Builder: svc, Store: a.store, Audit: a.store, Access: guard, Metrics: metrics, Now: time.Now,
+	a.audit = handlers.NewAuditLog(a.store, *log)
+	(&handlers.API{Builder: svc, Store: batchedAudit{a.store, a.audit}, Audit: a.store, Access: guard, Metrics: metrics, Now: time.Now,
 		Dashboard: dashboard.New(a.store, base.Repo, time.Now), KernelsJSON: kj.Enabled}).Register(api)
 	webhooks := &handlers.WebhookEndpoint{Secret: cfg.GitHub.App.WebhookSecret, Base: base, Deliveries: a.store, Metrics: metrics}
 	mux := http.NewServeMux()
@@ -210,17 +225,27 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 
 // withLogging puts the logger into each request's context, with the
 // request's id (also answered as X-Request-Id), and logs an access line
-// per request.
+// per request: at debug for the loaders' own calls that did not fail,
+// which metrics count and (POST /build) the audit log records, so that a
+// fleet booting and polling does not write a line per request.
 func withLogging(log zerolog.Logger, next http.Handler) http.Handler {
 	h := hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
 		ev := hlog.FromRequest(r).Info()
-		if status >= 500 {
+		switch {
+		case status >= 500:
 			ev = hlog.FromRequest(r).Error()
+		case loaderCall(r):
+			ev = hlog.FromRequest(r).Debug()
 		}
 		ev.Str("method", clipped(r.Method)).Str("path", clipped(r.URL.Path)).Int("status", status).Dur("duration", d).Msg("request")
 	})(next)
 	h = hlog.RequestIDHandler("request_id", "X-Request-Id")(h)
 	return hlog.NewHandler(log)(h)
+}
+
+func loaderCall(r *http.Request) bool {
+	return (r.Method == http.MethodPost && r.URL.Path == "/build") ||
+		(r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/status/"))
 }
 
 // clipped bounds what a client's request line puts in the log.
@@ -288,6 +313,8 @@ func (a *App) Close(ctx context.Context) error {
 	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
+	errs = append(errs, a.audit.Close(ctx))
+	a.stopWatching()
 	if err := a.jobs.Stop(ctx); err != nil {
 		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		errs = append(errs, err, a.jobs.StopAndCancel(cancelCtx))
@@ -299,7 +326,24 @@ func (a *App) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// batchedAudit is the store, with audit rows written by an AuditLog.
+type batchedAudit struct {
+	store.Store
+	log *handlers.AuditLog
+}
+
+func (b batchedAudit) RequestRecord(ctx context.Context, r store.Request) error {
+	return b.log.RequestRecord(ctx, r)
+}
+
+// stopWatching ends the asset index's watch and waits for it.
+func (a *App) stopWatching() {
+	a.stopWatch()
+	<-a.watched
+}
+
 func (a *App) closeStore() {
+	a.stopWatching()
 	if a.ownsDB {
 		_ = a.store.Close()
 	}
@@ -330,8 +374,10 @@ func (a *App) Kill() {
 	a.stopRescue()
 	_ = a.server.Close()
 	<-a.served
+	a.stopWatching()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	_ = a.audit.Close(ctx) // what a crash would lose is not what these tests are about
 	_ = a.jobs.StopAndCancel(ctx)
 	if a.ownsDB {
 		_ = a.store.Close()

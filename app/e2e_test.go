@@ -185,9 +185,12 @@ func TestEndToEnd(t *testing.T) {
 			require.Equal(t, ">queued by api", trail[0])
 			require.Equal(t, "in_progress>done by webhook", trail[len(trail)-1])
 
-			reqs, err := env.Store.RequestsRecent(t.Context(), 10)
-			require.NoError(t, err)
-			require.Len(t, reqs, 2)
+			var reqs []store.Request
+			require.Eventually(t, func() bool { // written in batches, within handlers.AuditFlushEvery
+				var err error
+				reqs, err = env.Store.RequestsRecent(t.Context(), 10)
+				return err == nil && len(reqs) == 2
+			}, 5*time.Second, 10*time.Millisecond)
 			outcomes := []string{reqs[0].Outcome, reqs[1].Outcome}
 			require.ElementsMatch(t, []string{"dispatched", "cached"}, outcomes)
 		})
@@ -357,9 +360,12 @@ func TestInvalidRequestsDispatchNothing(t *testing.T) {
 			})
 		}
 	})
-	reqs, err := env.Store.RequestsRecent(t.Context(), 100)
-	require.NoError(t, err)
-	require.Len(t, reqs, 16, "every request is in the audit log")
+	var reqs []store.Request
+	require.Eventually(t, func() bool { // written in batches, within handlers.AuditFlushEvery
+		var err error
+		reqs, err = env.Store.RequestsRecent(t.Context(), 100)
+		return err == nil && len(reqs) == 16
+	}, 5*time.Second, 10*time.Millisecond, "every request is in the audit log")
 	fields := map[string]int{}
 	for _, r := range reqs {
 		require.Equal(t, "invalid", r.Outcome, "%+v", r)

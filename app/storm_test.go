@@ -98,9 +98,14 @@ func TestBootStorm(t *testing.T) {
 		require.Len(t, builds, 1, "build ids answered: %v", builds)
 		require.EqualValues(t, 1, env.Sim.Stats().Dispatches)
 		for id := range builds {
-			b, err := env.Store.BuildByID(t.Context(), id)
-			require.NoError(t, err)
-			require.Equal(t, "done", string(b.Status))
+			// The package may be in the release, and so answered, a little
+			// before the run's completed webhook ends the build.
+			var b store.Build
+			require.Eventually(t, func() bool {
+				var err error
+				b, err = env.Store.BuildByID(t.Context(), id)
+				return err == nil && b.Status == "done"
+			}, 30*time.Second, 20*time.Millisecond, "the build ends done")
 			latest, err := env.Store.BuildLatestByKey(t.Context(), b.CacheKey)
 			require.NoError(t, err)
 			require.Equal(t, id, latest.ID, "the key has no build but the one answered")

@@ -28,6 +28,7 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 	}
 	var ended store.Build
 	var changed bool
+	confirmedIn := release
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		p := lifecycle.Transition{
 			ID: b.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusDone, Source: src, Now: s.now(),
@@ -37,6 +38,7 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		case err != nil:
 			return err
 		case found:
+			confirmedIn = asset.Tag
 			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, "package confirmed in the release"
 			p.Detail = fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, asset.Tag)
 		case final:
@@ -49,6 +51,7 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		return err
 	})
 	if err == nil {
+		s.assetsChanged(ctx, confirmedIn) // its distro version may have been recorded
 		s.finished(ended, changed)
 	}
 	return err

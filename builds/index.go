@@ -127,6 +127,7 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 			if err := s.store.ReleaseDelete(ctx, tag); err != nil {
 				return fmt.Errorf("forget release %s: %w", tag, err)
 			}
+			s.assetsChanged(ctx, tag)
 		}
 	}
 	// Every release is recorded before any asset listing, so that one
@@ -161,6 +162,7 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 		return err
 	}
 	rel.RefreshedAt = s.now()
+	defer s.assetsChanged(ctx, rel.Tag)
 	return s.store.InTx(ctx, func(tx store.Tx) error {
 		if !notModified {
 			if err := s.replaceAssets(ctx, tx, rel.Tag, list); err != nil {
@@ -214,6 +216,7 @@ type ReleaseEvent struct {
 // payload lists (its ETag dropped, so the next refresh reads it in full);
 // one that is gone is forgotten with its assets.
 func (s *Service) ObserveRelease(ctx context.Context, d *Delivery, e ReleaseEvent) error {
+	defer s.assetsChanged(ctx, e.Tag)
 	return s.apply(ctx, d, func(tx store.Tx) error {
 		if e.Gone {
 			return tx.ReleaseDelete(ctx, e.Tag)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/ghclient"
@@ -51,6 +53,8 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 	}
 	var ended store.Build
 	var changed bool
+	confirmedIn := "" // the release whose asset may have had its distro version recorded
+	confirmNow := false
 	err := s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByID(ctx, buildID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -73,22 +77,45 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 			case err != nil:
 				return err
 			case found:
+				confirmedIn = asset.Tag
 				p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
 			default:
 				p.To, p.Progress = lifecycle.StatusInProgress, confirming
-				if err := tx.InsertJob(ctx, ConfirmArgs{BuildID: b.ID, Source: src}, nil); err != nil {
+				// Confirmed at once, after the commit, by this process;
+				// the job, due a retry later, is for when that fails or
+				// the process dies first.
+				opts := &river.InsertOpts{ScheduledAt: s.now().Add(s.cfg.RetryDelay)}
+				if err := tx.InsertJob(ctx, ConfirmArgs{BuildID: b.ID, Source: src}, opts); err != nil {
 					return fmt.Errorf("enqueue confirm: %w", err)
 				}
+				confirmNow = true
 			}
 		}
 		ended, changed, err = s.transition(ctx, tx, p)
 		return err
 	})
+	if err == nil && confirmedIn != "" {
+		s.assetsChanged(ctx, confirmedIn)
+	}
+	if err == nil && confirmNow {
+		// Not in the webhook's time: the confirmation may ask GitHub.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), confirmNowTimeout)
+			defer cancel()
+			if err := s.Confirm(ctx, buildID, src, false); err != nil {
+				zerolog.Ctx(ctx).Info().Err(err).Str("build_id", buildID).Msg("confirm the package; the confirm job retries")
+			}
+		}()
+	}
 	if err == nil {
 		s.finished(ended, changed)
 	}
 	return err
 }
+
+// confirmNowTimeout bounds the confirmation that follows a run's success
+// at once.
+const confirmNowTimeout = 30 * time.Second
 
 // ObserveJob applies a workflow_job webhook: it shows the job and step as
 // progress. Jobs join their build through the run id; a job of a run we

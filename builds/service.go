@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/kernel"
@@ -48,6 +49,8 @@ type Store interface {
 	ReleaseDelete(ctx context.Context, tag string) error
 	AssetByName(ctx context.Context, tag, name string) (store.Asset, error)
 	AssetsReplace(ctx context.Context, tag string, assets []store.Asset) error
+	AssetsOfTag(ctx context.Context, tag string) ([]store.Asset, error)
+	AssetChanges(ctx context.Context, changed func(tag string)) error
 	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
 	DispatchLease(ctx context.Context, p store.DispatchLeaseParams) (store.DispatchLease, error)
 	InTx(ctx context.Context, fn func(store.Tx) error) error
@@ -91,6 +94,8 @@ type Service struct {
 	// indexed is set once the asset index has been filled from GitHub:
 	// before that, a release we do not know may just be one not read yet.
 	indexed atomic.Bool
+	assets  assetCache
+	flight  singleflight.Group
 }
 
 // New returns a Service.
@@ -146,19 +151,52 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 	if err != nil {
 		return Outcome{}, err
 	}
-	out := Outcome{Request: req, Package: pkg}
+	// A package that exists is found in memory, at no cost.
+	if asset, found := s.assets.lookup(req.DriverVersion, pkg); found {
+		return cachedOutcome(Outcome{Request: req, Package: pkg}, asset), nil
+	}
 
-	// The asset first: when it exists, so does its release, and the hot
-	// path costs one read.
+	// Requests for one key that arrive together (a fleet booting on a new
+	// kernel) share one trip to the database, which serves them in turn.
+	// The trip is not cut short by the client that happened to lead it.
+	led := false
+	v, err, _ := s.flight.Do(req.CacheKey(), func() (any, error) {
+		led = true
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), coalescedTimeout)
+		defer cancel()
+		return s.request(ctx, req, pkg)
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := v.(Outcome)
+	if !led && out.Kind == KindDispatched {
+		out.Kind = KindDeduplicated // the build is the leader's
+	}
+	return out, nil
+}
+
+// coalescedTimeout bounds a database trip that requests share.
+const coalescedTimeout = 10 * time.Second
+
+func cachedOutcome(out Outcome, asset store.Asset) Outcome {
+	out.Asset, out.Kind = asset, KindCached
+	if asset.DistroVersion != "" && asset.DistroVersion != out.Request.DistroVersion {
+		out.Kind = KindMismatch
+	}
+	return out
+}
+
+// request answers a request whose package is not in memory from the
+// database.
+func (s *Service) request(ctx context.Context, req kernel.Request, pkg string) (Outcome, error) {
+	out := Outcome{Request: req, Package: pkg}
+	// The asset first: when it exists, so does its release.
 	indexReadAt := s.now()
 	asset, err := assetOf(ctx, s.store, req.DriverVersion, pkg)
 	switch {
 	case err == nil:
-		out.Asset, out.Kind = asset, KindCached
-		if asset.DistroVersion != "" && asset.DistroVersion != req.DistroVersion {
-			out.Kind = KindMismatch
-		}
-		return out, nil
+		return cachedOutcome(out, asset), nil
 	case !errors.Is(err, store.ErrNotFound):
 		return Outcome{}, fmt.Errorf("look up asset: %w", err)
 	}

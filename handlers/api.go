@@ -147,8 +147,8 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 		Distribution: clip(req.Distribution), DistroVersion: clip(req.DistroVersion), DriverVersion: clip(req.DriverVersion),
 		Client: ClientName(ctx),
 	}
-	// The audit row is written before the answer, so a client that has its
-	// answer can count on the row.
+	// The audit row is handed to the store before the answer; the service
+	// writes them in batches (AuditLog), within AuditFlushEvery.
 	respond := func(code int, outcome, buildID string, body any) {
 		audit.HTTPStatus, audit.Outcome, audit.BuildID = code, outcome, buildID
 		logBuildID(r, buildID)

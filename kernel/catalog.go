@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 )
@@ -42,6 +43,34 @@ type family struct {
 type marker struct {
 	re     *regexp.Regexp
 	prefix string // put before the number: el9 is stream9
+	// needle is text every match contains, which a release is scanned
+	// for before the expression runs: most releases carry no marker.
+	needle string
+}
+
+func newMarker(pattern, prefix string) marker {
+	re := regexp.MustCompile(pattern)
+	return marker{re: re, prefix: prefix, needle: mustLiteral(pattern)}
+}
+
+// mustLiteral is the longest literal among the parts of a pattern that is
+// a sequence: a string each of its matches contains.
+func mustLiteral(pattern string) string {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		panic(err)
+	}
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	longest := ""
+	for _, p := range parts {
+		if p.Op == syntax.OpLiteral && p.Flags&syntax.FoldCase == 0 && len(string(p.Rune)) > len(longest) {
+			longest = string(p.Rune)
+		}
+	}
+	return longest
 }
 
 // families is the catalog of distributions, in the order people list them.
@@ -67,7 +96,7 @@ var families = []family{
 		name: "fedora", format: FormatRPM,
 		versions: []string{"42", "43"}, def: "43",
 		osReleaseIDs: []string{"fedora"},
-		markers:      []marker{{regexp.MustCompile(`\.fc([0-9]+)(?:\.|$)`), ""}},
+		markers:      []marker{newMarker(`\.fc([0-9]+)(?:\.|$)`, "")},
 		unguessable:  "the release has no .fcNN.",
 	},
 	{
@@ -76,14 +105,14 @@ var families = []family{
 		// CentOS Stream 9 says VERSION_ID="9".
 		osReleaseIDs: []string{"centos"},
 		osVersion:    func(v string) string { m, _, _ := strings.Cut(v, "."); return "stream" + m },
-		markers:      []marker{{regexp.MustCompile(`\.el([0-9]+)(?:_[0-9]+)?(?:\.|$)`), "stream"}},
+		markers:      []marker{newMarker(`\.el([0-9]+)(?:_[0-9]+)?(?:\.|$)`, "stream")},
 		unguessable:  "the release has no .elNN",
 	},
 	{
 		name: "amazonlinux", format: FormatRPM,
 		versions: []string{"2023"}, def: "2023",
 		osReleaseIDs: []string{"amzn", "amazonlinux"},
-		markers:      []marker{{regexp.MustCompile(`\.amzn([0-9]+)(?:\.|$)`), ""}},
+		markers:      []marker{newMarker(`\.amzn([0-9]+)(?:\.|$)`, "")},
 		// kernel-crawler's targets name the version: amazonlinux2023.
 		guess:       func(k KernelInfo) (string, bool) { return k.TargetVersion, k.TargetVersion != "" },
 		unguessable: "neither the target (amazonlinux2023) nor the release (.amzn2023.) names it",
@@ -92,9 +121,9 @@ var families = []family{
 
 // debianMarkers are shared with DebianVersion, which families refers to.
 var debianMarkers = []marker{
-	{regexp.MustCompile(`\+deb([0-9]+)(?:[-+.~u]|$)`), ""},
-	{regexp.MustCompile(`~bpo([0-9]+)\+`), ""},
-	{regexp.MustCompile(`[.-]deb([0-9]+)\.`), ""},
+	newMarker(`\+deb([0-9]+)(?:[-+.~u]|$)`, ""),
+	newMarker(`~bpo([0-9]+)\+`, ""),
+	newMarker(`[.-]deb([0-9]+)\.`, ""),
 }
 
 func familyOf(name string) (family, bool) {
@@ -163,6 +192,9 @@ func (f family) markerOf(release string) (Marker, bool) {
 
 func markerOf(distribution string, markers []marker, release string) (Marker, bool) {
 	for _, m := range markers {
+		if !strings.Contains(release, m.needle) {
+			continue
+		}
 		loc := m.re.FindStringSubmatchIndex(release)
 		if loc == nil {
 			continue

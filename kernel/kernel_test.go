@@ -30,7 +30,7 @@ var fixtureDistro = map[string][2]string{
 
 type release struct{ distro, release string }
 
-func readReleases(t *testing.T) []release {
+func readReleases(t testing.TB) []release {
 	t.Helper()
 	var out []release
 	sc := bufio.NewScanner(bytes.NewReader(fixtures.Read(t, "kernel-releases.tsv")))

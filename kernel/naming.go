@@ -72,10 +72,46 @@ func (n Naming) Validate() error {
 }
 
 // PackageName is the file name of the package for a normalized request.
+// It expands what placeholderRe matches by hand: every POST /build names
+// a package, and the expression cost ten times this.
 func (n Naming) PackageName(r Request, f Format) string {
-	return placeholderRe.ReplaceAllStringFunc(n.Template, func(p string) string {
-		return placeholders[p[1:len(p)-1]](n, r, f)
-	})
+	var b strings.Builder
+	b.Grow(len(n.Template) + len(r.KernelVersion) + len(n.Prefix) + 16)
+	t := n.Template
+	for {
+		open := strings.IndexByte(t, '{')
+		if open < 0 {
+			b.WriteString(t)
+			return b.String()
+		}
+		end := strings.IndexByte(t[open:], '}')
+		if end < 0 {
+			b.WriteString(t)
+			return b.String()
+		}
+		name := t[open+1 : open+end]
+		expand, known := placeholders[name]
+		if !known || !placeholderName(name) {
+			// Not a placeholder: the brace is text, and a placeholder may
+			// start after it.
+			b.WriteString(t[:open+1])
+			t = t[open+1:]
+			continue
+		}
+		b.WriteString(t[:open])
+		b.WriteString(expand(n, r, f))
+		t = t[open+end+1:]
+	}
+}
+
+// placeholderName is what placeholderRe accepts between the braces.
+func placeholderName(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // ChecksumName is the name of the asset holding a package's sha256.

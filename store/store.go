@@ -208,6 +208,8 @@ type Queries interface {
 	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
 
 	RequestRecord(ctx context.Context, r Request) error
+	// RequestsRecord stores many, together.
+	RequestsRecord(ctx context.Context, rs []Request) error
 	RequestsRecent(ctx context.Context, limit int) ([]Request, error)
 
 	// The audit lists return a page and the cursor of the next one, "" on
@@ -233,6 +235,8 @@ type Queries interface {
 	// error: GitHub may tell us about a deletion twice.
 	AssetDelete(ctx context.Context, tag, name string) error
 	AssetByName(ctx context.Context, tag, name string) (Asset, error)
+	// AssetsOfTag lists the stored assets of a release, by name.
+	AssetsOfTag(ctx context.Context, tag string) ([]Asset, error)
 	// ReleaseAssetCounts says how many assets each stored release holds
 	// (GitHub allows 1,000): how full each shard is.
 	ReleaseAssetCounts(ctx context.Context) (map[string]int, error)
@@ -267,6 +271,13 @@ type Store interface {
 	// client, as a service restarted in-process does.
 	NewJobs(cfg *river.Config) (Jobs, error)
 	Ping(ctx context.Context) error
+	// AssetChanges calls changed with the tag of every release whose
+	// assets a committed transaction changed, in any process, and with ""
+	// when changes may have been missed (as it starts, and after the
+	// database connection was lost): any may have changed. It returns when
+	// ctx ends. Where no other process can write (SQLite) it only waits.
+	// In-memory copies of the asset index stay coherent with it.
+	AssetChanges(ctx context.Context, changed func(tag string)) error
 	Close() error
 }
 

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dev           = fs.Bool("dev", false, "run with an embedded store and an in-process simulated GitHub")
 		buildDuration = fs.Duration("dev-build-duration", 20*time.Second, "how long a simulated build takes in -dev mode")
 		logFormat     = fs.String("log-format", "auto", "console, json, or auto: console on a terminal, json otherwise")
+		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: build-service [flags]\n       build-service setup [flags]   create the GitHub App (setup -help)\n       build-service hash-token      hash a token read on stdin, for api.clients\n")
@@ -77,6 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	level, err := zerolog.ParseLevel(*logLevel)
+	if err != nil || *logLevel == "" {
+		return fmt.Errorf("-log-level %q: accepted are debug, info, warn and error", *logLevel)
+	}
+	log = log.Level(level)
 	ctx = log.WithContext(ctx)
 
 	if *dev {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/migrations"
 	"github.com/riptides/driverbuild/store"
@@ -88,6 +89,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		Name:   "postgres",
 		Ping:   pool.Ping,
 		Close:  func() error { pool.Close(); return nil },
+		Listen: func(ctx context.Context, changed func(string)) error { return listen(ctx, pool, changed) },
 	}), nil
 }
 
@@ -161,6 +163,53 @@ var dialect = sqlstore.Dialect{
 		return errors.As(err, &connect) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
 			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 	},
+	// Delivered at commit, to every listening session, this one's too.
+	Notify: `SELECT pg_notify('` + assetsChannel + `' || current_schema(), $1)`,
+}
+
+// assetsChannel, followed by the schema, carries the tags of releases
+// whose assets changed: a channel is the database's, and deployments (or
+// tests) in other schemas must not hear of each other's.
+const assetsChannel = "driverbuild_assets_"
+
+// listen holds a connection of its own in LISTEN until ctx ends (not one
+// of the pool, which is small: four on two cores), reconnecting after a
+// second when the connection is lost; each time it listens anew, it says
+// that anything may have changed.
+func listen(ctx context.Context, pool *pgxpool.Pool, changed func(string)) error {
+	for ctx.Err() == nil {
+		err := func() error {
+			c, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.WithoutCancel(ctx))
+			var schema string
+			if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+				return err
+			}
+			if _, err := c.Exec(ctx, "LISTEN "+pgx.Identifier{assetsChannel + schema}.Sanitize()); err != nil {
+				return err
+			}
+			changed("")
+			for {
+				n, err := c.WaitForNotification(ctx)
+				if err != nil {
+					return err
+				}
+				changed(n.Payload)
+			}
+		}()
+		if ctx.Err() != nil {
+			return nil
+		}
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("listening for asset changes; retrying")
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
 }
 
 // conn is a sqlstore.Conn on the pool or a transaction.

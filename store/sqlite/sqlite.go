@@ -99,6 +99,9 @@ func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx, sqlstore.Conn) error
 // write lock, so neither rows nor keys need a lock of their own.
 var dialect = sqlstore.Dialect{
 	ByteOrder: `COLLATE BINARY`,
+	// SQLite looks a $n up among the statement's others, which costs the
+	// square of their count in an INSERT of many rows; ? is bound by place.
+	Anonymous: true,
 	Time:      func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
 	Conflict: func(err error) bool {
 		var e *sqlite.Error

@@ -739,6 +739,9 @@ func testAssets(t *testing.T, s store.Store) {
 	d := asset("d.deb", 4)
 	require.NoError(t, s.AssetUpsert(ctx, d))
 	requireAssets(tag, d)
+	listed, err := s.AssetsOfTag(ctx, tag)
+	require.NoError(t, err)
+	require.Equal(t, []store.Asset{b, c, d}, listed, "a release's assets, by name")
 	d.AssetID, d.DistroVersion = 5, "22.04"
 	require.NoError(t, s.AssetUpsert(ctx, d))
 	requireAssets(tag, b, c, d)
@@ -989,6 +992,19 @@ func testRequestsRecent(t *testing.T, open func(testing.TB) store.Store) {
 	got, err = s.RequestsRecent(ctx, 10)
 	require.NoError(t, err)
 	require.Equal(t, []store.Request{deduplicated, dispatched, invalid}, got)
+
+	// Many at once, past one INSERT's rows, as the audit log writes them.
+	var many []store.Request
+	for i := range 450 {
+		many = append(many, request(at(100+i), "cached"))
+	}
+	require.NoError(t, s.RequestsRecord(ctx, many))
+	got, err = s.RequestsRecent(ctx, 1000)
+	require.NoError(t, err)
+	require.Len(t, got, 453)
+	require.Equal(t, many[449], got[0])
+	require.Equal(t, many[0], got[449])
+	require.NoError(t, s.RequestsRecord(ctx, nil))
 }
 
 type noopArgs struct {

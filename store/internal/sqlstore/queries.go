@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riptides/driverbuild/lifecycle"
@@ -168,12 +170,47 @@ func (q Queries) DeliverySeen(ctx context.Context, deliveryID string) (bool, err
 }
 
 func (q Queries) RequestRecord(ctx context.Context, r store.Request) error {
-	return q.wrap(q.exec(ctx, `
-		INSERT INTO build_requests (received_at, kernel_version, architecture, distribution,
-			distro_version, driver_version, outcome, http_status, build_id, error, field, client)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		r.ReceivedAt, r.KernelVersion, r.Architecture, r.Distribution, r.DistroVersion, r.DriverVersion,
-		r.Outcome, r.HTTPStatus, r.BuildID, r.Error, r.Field, r.Client), "record request")
+	return q.RequestsRecord(ctx, []store.Request{r})
+}
+
+// requestsPerInsert is the rows of one INSERT: one statement to parse per
+// many rows, 12 parameters a row, under either engine's limit.
+const requestsPerInsert = 200
+
+func (q Queries) RequestsRecord(ctx context.Context, rs []store.Request) error {
+	return q.wrap(q.atomic(ctx, func(q Queries) error {
+		for len(rs) > 0 {
+			n := min(len(rs), requestsPerInsert)
+			var sql strings.Builder
+			sql.WriteString(`INSERT INTO build_requests (received_at, kernel_version, architecture, distribution,
+				distro_version, driver_version, outcome, http_status, build_id, error, field, client) VALUES `)
+			args := make([]any, 0, 12*n)
+			for i, r := range rs[:n] {
+				if i > 0 {
+					sql.WriteString(", ")
+				}
+				sql.WriteString("(")
+				for c := range 12 {
+					if c > 0 {
+						sql.WriteString(", ")
+					}
+					if q.d.Anonymous {
+						sql.WriteString("?")
+					} else {
+						fmt.Fprintf(&sql, "$%d", len(args)+c+1)
+					}
+				}
+				sql.WriteString(")")
+				args = append(args, r.ReceivedAt, r.KernelVersion, r.Architecture, r.Distribution, r.DistroVersion, r.DriverVersion,
+					r.Outcome, r.HTTPStatus, r.BuildID, r.Error, r.Field, r.Client)
+			}
+			if err := q.exec(ctx, sql.String(), args...); err != nil {
+				return err
+			}
+			rs = rs[n:]
+		}
+		return nil
+	}), "record requests")
 }
 
 // requestColumns are the columns scanRequest reads, in its order.
@@ -216,7 +253,10 @@ func (q Queries) ReleaseDelete(ctx context.Context, tag string) error {
 		if err := q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1`, tag); err != nil {
 			return err
 		}
-		return q.exec(ctx, `DELETE FROM releases WHERE tag = $1`, tag)
+		if err := q.exec(ctx, `DELETE FROM releases WHERE tag = $1`, tag); err != nil {
+			return err
+		}
+		return q.notify(ctx, tag)
 	}), "delete release %s", tag)
 }
 
@@ -236,12 +276,25 @@ func (q Queries) AssetsReplace(ctx context.Context, tag string, assets []store.A
 				return err
 			}
 		}
-		return nil
+		return q.notify(ctx, tag)
 	}), "replace assets of %s", tag)
 }
 
 func (q Queries) AssetUpsert(ctx context.Context, a store.Asset) error {
-	return q.wrap(q.assetWrite(ctx, a), "upsert asset %s/%s", a.Tag, a.Name)
+	return q.wrap(q.atomic(ctx, func(q Queries) error {
+		if err := q.assetWrite(ctx, a); err != nil {
+			return err
+		}
+		return q.notify(ctx, a.Tag)
+	}), "upsert asset %s/%s", a.Tag, a.Name)
+}
+
+// notify runs with every write to a release's assets, in its transaction.
+func (q Queries) notify(ctx context.Context, tag string) error {
+	if q.d.Notify == "" {
+		return nil
+	}
+	return q.exec(ctx, q.d.Notify, tag)
 }
 
 func (q Queries) assetWrite(ctx context.Context, a store.Asset) error {
@@ -255,8 +308,12 @@ func (q Queries) assetWrite(ctx context.Context, a store.Asset) error {
 }
 
 func (q Queries) AssetDelete(ctx context.Context, tag, name string) error {
-	return q.wrap(q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1 AND name = $2`, tag, name),
-		"delete asset %s/%s", tag, name)
+	return q.wrap(q.atomic(ctx, func(q Queries) error {
+		if err := q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1 AND name = $2`, tag, name); err != nil {
+			return err
+		}
+		return q.notify(ctx, tag)
+	}), "delete asset %s/%s", tag, name)
 }
 
 func scanAsset(r Rows) (a store.Asset, err error) {
@@ -269,6 +326,13 @@ func (q Queries) AssetByName(ctx context.Context, tag, name string) (store.Asset
 		SELECT tag, name, asset_id, download_url, size, digest, distro_version, updated_at
 		FROM release_assets WHERE tag = $1 AND name = $2`, tag, name)
 	return a, q.wrap(err, "asset %s/%s", tag, name)
+}
+
+func (q Queries) AssetsOfTag(ctx context.Context, tag string) ([]store.Asset, error) {
+	as, err := all(ctx, q, scanAsset, `
+		SELECT tag, name, asset_id, download_url, size, digest, distro_version, updated_at
+		FROM release_assets WHERE tag = $1 ORDER BY name `+q.d.ByteOrder, tag)
+	return as, q.wrap(err, "assets of %s", tag)
 }
 
 func (q Queries) ReleaseAssetCounts(ctx context.Context) (map[string]int, error) {

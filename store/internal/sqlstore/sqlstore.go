@@ -46,6 +46,12 @@ type Dialect struct {
 	// reached or went away, rather than that it refused the statement;
 	// nil where that cannot happen.
 	Unavailable func(error) bool
+	// Anonymous says the engine takes ? placeholders, bound in order, for
+	// the long statements that are written by code (RequestsRecord).
+	Anonymous bool
+	// Notify tells other processes, when the transaction commits, that
+	// the assets of release $1 changed; empty where there are none.
+	Notify string
 }
 
 // Queries implements store.Queries on a Conn.

@@ -24,6 +24,8 @@ type Engine[T any] struct {
 	Name   string // for errors
 	Ping   func(context.Context) error
 	Close  func() error
+	// Listen runs AssetChanges; nil where Dialect.Notify is empty.
+	Listen func(ctx context.Context, changed func(tag string)) error
 }
 
 // Store is a store.Store on an engine.
@@ -67,6 +69,15 @@ func (s *Store[T]) NewJobs(cfg *river.Config) (store.Jobs, error) {
 }
 
 // Ping checks that the database answers.
+func (s *Store[T]) AssetChanges(ctx context.Context, changed func(tag string)) error {
+	if s.e.Listen == nil {
+		changed("")
+		<-ctx.Done()
+		return nil
+	}
+	return s.e.Listen(ctx, changed)
+}
+
 func (s *Store[T]) Ping(ctx context.Context) error {
 	if err := s.e.Ping(ctx); err != nil {
 		return fmt.Errorf("ping %s: %w", s.e.Name, err)

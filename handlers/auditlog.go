@@ -1,0 +1,101 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/riptides/driverbuild/store"
+)
+
+// AuditFlushEvery bounds how long a build request's audit row waits in
+// memory after its answer before it is written with those around it: a
+// crash loses at most the last AuditFlushEvery of rows (and one batch being
+// written). A shutdown writes them all.
+const AuditFlushEvery = 100 * time.Millisecond
+
+// auditPending bounds the rows waiting: past it, a request waits for room
+// rather than a row being dropped.
+const auditPending = 10_000
+
+// AuditLog writes audit rows in batches, one transaction per
+// AuditFlushEvery, instead of one write per request before its answer:
+// on the hot path that write was most of a cached answer's cost.
+type AuditLog struct {
+	st interface {
+		RequestsRecord(context.Context, []store.Request) error
+	}
+	log  zerolog.Logger
+	rows chan store.Request
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewAuditLog starts writing batches to st; Close flushes and stops.
+func NewAuditLog(st interface {
+	RequestsRecord(context.Context, []store.Request) error
+}, log zerolog.Logger) *AuditLog {
+	l := &AuditLog{st: st, log: log, rows: make(chan store.Request, auditPending), stop: make(chan struct{}), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// RequestRecord queues a row.
+func (l *AuditLog) RequestRecord(ctx context.Context, r store.Request) error {
+	select {
+	case l.rows <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *AuditLog) run() {
+	defer close(l.done)
+	var batch []store.Request
+	tick := time.NewTicker(AuditFlushEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-l.rows:
+			batch = append(batch, r)
+		case <-tick.C:
+			batch = l.write(batch)
+		case <-l.stop:
+			for {
+				select {
+				case r := <-l.rows:
+					batch = append(batch, r)
+				default:
+					l.write(batch)
+					return
+				}
+			}
+		}
+	}
+}
+
+// write stores a batch and returns the slice to reuse.
+func (l *AuditLog) write(batch []store.Request) []store.Request {
+	if len(batch) == 0 {
+		return batch
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.st.RequestsRecord(ctx, batch); err != nil {
+		l.log.Error().Err(err).Int("rows", len(batch)).Msg("record build requests")
+	}
+	return batch[:0]
+}
+
+// Close writes what is queued and stops. Requests must have stopped.
+func (l *AuditLog) Close(ctx context.Context) error {
+	close(l.stop)
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
