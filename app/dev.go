@@ -91,6 +91,7 @@ Follow it (use the build_id from the answer):
   curl -s {svc}/status/BUILD_ID
 
 Once it is done, the same POST answers 200 with the download_url at once.
+Watch the builds on the dashboard: {svc}/
 Simulator counters: curl -s {sim}/_sim/stats
 
 `)
