@@ -185,6 +185,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.HasPrefix(text(t, ctx, "#live"), "live") },
 		10*time.Second, 100*time.Millisecond, "the page never heard from the service")
 	require.Equal(t, "No build in flight.", text(t, ctx, "#in-flight .empty"))
+	require.False(t, visible(t, ctx, "#pull-requests"), "a service that proposes no kernels.json changes shows no pull requests")
 
 	first := post(t, env, "6.8.0-1053-gcp")
 	broken := post(t, env, "6.8.0-1060-broken")

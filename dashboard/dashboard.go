@@ -48,6 +48,21 @@ type View struct {
 	Recent     []Finished     `json:"recent"`
 	Failures   []Failure      `json:"failures"`
 	Fleet      []Distribution `json:"fleet"`
+	// PullRequests are the open kernels.json pull requests; nil, and the
+	// page shows no such section, where the service proposes none.
+	PullRequests []PullRequest `json:"pull_requests,omitempty"`
+}
+
+// PullRequest is an open pull request that adds kernels to kernels.json.
+type PullRequest struct {
+	Number int    `json:"number"` // 0 while its branch is being pushed
+	URL    string `json:"url"`
+	Branch string `json:"branch"`
+	// State is pending (the branch is being made or its PR opened), pr_open
+	// (waiting for its checks) or checks_failed (a required check failed).
+	State    string    `json:"state"`
+	Kernels  []Build   `json:"kernels"`
+	Proposed time.Time `json:"proposed"`
 }
 
 // Build is what every list shows of a build.

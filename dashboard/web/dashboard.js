@@ -187,6 +187,27 @@
     });
   }
 
+  const prStates = { pending: "branch being pushed", pr_open: "waiting for checks", checks_failed: "a required check failed" };
+
+  // Absent where the service proposes no kernels.json changes.
+  function drawPullRequests(v) {
+    const prs = v.pull_requests;
+    const root = document.getElementById("pull-requests");
+    root.hidden = !prs;
+    if (!prs) return;
+    fill("pull-requests", prs, (ps) => ps.map((p) => {
+      const title = p.number ? external(p.url, "#" + p.number) || "#" + p.number : "not opened yet";
+      const state = badge(p.state === "checks_failed" ? "error" : "in_progress", prStates[p.state] || p.state);
+      const kernels = el("td", "", ...p.kernels.map((k) =>
+        el("div", "", el("span", "kernel", k.kernel_version), " ", el("span", "sub", k.distribution + " " + k.distro_version + " " + k.architecture))));
+      const tr = el("tr", "", el("td", "", el("div", "", title), el("div", "sub kernel", p.branch)), el("td", "", state), kernels,
+        el("td", "num", ago(p.proposed, v.now)));
+      tr.dataset.branch = p.branch;
+      return tr;
+    }));
+    root.querySelector(".count").textContent = prs.length ? String(prs.length) : "";
+  }
+
   function drawTimeline(events) {
     const root = document.getElementById("timeline");
     const first = events.length ? new Date(events[0].at) : null;
@@ -232,6 +253,7 @@
     drawInFlight(v);
     drawFailures(v);
     drawFleet(v);
+    drawPullRequests(v);
     drawRecent(v);
     const live = document.getElementById("live");
     live.classList.remove("stale");
