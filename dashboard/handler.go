@@ -2,12 +2,14 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,7 +32,17 @@ type Handler struct {
 
 	page []byte
 	csp  string
+
+	// The last view and when it was read: every open page polls, and
+	// they share one read a second (BenchmarkAuditLists/dashboard has
+	// what one costs).
+	mu     sync.Mutex
+	view   View
+	readAt time.Time
 }
+
+// fresh is how long pages share a view.
+const fresh = time.Second
 
 // New returns the dashboard of the store.
 func New(st Store, repo string, now func() time.Time) *Handler {
@@ -85,7 +97,7 @@ func (h *Handler) serveData(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	v, err := Read(r.Context(), h.Store, h.Now())
+	v, err := h.read(r.Context())
 	if err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("dashboard")
 		w.WriteHeader(http.StatusInternalServerError)
@@ -93,4 +105,19 @@ func (h *Handler) serveData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *Handler) read(ctx context.Context) (View, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.Now()
+	if !h.readAt.IsZero() && now.Sub(h.readAt) < fresh {
+		return h.view, nil
+	}
+	v, err := Read(ctx, h.Store, now)
+	if err != nil {
+		return View{}, err
+	}
+	h.view, h.readAt = v, now
+	return v, nil
 }
