@@ -7,6 +7,9 @@
   const svgNS = "http://www.w3.org/2000/svg";
   const palette = ["#2e6bd6", "#1b8a4b", "#b5477b", "#9a6700", "#6b4fc4", "#0f7f8c"];
   let last = null;
+  // How far the browser's clock is ahead of the service's, so that the
+  // elapsed times tick between polls by the service's clock.
+  let skew = 0;
 
   function el(tag, cls, ...children) {
     const e = document.createElement(tag);
@@ -89,6 +92,18 @@
       b.job ? el("div", "sub", "job " + b.job) : null);
   }
 
+  function elapsedCell(b) {
+    const td = el("td", "num elapsed", duration(b.elapsed_seconds));
+    td.dataset.since = b.created_at;
+    return td;
+  }
+
+  function tick() {
+    for (const td of document.querySelectorAll("td.elapsed")) {
+      td.textContent = duration((Date.now() - skew - new Date(td.dataset.since)) / 1000);
+    }
+  }
+
   function remainingCell(b) {
     const e = b.estimate;
     if (!e) return el("td", "", el("div", "", "no estimate yet"), el("div", "sub", "no done " + b.distribution + " build to judge by"));
@@ -107,7 +122,7 @@
       el("td", "", b.distribution + " " + b.distro_version),
       el("td", "", b.driver_version),
       stepCell(b),
-      el("td", "num", duration(b.elapsed_seconds)),
+      elapsedCell(b),
       remainingCell(b),
       timelineCell(b),
     ])));
@@ -249,6 +264,7 @@
 
   function draw(v) {
     last = v;
+    skew = Date.now() - new Date(v.now);
     for (const w of document.querySelectorAll("h2 .window")) w.textContent = "last " + v.window_days + " days";
     drawInFlight(v);
     drawFailures(v);
@@ -281,4 +297,5 @@
   });
   openBuild();
   poll();
+  setInterval(tick, 1000);
 })();
