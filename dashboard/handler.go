@@ -23,12 +23,10 @@ var web embed.FS
 // PollInterval is how often the page asks for GET /api/dashboard.
 const PollInterval = 2 * time.Second
 
-// Handler serves the page and its data.
+// Handler serves the page and its data; New makes one.
 type Handler struct {
-	Store Store
-	// Repo is the repository the builds run in, owner/name, for the title.
-	Repo string
-	Now  func() time.Time
+	store Store
+	now   func() time.Time
 
 	page []byte
 	csp  string
@@ -44,9 +42,10 @@ type Handler struct {
 // fresh is how long pages share a view.
 const fresh = time.Second
 
-// New returns the dashboard of the store.
+// New returns the dashboard of the store; repo, owner/name, is where the
+// builds run, for the title.
 func New(st Store, repo string, now func() time.Time) *Handler {
-	h := &Handler{Store: st, Repo: repo, Now: now}
+	h := &Handler{store: st, now: now}
 	css, js := mustRead("web/dashboard.css"), mustRead("web/dashboard.js")
 	t := template.Must(template.ParseFS(web, "web/index.html"))
 	var b bytes.Buffer
@@ -110,11 +109,11 @@ func (h *Handler) serveData(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) read(ctx context.Context) (View, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := h.Now()
+	now := h.now()
 	if !h.readAt.IsZero() && now.Sub(h.readAt) < fresh {
 		return h.view, nil
 	}
-	v, err := Read(ctx, h.Store, now)
+	v, err := Read(ctx, h.store, now)
 	if err != nil {
 		return View{}, err
 	}
