@@ -83,13 +83,15 @@
     return root;
   }
 
-  function stepCell(b) {
+  function stepCell(b, now) {
     if (!b.step) {
       const waiting = b.status === "queued" ? "waiting for dispatch" : "waiting for the workflow to start";
       return el("td", "", badge(b.status), " ", el("span", "sub", waiting));
     }
-    return el("td", "", el("div", "", badge(b.status), " ", el("span", "step", b.step)),
-      b.job ? el("div", "sub", "job " + b.job) : null);
+    // A step reported a while ago may have ended since: say when.
+    const age = (new Date(now) - new Date(b.step_at)) / 1000;
+    const sub = [b.job ? "job " + b.job : "", age >= 10 ? "as of " + duration(age) + " ago" : ""].filter(Boolean).join(", ");
+    return el("td", "", el("div", "", badge(b.status), " ", el("span", "step", b.step)), sub ? el("div", "sub", sub) : null);
   }
 
   function elapsedCell(b) {
@@ -121,7 +123,7 @@
       kernelCell(b),
       el("td", "", b.distribution + " " + b.distro_version),
       el("td", "", b.driver_version),
-      stepCell(b),
+      stepCell(b, v.now),
       elapsedCell(b),
       remainingCell(b),
       timelineCell(b),
