@@ -93,8 +93,9 @@ Follow it (use the build_id from the answer):
 
 Once it is done, the same POST answers 200 with the download_url at once,
 and the status says where the kernel is on its way into kernels.json
-("kernels_json": pending, pr_open, then merged). Watch the simulated
-repository do it (the token is good for an hour):
+("kernels_json": pending, pr_open, then merged). Watch the builds and the
+kernels.json pull requests on the dashboard: {svc}/
+Or the simulated repository itself (the token is good for an hour):
 
   curl -s '{sim}/api/v3/repos/riptides/driver/pulls?state=all' -H 'Authorization: Bearer {token}'
   curl -s {sim}/riptides/driver/raw/main/.github/kernels.json

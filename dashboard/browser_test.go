@@ -185,6 +185,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.HasPrefix(text(t, ctx, "#live"), "live") },
 		10*time.Second, 100*time.Millisecond, "the page never heard from the service")
 	require.Equal(t, "No build in flight.", text(t, ctx, "#in-flight .empty"))
+	require.False(t, visible(t, ctx, "#pull-requests"), "a service that proposes no kernels.json changes shows no pull requests")
 
 	first := post(t, env, "6.8.0-1053-gcp")
 	broken := post(t, env, "6.8.0-1060-broken")
@@ -228,6 +229,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		assert.Contains(c, events, "by api")
 		assert.Contains(c, text(t, ctx, "#timeline .subtitle"), "6.8.0-1053-gcp")
 	}, 10*time.Second, 100*time.Millisecond)
+	shot(t, ctx, filepath.Join("..", "_artifacts", "dashboard-timeline.png"))
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#timeline .close`)))
 	require.Eventually(t, func() bool { return !visible(t, ctx, "#timeline") }, 5*time.Second, 50*time.Millisecond,
 		"the timeline stays open after Close")
@@ -251,8 +253,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Equal(t, []string{"6.14.0-63.fc42.x86_64"}, fleet["fedora"])
 	require.Equal(t, []string{"6.1.0-28-amd64"}, fleet["debian"])
 
+	shot(t, ctx, *screenshot)
+}
+
+// shot saves what the page shows.
+func shot(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Dir(*screenshot), 0o755))
-	require.NoError(t, os.WriteFile(*screenshot, png, 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, png, 0o644))
 }

@@ -48,6 +48,21 @@ type View struct {
 	Recent     []Finished     `json:"recent"`
 	Failures   []Failure      `json:"failures"`
 	Fleet      []Distribution `json:"fleet"`
+	// PullRequests are the open kernels.json pull requests; nil, and the
+	// page shows no such section, where the service proposes none.
+	PullRequests []PullRequest `json:"pull_requests,omitempty"`
+}
+
+// PullRequest is an open pull request that adds kernels to kernels.json.
+type PullRequest struct {
+	Number int    `json:"number"` // 0 while its branch is being pushed
+	URL    string `json:"url"`
+	Branch string `json:"branch"`
+	// State is pending (the branch is being made or its PR opened), pr_open
+	// (waiting for its checks) or checks_failed (a required check failed).
+	State    string    `json:"state"`
+	Kernels  []Build   `json:"kernels"`
+	Proposed time.Time `json:"proposed"`
 }
 
 // Build is what every list shows of a build.
@@ -72,9 +87,12 @@ type InFlight struct {
 	Build
 	// Job and Step are what the workflow runs now, from its workflow_job
 	// webhooks; Step alone when the progress names no job.
-	Job            string  `json:"job"`
-	Step           string  `json:"step"`
-	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	Job  string `json:"job"`
+	Step string `json:"step"`
+	// StepAt is when the build last changed: GitHub reports a job's steps
+	// when the job starts and ends, not each step, so a step may be old.
+	StepAt         time.Time `json:"step_at"`
+	ElapsedSeconds float64   `json:"elapsed_seconds"`
 	// Estimate is nil while no build of the distribution has been done.
 	Estimate *Estimate `json:"estimate"`
 }
@@ -139,7 +157,7 @@ func Read(ctx context.Context, st Store, now time.Time) (View, error) {
 			}
 			typical[b.Distribution] = estimateOf(past)
 		}
-		f := InFlight{Build: buildOf(b), ElapsedSeconds: seconds(now.Sub(b.CreatedAt))}
+		f := InFlight{Build: buildOf(b), StepAt: b.UpdatedAt, ElapsedSeconds: seconds(now.Sub(b.CreatedAt))}
 		f.Job, f.Step = splitProgress(b.Progress)
 		if e := typical[b.Distribution]; e != nil {
 			f.Estimate = &Estimate{TypicalSeconds: e.TypicalSeconds, From: e.From,

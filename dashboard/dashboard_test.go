@@ -82,6 +82,7 @@ func TestRead(t *testing.T) {
 	require.Equal(t, "build", u.Job)
 	require.Equal(t, "Build driver", u.Step)
 	require.Equal(t, 50.0, u.ElapsedSeconds)
+	require.Equal(t, t0.Add(-49*time.Second), u.StepAt, "when the step was reported")
 	require.Equal(t, &dashboard.Estimate{TypicalSeconds: 200, RemainingSeconds: 150, From: 3}, u.Estimate)
 	require.Equal(t, "/api/builds/"+ubuntu.ID+"/events", u.EventsURL)
 

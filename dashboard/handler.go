@@ -2,12 +2,14 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,20 +23,29 @@ var web embed.FS
 // PollInterval is how often the page asks for GET /api/dashboard.
 const PollInterval = 2 * time.Second
 
-// Handler serves the page and its data.
+// Handler serves the page and its data; New makes one.
 type Handler struct {
-	Store Store
-	// Repo is the repository the builds run in, owner/name, for the title.
-	Repo string
-	Now  func() time.Time
+	store Store
+	now   func() time.Time
 
 	page []byte
 	csp  string
+
+	// The last view and when it was read: every open page polls, and
+	// they share one read a second (BenchmarkAuditLists/dashboard has
+	// what one costs).
+	mu     sync.Mutex
+	view   View
+	readAt time.Time
 }
 
-// New returns the dashboard of the store.
+// fresh is how long pages share a view.
+const fresh = time.Second
+
+// New returns the dashboard of the store; repo, owner/name, is where the
+// builds run, for the title.
 func New(st Store, repo string, now func() time.Time) *Handler {
-	h := &Handler{Store: st, Repo: repo, Now: now}
+	h := &Handler{store: st, now: now}
 	css, js := mustRead("web/dashboard.css"), mustRead("web/dashboard.js")
 	t := template.Must(template.ParseFS(web, "web/index.html"))
 	var b bytes.Buffer
@@ -85,7 +96,7 @@ func (h *Handler) serveData(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	v, err := Read(r.Context(), h.Store, h.Now())
+	v, err := h.read(r.Context())
 	if err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("dashboard")
 		w.WriteHeader(http.StatusInternalServerError)
@@ -93,4 +104,19 @@ func (h *Handler) serveData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (h *Handler) read(ctx context.Context) (View, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	if !h.readAt.IsZero() && now.Sub(h.readAt) < fresh {
+		return h.view, nil
+	}
+	v, err := Read(ctx, h.store, now)
+	if err != nil {
+		return View{}, err
+	}
+	h.view, h.readAt = v, now
+	return v, nil
 }

@@ -7,6 +7,9 @@
   const svgNS = "http://www.w3.org/2000/svg";
   const palette = ["#2e6bd6", "#1b8a4b", "#b5477b", "#9a6700", "#6b4fc4", "#0f7f8c"];
   let last = null;
+  // How far the browser's clock is ahead of the service's, so that the
+  // elapsed times tick between polls by the service's clock.
+  let skew = 0;
 
   function el(tag, cls, ...children) {
     const e = document.createElement(tag);
@@ -80,13 +83,27 @@
     return root;
   }
 
-  function stepCell(b) {
+  function stepCell(b, now) {
     if (!b.step) {
       const waiting = b.status === "queued" ? "waiting for dispatch" : "waiting for the workflow to start";
       return el("td", "", badge(b.status), " ", el("span", "sub", waiting));
     }
-    return el("td", "", el("div", "", badge(b.status), " ", el("span", "step", b.step)),
-      b.job ? el("div", "sub", "job " + b.job) : null);
+    // A step reported a while ago may have ended since: say when.
+    const age = (new Date(now) - new Date(b.step_at)) / 1000;
+    const sub = [b.job ? "job " + b.job : "", age >= 10 ? "as of " + duration(age) + " ago" : ""].filter(Boolean).join(", ");
+    return el("td", "", el("div", "", badge(b.status), " ", el("span", "step", b.step)), sub ? el("div", "sub", sub) : null);
+  }
+
+  function elapsedCell(b) {
+    const td = el("td", "num elapsed", duration(b.elapsed_seconds));
+    td.dataset.since = b.created_at;
+    return td;
+  }
+
+  function tick() {
+    for (const td of document.querySelectorAll("td.elapsed")) {
+      td.textContent = duration((Date.now() - skew - new Date(td.dataset.since)) / 1000);
+    }
   }
 
   function remainingCell(b) {
@@ -106,8 +123,8 @@
       kernelCell(b),
       el("td", "", b.distribution + " " + b.distro_version),
       el("td", "", b.driver_version),
-      stepCell(b),
-      el("td", "num", duration(b.elapsed_seconds)),
+      stepCell(b, v.now),
+      elapsedCell(b),
       remainingCell(b),
       timelineCell(b),
     ])));
@@ -187,6 +204,27 @@
     });
   }
 
+  const prStates = { pending: "branch being pushed", pr_open: "waiting for checks", checks_failed: "a required check failed" };
+
+  // Absent where the service proposes no kernels.json changes.
+  function drawPullRequests(v) {
+    const prs = v.pull_requests;
+    const root = document.getElementById("pull-requests");
+    root.hidden = !prs;
+    if (!prs) return;
+    fill("pull-requests", prs, (ps) => ps.map((p) => {
+      const title = p.number ? external(p.url, "#" + p.number) || "#" + p.number : "not opened yet";
+      const state = badge(p.state === "checks_failed" ? "error" : "in_progress", prStates[p.state] || p.state);
+      const kernels = el("td", "", ...p.kernels.map((k) =>
+        el("div", "", el("span", "kernel", k.kernel_version), " ", el("span", "sub", k.distribution + " " + k.distro_version + " " + k.architecture))));
+      const tr = el("tr", "", el("td", "", el("div", "", title), el("div", "sub kernel", p.branch)), el("td", "", state), kernels,
+        el("td", "num", ago(p.proposed, v.now)));
+      tr.dataset.branch = p.branch;
+      return tr;
+    }));
+    root.querySelector(".count").textContent = prs.length ? String(prs.length) : "";
+  }
+
   function drawTimeline(events) {
     const root = document.getElementById("timeline");
     const first = events.length ? new Date(events[0].at) : null;
@@ -228,10 +266,12 @@
 
   function draw(v) {
     last = v;
+    skew = Date.now() - new Date(v.now);
     for (const w of document.querySelectorAll("h2 .window")) w.textContent = "last " + v.window_days + " days";
     drawInFlight(v);
     drawFailures(v);
     drawFleet(v);
+    drawPullRequests(v);
     drawRecent(v);
     const live = document.getElementById("live");
     live.classList.remove("stale");
@@ -259,4 +299,5 @@
   });
   openBuild();
   poll();
+  setInterval(tick, 1000);
 })();

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/riptides/driverbuild/dashboard"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 	"github.com/riptides/driverbuild/store/postgres"
@@ -77,6 +78,8 @@ func BenchmarkAuditLists(b *testing.B) {
 	b.Logf("generated %d builds, events, requests and deliveries in %s", auditRows, time.Since(start).Round(time.Second))
 
 	now := time.Now().UTC()
+	// The dashboard looks back from the newest rows, a few weeks before now.
+	newest := now.AddDate(0, 0, -365).Add(auditRows * 30 * time.Second)
 	deep := deepCursor(b, s)
 	for name, list := range map[string]func() error{
 		"builds":                     builds(s, store.BuildFilter{}),
@@ -106,6 +109,28 @@ func BenchmarkAuditLists(b *testing.B) {
 		"deliveries":               deliveries(s, store.DeliveryFilter{}),
 		"deliveries event=release": deliveries(s, store.DeliveryFilter{Event: "release"}),
 		"deliveries since":         deliveries(s, store.DeliveryFilter{Since: now.AddDate(0, -1, 0)}),
+		"dashboard builds active": func() error {
+			_, err := s.BuildsActive(ctx, 100)
+			return err
+		},
+		"dashboard builds finished": func() error {
+			_, err := s.BuildsFinished(ctx, 25)
+			return err
+		},
+		"dashboard failures": func() error {
+			_, err := s.BuildFailures(ctx, newest.Add(-dashboard.Window))
+			return err
+		},
+		"dashboard kernels": func() error {
+			_, err := s.RequestKernels(ctx, newest.Add(-dashboard.Window))
+			return err
+		},
+		// Everything GET /api/dashboard reads, as every open page asks for
+		// it every few seconds.
+		"dashboard": func() error {
+			_, err := dashboard.Read(ctx, s, newest)
+			return err
+		},
 	} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
