@@ -160,6 +160,8 @@ func (s *Service) Register(workers *river.Workers, reconcile time.Duration) []*r
 		return nil
 	}
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(reconcile),
-		func() (river.JobArgs, *river.InsertOpts) { return ReconcileArgs{}, &river.InsertOpts{Queue: Queue, MaxAttempts: 1} },
+		func() (river.JobArgs, *river.InsertOpts) {
+			return ReconcileArgs{}, &river.InsertOpts{Queue: Queue, MaxAttempts: 1}
+		},
 		&river.PeriodicJobOpts{RunOnStart: true})}
 }
