@@ -156,7 +156,7 @@ func TestEndToEnd(t *testing.T) {
 			// handler asks GitHub for the branches to re-apply: wait until
 			// GitHub has heard nothing for a second.
 			before := calls()
-			for quiet := 0; quiet < 10; {
+			for i, quiet := 0, 0; quiet < 10 && i < 200; i++ {
 				time.Sleep(100 * time.Millisecond)
 				if now := calls(); now != before {
 					before, quiet = now, 0
