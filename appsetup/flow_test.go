@@ -214,7 +214,8 @@ func TestSetupInAnOrganization(t *testing.T) {
 func TestManifest(t *testing.T) {
 	t.Parallel()
 	m := appsetup.NewManifest("driverbuild", "https://driverbuild.example.com", "http://127.0.0.1:8000/callback")
-	require.Equal(t, map[string]string{"actions": "write", "contents": "write", "pull_requests": "write", "checks": "read", "metadata": "read"}, m.DefaultPermissions)
+	require.Equal(t, map[string]string{"actions": "write", "contents": "write", "pull_requests": "write", "checks": "read",
+		"statuses": "read", "administration": "read", "metadata": "read"}, m.DefaultPermissions)
 	require.ElementsMatch(t, []string{"workflow_run", "workflow_job", "release", "push", "pull_request", "check_suite", "check_run", "status"}, m.DefaultEvents)
 	require.Subset(t, m.DefaultEvents, handlers.Events())
 	require.Equal(t, "https://driverbuild.example.com/api/github/hook", m.HookAttributes.URL)

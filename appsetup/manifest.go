@@ -11,13 +11,17 @@ import (
 
 // Permissions are what the App asks of a repository it is installed on:
 // dispatch and read workflow runs, publish releases and propose
-// kernels.json changes, open and merge pull requests, read checks.
+// kernels.json changes, open and merge pull requests, read checks and
+// commit statuses, and read the default branch's protection (GitHub asks
+// Administration of that) to know which checks a merge waits for.
 var Permissions = map[string]string{
-	"actions":       "write",
-	"contents":      "write",
-	"pull_requests": "write",
-	"checks":        "read",
-	"metadata":      "read",
+	"actions":        "write",
+	"contents":       "write",
+	"pull_requests":  "write",
+	"checks":         "read",
+	"statuses":       "read",
+	"administration": "read",
+	"metadata":       "read",
 }
 
 // Events are the webhooks the App subscribes to.
