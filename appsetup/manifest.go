@@ -4,9 +4,10 @@ package appsetup
 
 import (
 	"maps"
-	"slices"
 
 	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/riptides/driverbuild/handlers"
 )
 
 // Permissions are what the App asks of a repository it is installed on:
@@ -22,12 +23,6 @@ var Permissions = map[string]string{
 	"statuses":       "read",
 	"administration": "read",
 	"metadata":       "read",
-}
-
-// Events are the webhooks the App subscribes to.
-var Events = []string{
-	"workflow_run", "workflow_job", "release", "push", "pull_request",
-	"check_suite", "check_run", "status",
 }
 
 // Manifest is GitHub's App manifest.
@@ -58,6 +53,6 @@ func NewManifest(name, serviceURL, redirectURL string) Manifest {
 		HookAttributes:     HookAttributes{URL: serviceURL + githubapp.DefaultWebhookRoute, Active: true},
 		RedirectURL:        redirectURL,
 		DefaultPermissions: maps.Clone(Permissions),
-		DefaultEvents:      slices.Clone(Events),
+		DefaultEvents:      handlers.Events(), // the App hears what the service handles
 	}
 }
