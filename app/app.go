@@ -200,7 +200,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	api := http.NewServeMux()
 	a.audit = handlers.NewAuditLog(a.store, *log)
 	(&handlers.API{Builder: svc, Store: batchedAudit{a.store, a.audit}, Audit: a.store, Access: guard, Metrics: metrics, Now: time.Now,
-		Dashboard: dashboard.New(a.store, base.Repo, time.Now), KernelsJSON: kj.Enabled}).Register(api)
+		Dashboard: dashboard.New(a.store, base.Repo, kj.Enabled, time.Now), KernelsJSON: kj.Enabled}).Register(api)
 	webhooks := &handlers.WebhookEndpoint{Secret: cfg.GitHub.App.WebhookSecret, Base: base, Deliveries: a.store, Metrics: metrics}
 	mux := http.NewServeMux()
 	// The webhook endpoint logs for itself: anyone can reach it, and an

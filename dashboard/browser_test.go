@@ -22,6 +22,7 @@ import (
 
 	"github.com/riptides/driverbuild/app"
 	"github.com/riptides/driverbuild/buildapi"
+	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/internal/e2e"
 )
@@ -175,6 +176,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
 	env := e2e.Start(t, e2e.Options{BuildDuration: 12 * time.Second, FailKernels: regexp.MustCompile(`-broken$`),
+		// Every kernels.json pull request fails its check, and so stays
+		// open for the page to show.
+		Simulate: func(c *ghsim.Config) { c.FailChecks = regexp.MustCompile(`^add-kernel/`) },
 		Configure: func(c *app.Config) {
 			c.API.Clients = []handlers.Client{{Name: "ops", Role: handlers.RoleAdmin, SHA256: handlers.HashToken(adminToken)}}
 		}})
@@ -185,7 +189,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.HasPrefix(text(t, ctx, "#live"), "live") },
 		10*time.Second, 100*time.Millisecond, "the page never heard from the service")
 	require.Equal(t, "No build in flight.", text(t, ctx, "#in-flight .empty"))
-	require.False(t, visible(t, ctx, "#pull-requests"), "a service that proposes no kernels.json changes shows no pull requests")
+	require.Equal(t, "No pull request is open: kernels.json lists every kernel built.", text(t, ctx, "#pull-requests .empty"))
 
 	first := post(t, env, "6.8.0-1053-gcp")
 	broken := post(t, env, "6.8.0-1060-broken")
@@ -218,6 +222,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(text(t, ctx, "#failures"), "build failed\nubuntu")
 	}, 10*time.Second, 100*time.Millisecond, "failure reasons: %s", text(t, ctx, "#failures"))
+
+	// The done build's kernel is proposed for kernels.json; its check fails
+	// and the pull request stays open.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		prs := text(t, ctx, "#pull-requests tbody")
+		assert.Contains(c, prs, "6.8.0-1053-gcp")
+		assert.Contains(c, prs, "a required check failed")
+		assert.Regexp(c, `#\d+`, prs, "the pull request's number")
+		assert.NotContains(c, prs, "6.8.0-1060-broken", "a failed build proposes nothing")
+	}, 30*time.Second, 100*time.Millisecond)
 
 	// Each build links to its timeline.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`#recent tr[data-build-id="`+first+`"] a[href^="#build/"]`)))

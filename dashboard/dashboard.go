@@ -23,6 +23,8 @@ type Store interface {
 	BuildsList(ctx context.Context, f store.BuildFilter) ([]store.Build, string, error)
 	BuildFailures(ctx context.Context, since time.Time) ([]store.FailureCount, error)
 	RequestKernels(ctx context.Context, since time.Time) ([]store.KernelCount, error)
+	ListingsOpen(ctx context.Context, limit int) ([]store.Listing, error)
+	BuildByID(ctx context.Context, id string) (store.Build, error)
 }
 
 // Window is how far back the failures and the fleet's kernels look.
@@ -38,6 +40,8 @@ const (
 	// kernelsShown bounds the kernels charted per distribution; the rest
 	// are counted.
 	kernelsShown = 12
+	// listingsLimit bounds the kernels of open pull requests read.
+	listingsLimit = 50
 )
 
 // View is GET /api/dashboard.
@@ -139,8 +143,9 @@ type Kernel struct {
 	LastSeen      time.Time `json:"last_seen"`
 }
 
-// Read makes the view at now.
-func Read(ctx context.Context, st Store, now time.Time) (View, error) {
+// Read makes the view at now; with pulls, the open kernels.json pull
+// requests too.
+func Read(ctx context.Context, st Store, now time.Time, pulls bool) (View, error) {
 	v := View{Now: now.UTC(), WindowDays: int(Window / (24 * time.Hour)),
 		InFlight: []InFlight{}, Recent: []Finished{}, Failures: []Failure{}, Fleet: []Distribution{}}
 	active, err := st.BuildsActive(ctx, inFlightLimit)
@@ -192,7 +197,38 @@ func Read(ctx context.Context, st Store, now time.Time) (View, error) {
 		return View{}, fmt.Errorf("dashboard: %w", err)
 	}
 	v.Fleet = fleetOf(kernels)
+	if pulls {
+		if v.PullRequests, err = pullRequests(ctx, st); err != nil {
+			return View{}, fmt.Errorf("dashboard: %w", err)
+		}
+	}
 	return v, nil
+}
+
+// pullRequests groups the open listings by branch: one pull request each.
+func pullRequests(ctx context.Context, st Store) ([]PullRequest, error) {
+	ls, err := st.ListingsOpen(ctx, listingsLimit)
+	if err != nil {
+		return nil, err
+	}
+	out := []PullRequest{}
+	at := map[string]int{}
+	for _, l := range ls {
+		b, err := st.BuildByID(ctx, l.BuildID)
+		if err != nil {
+			return nil, err
+		}
+		i, ok := at[l.Branch]
+		// Builds no batch took yet have no branch: each its own.
+		if !ok || l.Branch == "" {
+			i = len(out)
+			at[l.Branch] = i
+			out = append(out, PullRequest{Number: l.PRNumber, URL: l.PRURL, Branch: l.Branch, State: string(l.State),
+				Kernels: []Build{}, Proposed: l.CreatedAt})
+		}
+		out[i].Kernels = append(out[i].Kernels, buildOf(b))
+	}
+	return out, nil
 }
 
 func buildOf(b store.Build) Build {

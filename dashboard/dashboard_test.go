@@ -47,7 +47,7 @@ func TestRead(t *testing.T) {
 	st := storetest.SQLite(t)
 	ctx := t.Context()
 
-	v, err := dashboard.Read(ctx, st, t0)
+	v, err := dashboard.Read(ctx, st, t0, false)
 	require.NoError(t, err)
 	require.Empty(t, v.InFlight)
 	require.Empty(t, v.Recent)
@@ -68,7 +68,7 @@ func TestRead(t *testing.T) {
 	fedora := history(t, st, "fedora", "6.11.0-3.fc42", t0.Add(-100*time.Second), 0, lifecycle.StatusInProgress, "package confirmed")
 	debian := history(t, st, "debian", "6.1.0-28-amd64", t0.Add(-10*time.Second), 0, lifecycle.StatusInProgress, "")
 
-	v, err = dashboard.Read(ctx, st, t0)
+	v, err = dashboard.Read(ctx, st, t0, false)
 	require.NoError(t, err)
 	require.Len(t, v.InFlight, 3)
 	byID := map[string]dashboard.InFlight{}
@@ -103,7 +103,7 @@ func TestRead(t *testing.T) {
 	require.Equal(t, 10.0, last.DurationSeconds)
 
 	require.Equal(t, []dashboard.Failure{{Reason: "build_failed", Distribution: "ubuntu", Builds: 1}}, v.Failures)
-	v, err = dashboard.Read(ctx, st, t0.Add(dashboard.Window))
+	v, err = dashboard.Read(ctx, st, t0.Add(dashboard.Window), false)
 	require.NoError(t, err)
 	require.Empty(t, v.Failures, "a failure older than the window")
 }
@@ -122,7 +122,7 @@ func TestFleet(t *testing.T) {
 	for i := range 14 {
 		ask("ubuntu", fmt.Sprintf("6.8.0-%d-gcp", 1000+i), 1+i%2)
 	}
-	v, err := dashboard.Read(t.Context(), st, t0.Add(time.Hour))
+	v, err := dashboard.Read(t.Context(), st, t0.Add(time.Hour), false)
 	require.NoError(t, err)
 	require.Len(t, v.Fleet, 2)
 	u, d := v.Fleet[0], v.Fleet[1]

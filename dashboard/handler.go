@@ -27,6 +27,7 @@ const PollInterval = 2 * time.Second
 type Handler struct {
 	store Store
 	now   func() time.Time
+	pulls bool
 
 	page []byte
 	csp  string
@@ -43,9 +44,10 @@ type Handler struct {
 const fresh = time.Second
 
 // New returns the dashboard of the store; repo, owner/name, is where the
-// builds run, for the title.
-func New(st Store, repo string, now func() time.Time) *Handler {
-	h := &Handler{store: st, now: now}
+// builds run, for the title; pulls says the service proposes kernels.json
+// changes, whose open pull requests the page then shows.
+func New(st Store, repo string, pulls bool, now func() time.Time) *Handler {
+	h := &Handler{store: st, now: now, pulls: pulls}
 	css, js := mustRead("web/dashboard.css"), mustRead("web/dashboard.js")
 	t := template.Must(template.ParseFS(web, "web/index.html"))
 	var b bytes.Buffer
@@ -113,7 +115,7 @@ func (h *Handler) read(ctx context.Context) (View, error) {
 	if !h.readAt.IsZero() && now.Sub(h.readAt) < fresh {
 		return h.view, nil
 	}
-	v, err := Read(ctx, h.store, now)
+	v, err := Read(ctx, h.store, now, h.pulls)
 	if err != nil {
 		return View{}, err
 	}

@@ -39,7 +39,7 @@ func TestHandler(t *testing.T) {
 	st := storetest.SQLite(t)
 	c := &clock{t: t0}
 	mux := http.NewServeMux()
-	dashboard.New(st, `riptides/<driver>`, c.now).Register(mux)
+	dashboard.New(st, `riptides/<driver>`, false, c.now).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 

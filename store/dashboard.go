@@ -37,4 +37,7 @@ type DashboardQueries interface {
 	// RequestKernels counts the requests received at or after since that
 	// were not invalid, by kernel, most asked for first.
 	RequestKernels(ctx context.Context, since time.Time) ([]KernelCount, error)
+	// ListingsOpen lists the listings whose pull request is open, or about
+	// to be (pending, pr_open, checks_failed), newest first.
+	ListingsOpen(ctx context.Context, limit int) ([]Listing, error)
 }

@@ -106,6 +106,31 @@ func testDashboard(t *testing.T, open func(testing.TB) store.Store) {
 	kernels, err = s.RequestKernels(ctx, at(4))
 	require.NoError(t, err)
 	require.Equal(t, []store.KernelCount{ubuntu("6.14.0-1021-aws", 2, 7), ubuntu("6.8.0-1021-gcp", 1, 9)}, kernels)
+
+	listings, err := s.ListingsOpen(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, listings)
+	states := map[string]store.ListingState{
+		ubuntuDone.ID: store.ListingPROpen, ubuntuDoneLater.ID: store.ListingMerged,
+		fedoraDone.ID: store.ListingChecksFailed, runningFirst.ID: store.ListingAlreadyListed,
+		fedoraFailed.ID: store.ListingPending,
+	}
+	for i, id := range []string{ubuntuDone.ID, ubuntuDoneLater.ID, fedoraDone.ID, runningFirst.ID, fedoraFailed.ID} {
+		require.NoError(t, s.ListingPut(ctx, store.Listing{BuildID: id, Branch: "add-kernel/" + id, State: states[id],
+			PRNumber: i + 1, PRURL: "https://github.com/o/r/pull/" + string(rune('1'+i)), CreatedAt: at(100 + i), UpdatedAt: at(100 + i)}))
+	}
+	listings, err = s.ListingsOpen(ctx, 10)
+	require.NoError(t, err)
+	var opened []string
+	for _, l := range listings {
+		opened = append(opened, l.BuildID)
+	}
+	require.Equal(t, []string{fedoraFailed.ID, fedoraDone.ID, ubuntuDone.ID}, opened, "open ones, newest first")
+	require.Equal(t, store.Listing{BuildID: ubuntuDone.ID, Branch: "add-kernel/" + ubuntuDone.ID, State: store.ListingPROpen,
+		PRNumber: 1, PRURL: "https://github.com/o/r/pull/1", CreatedAt: at(100), UpdatedAt: at(100)}, listings[2])
+	listings, err = s.ListingsOpen(ctx, 1)
+	require.NoError(t, err)
+	require.Len(t, listings, 1)
 }
 
 func ids(bs []store.Build) []string {

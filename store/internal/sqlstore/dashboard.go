@@ -45,3 +45,10 @@ func (q Queries) RequestKernels(ctx context.Context, since time.Time) ([]store.K
 		ORDER BY COUNT(*) DESC, distribution, distro_version, kernel_version, architecture`, since)
 	return ks, q.wrap(err, "requested kernels")
 }
+
+func (q Queries) ListingsOpen(ctx context.Context, limit int) ([]store.Listing, error) {
+	ls, err := all(ctx, q, scanListing, `
+		SELECT `+listingColumns+` FROM kernel_listings WHERE state IN ('pending', 'pr_open', 'checks_failed')
+		ORDER BY created_at DESC, build_id DESC LIMIT $1`, limit)
+	return ls, q.wrap(err, "open listings")
+}
