@@ -222,6 +222,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(text(t, ctx, "#failures"), "build failed\nubuntu")
 	}, 10*time.Second, 100*time.Millisecond, "failure reasons: %s", text(t, ctx, "#failures"))
+	// The release the done builds' packages went to, and how full it is.
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`v0\.1\.2\n[1-9][0-9]* / 1000`).MatchString(text(t, ctx, "#releases"))
+	}, 10*time.Second, 100*time.Millisecond, "releases: %s", text(t, ctx, "#releases"))
 
 	// The done build's kernel is proposed for kernels.json; its check fails
 	// and the pull request stays open.

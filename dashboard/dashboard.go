@@ -8,10 +8,12 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
@@ -24,6 +26,7 @@ type Store interface {
 	BuildFailures(ctx context.Context, since time.Time) ([]store.FailureCount, error)
 	RequestKernels(ctx context.Context, since time.Time) ([]store.KernelCount, error)
 	ListingsOpen(ctx context.Context, limit int) ([]store.Listing, error)
+	ReleaseAssetCounts(ctx context.Context) (map[string]int, error)
 	BuildByID(ctx context.Context, id string) (store.Build, error)
 }
 
@@ -55,6 +58,16 @@ type View struct {
 	// PullRequests are the open kernels.json pull requests; nil, and the
 	// page shows no such section, where the service proposes none.
 	PullRequests []PullRequest `json:"pull_requests,omitempty"`
+	// Releases say how full each release and shard is: GitHub refuses an
+	// asset past kernel.ReleaseAssetLimit.
+	Releases []Release `json:"releases"`
+}
+
+// Release is how many assets one release holds, of how many it may.
+type Release struct {
+	Tag    string `json:"tag"`
+	Assets int    `json:"assets"`
+	Limit  int    `json:"limit"`
 }
 
 // PullRequest is an open pull request that adds kernels to kernels.json.
@@ -147,7 +160,7 @@ type Kernel struct {
 // requests too.
 func Read(ctx context.Context, st Store, now time.Time, pulls bool) (View, error) {
 	v := View{Now: now.UTC(), WindowDays: int(Window / (24 * time.Hour)),
-		InFlight: []InFlight{}, Recent: []Finished{}, Failures: []Failure{}, Fleet: []Distribution{}}
+		InFlight: []InFlight{}, Recent: []Finished{}, Failures: []Failure{}, Fleet: []Distribution{}, Releases: []Release{}}
 	active, err := st.BuildsActive(ctx, inFlightLimit)
 	if err != nil {
 		return View{}, fmt.Errorf("dashboard: %w", err)
@@ -197,6 +210,13 @@ func Read(ctx context.Context, st Store, now time.Time, pulls bool) (View, error
 		return View{}, fmt.Errorf("dashboard: %w", err)
 	}
 	v.Fleet = fleetOf(kernels)
+	counts, err := st.ReleaseAssetCounts(ctx)
+	if err != nil {
+		return View{}, fmt.Errorf("dashboard: %w", err)
+	}
+	for _, tag := range slices.Sorted(maps.Keys(counts)) {
+		v.Releases = append(v.Releases, Release{Tag: tag, Assets: counts[tag], Limit: kernel.ReleaseAssetLimit})
+	}
 	if pulls {
 		if v.PullRequests, err = pullRequests(ctx, st); err != nil {
 			return View{}, fmt.Errorf("dashboard: %w", err)

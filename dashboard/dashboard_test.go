@@ -136,3 +136,29 @@ func TestFleet(t *testing.T) {
 		{KernelVersion: "6.1.0-28-amd64", DistroVersion: "1", Architecture: "x86_64", Requests: 3, LastSeen: t0},
 	}}, d)
 }
+
+// TestReadReleases: each release and shard the index holds, with how many
+// of GitHub's 1,000 assets it holds, in tag order.
+func TestReadReleases(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	ctx := t.Context()
+	v, err := dashboard.Read(ctx, st, t0, false)
+	require.NoError(t, err)
+	require.Empty(t, v.Releases)
+
+	for tag, n := range map[string]int{"v0.2.0+shard.2": 3, "v0.1.2": 1} {
+		require.NoError(t, st.ReleaseUpsert(ctx, store.Release{Tag: tag, ReleaseID: int64(len(tag))}))
+		var assets []store.Asset
+		for i := range n {
+			assets = append(assets, store.Asset{Name: fmt.Sprintf("pkg-%d.deb", i), AssetID: int64(i + 1), UpdatedAt: t0})
+		}
+		require.NoError(t, st.AssetsReplace(ctx, tag, assets))
+	}
+	v, err = dashboard.Read(ctx, st, t0, false)
+	require.NoError(t, err)
+	require.Equal(t, []dashboard.Release{
+		{Tag: "v0.1.2", Assets: 1, Limit: kernel.ReleaseAssetLimit},
+		{Tag: "v0.2.0+shard.2", Assets: 3, Limit: kernel.ReleaseAssetLimit},
+	}, v.Releases)
+}

@@ -160,6 +160,17 @@
     }));
   }
 
+  // How full each release and shard is: a full one refuses the next upload.
+  function drawReleases(v) {
+    fill("releases", v.releases, (rs) => rs.map((r) => {
+      const bar = el("div", "bar");
+      bar.style.width = Math.max(1, Math.round(r.assets / r.limit * 100)) + "%";
+      const li = el("li", "", el("div", "", r.tag), el("div", "", bar), el("div", "n", r.assets + " / " + r.limit));
+      li.dataset.tag = r.tag;
+      return li;
+    }));
+  }
+
   function clipText(s, n) {
     return s.length > n ? s.slice(0, n - 1) + "…" : s;
   }
@@ -271,6 +282,7 @@
     drawInFlight(v);
     drawFailures(v);
     drawFleet(v);
+    drawReleases(v);
     drawPullRequests(v);
     drawRecent(v);
     const live = document.getElementById("live");
