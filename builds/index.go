@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/kernel"
@@ -157,6 +158,13 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 }
 
 func (s *Service) refresh(ctx context.Context, rel store.Release) error {
+	// One refresh of a release at a time: two builds ending together
+	// each read the listing, and the older one, committed last, would put
+	// back a listing without the newer's package. Waiting, the second
+	// reads GitHub after the first committed.
+	mu, _ := s.refreshing.LoadOrStore(rel.Tag, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	list, etag, notModified, err := s.gh.Assets(ctx, rel.ReleaseID, rel.ETag)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,8 @@ type Service struct {
 	indexed atomic.Bool
 	assets  assetCache
 	flight  singleflight.Group
+	// refreshing holds a *sync.Mutex per release tag.
+	refreshing sync.Map
 }
 
 // New returns a Service.

@@ -117,6 +117,26 @@ func TestAssetsPastTheFirstPage(t *testing.T) {
 	require.Contains(t, names(assets), "pkg-new.deb")
 }
 
+// Exactly a full page: one page now, but the next asset lands on a
+// second, and the first page's ETag does not change.
+func TestAssetsFullFirstPage(t *testing.T) {
+	t.Parallel()
+	f := start(t, ghsim.Config{}, "driver-build.yml")
+	for i := range 100 {
+		f.upload(t, fmt.Sprintf("pkg-%03d.deb", i))
+	}
+	assets, etag, _, err := f.client.Assets(t.Context(), f.release, "")
+	require.NoError(t, err)
+	require.Len(t, assets, 100)
+	require.Empty(t, etag, "no ETag for a full page")
+
+	f.upload(t, "pkg-new.deb")
+	assets, _, notModified, err := f.client.Assets(t.Context(), f.release, etag)
+	require.NoError(t, err)
+	require.False(t, notModified)
+	require.Contains(t, names(assets), "pkg-new.deb")
+}
+
 func inputs(buildID string) map[string]string {
 	return map[string]string{
 		"kernel_version": "6.8.0-1053-gcp", "architecture": "x86_64", "distribution": "ubuntu",

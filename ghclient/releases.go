@@ -62,8 +62,9 @@ func (c *Client) Assets(ctx context.Context, releaseID int64, etag string) (asse
 	if err != nil {
 		return nil, "", false, err
 	}
+	const perPage = 100
 	for page := 1; page != 0; {
-		u := fmt.Sprintf("repos/%s/%s/releases/%d/assets?per_page=100&page=%d", c.repo.Owner, c.repo.Name, releaseID, page)
+		u := fmt.Sprintf("repos/%s/%s/releases/%d/assets?per_page=%d&page=%d", c.repo.Owner, c.repo.Name, releaseID, perPage, page)
 		req, err := gh.NewRequest(http.MethodGet, u, nil)
 		if err != nil {
 			return nil, "", false, fmt.Errorf("assets request: %w", err)
@@ -79,7 +80,9 @@ func (c *Client) Assets(ctx context.Context, releaseID int64, etag string) (asse
 		if err != nil {
 			return nil, "", false, fmt.Errorf("list assets of release %d: %w", releaseID, err)
 		}
-		if page == 1 && resp.NextPage == 0 {
+		// A full first page is not trusted either: the next asset goes
+		// to a second page, and this one's ETag stays as it is.
+		if page == 1 && resp.NextPage == 0 && len(batch) < perPage {
 			newETag = resp.Header.Get("ETag")
 		}
 		assets = append(assets, batch...)
