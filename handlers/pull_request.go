@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/google/go-github/v66/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -20,8 +18,8 @@ func (h *PullRequest) Handles() []string { return []string{"pull_request"} }
 
 func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e github.PullRequestEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse pull_request payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	action, p := e.GetAction(), e.GetPullRequest()
 	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "opened", "reopened", "closed") {
