@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/google/go-github/v66/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -19,8 +17,8 @@ func (h *CheckRun) Handles() []string { return []string{"check_run"} }
 
 func (h *CheckRun) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e github.CheckRunEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse check_run payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	action, run := e.GetAction(), e.GetCheckRun()
 	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "completed") {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/google/go-github/v66/github"
@@ -19,8 +18,8 @@ func (h *CheckSuite) Handles() []string { return []string{"check_suite"} }
 
 func (h *CheckSuite) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e github.CheckSuiteEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse check_suite payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	action, suite := e.GetAction(), e.GetCheckSuite()
 	if !h.accepts(ctx, eventType, action, e.GetRepo().GetFullName(), "completed") {

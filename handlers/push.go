@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/google/go-github/v66/github"
@@ -20,8 +18,8 @@ func (h *Push) Handles() []string { return []string{"push"} }
 
 func (h *Push) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e github.PushEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse push payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	// A push has no action; a tag is no branch.
 	branch, isBranch := strings.CutPrefix(e.GetRef(), "refs/heads/")

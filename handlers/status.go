@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 
 	"github.com/google/go-github/v66/github"
 	"github.com/palantir/go-githubapp/githubapp"
@@ -19,8 +17,8 @@ func (h *Status) Handles() []string { return []string{"status"} }
 
 func (h *Status) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
 	var e github.StatusEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
-		return fmt.Errorf("parse status payload: %w", err)
+	if err := decodePayload(eventType, payload, &e); err != nil {
+		return err
 	}
 	// A status has no action; its state plays the part.
 	state := e.GetState()

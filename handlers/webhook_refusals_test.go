@@ -185,6 +185,12 @@ func TestWebhookMalformedPayloadIsRecorded(t *testing.T) {
 		"workflow_run": `{"action": 5}`,
 		"workflow_job": `[1]`,
 		"release":      `{"release": {"assets": "none"}}`,
+		// The kernels.json loop's events too.
+		"push":         `{"ref": 1}`,
+		"pull_request": `{"pull_request": []}`,
+		"check_suite":  `{"check_suite": "x"}`,
+		"check_run":    `{"check_run": 2}`,
+		"status":       `{"branches": {}}`,
 	} {
 		t.Run(event, func(t *testing.T) {
 			t.Parallel()

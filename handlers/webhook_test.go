@@ -100,7 +100,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, lister ...handlers.Lister) *harness {
 	t.Helper()
 	st := storetest.SQLite(t)
 	ctx := t.Context()
@@ -113,6 +113,9 @@ func newHarness(t *testing.T) *harness {
 		Secret: secret, Base: handlers.Base{Observer: svc, Repo: repo}, Deliveries: st, Metrics: h.metrics,
 		// One instant: the refusal log's rate limit never lets a second line through.
 		Now: func() time.Time { return time.Unix(1e9, 0) },
+	}
+	if len(lister) > 0 {
+		endpoint.Base.Lister = lister[0]
 	}
 	log := zerolog.New(&h.log)
 	mux := http.NewServeMux()

@@ -125,6 +125,14 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 	case pr.State != "open":
 		log.Warn().Int("pr", pr.Number).Msg("pull request closed without merging; left alone")
 		return nil
+	case first.HeadSHA == "" || pr.HeadSHA != first.HeadSHA:
+		// Only the commit the service pushed is merged: a pull request
+		// of a fork's branch of the same name, or a head someone else
+		// pushed, has checks of its own but not our content. Reconcile
+		// notes what we pushed when it was not written.
+		log.Warn().Int("pr", pr.Number).Str("head", pr.HeadSHA).Str("pushed", first.HeadSHA).
+			Msg("the pull request's head is not the commit the service pushed; not merging")
+		return nil
 	}
 	v, err := s.decider.Decide(ctx, s.cfg.Base, pr.HeadSHA)
 	if err != nil {
