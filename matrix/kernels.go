@@ -210,6 +210,11 @@ func MergeKernels(cat *kernel.Catalog, data []byte, reqs []kernel.Request) (out 
 	if err != nil {
 		return nil, nil, err
 	}
+	// Add's binary search needs sorted lists: a file someone pushed
+	// unsorted is put in order rather than given an entry in a wrong place.
+	for _, list := range k {
+		slices.SortFunc(list, compareEntries)
+	}
 	for _, r := range reqs {
 		if k.Lists(cat, r) {
 			continue

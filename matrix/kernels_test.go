@@ -166,3 +166,24 @@ func TestMergeKernels(t *testing.T) {
 	_, _, err := matrix.MergeKernels(cat, []byte(`{"x86_64": [`), nil)
 	require.ErrorContains(t, err, "kernels.json")
 }
+
+// TestMergeKernelsSortsAnUnsortedFile: a file pushed out of order gets the
+// new entry and comes out valid, not with the entry in a wrong place.
+func TestMergeKernelsSortsAnUnsortedFile(t *testing.T) {
+	t.Parallel()
+	cat := kernel.DefaultCatalog()
+	unsorted := `{
+  "aarch64": [],
+  "x86_64": [
+    {"target": "ubuntu", "kernelrelease": "6.8.0-1053-gcp", "distroversion": "24.04"},
+    {"target": "debian", "kernelrelease": "6.1.0-28-amd64", "distroversion": "12"}
+  ]
+}
+`
+	require.Error(t, matrix.ValidateKernels(cat, []byte(unsorted)), "the fixture is out of order")
+	out, added, err := matrix.MergeKernels(cat, []byte(unsorted), []kernel.Request{{KernelVersion: "6.12.63+deb13-amd64",
+		Architecture: "x86_64", Distribution: "debian", DistroVersion: "13", DriverVersion: "v0.1.2"}})
+	require.NoError(t, err)
+	require.Len(t, added, 1)
+	require.NoError(t, matrix.ValidateKernels(cat, out))
+}
