@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -274,18 +275,25 @@ func refreshUntilDone(ctx context.Context, svc *builds.Service, every time.Durat
 	}
 }
 
-// rescue runs svc.Rescue on this replica until ctx ends. First it asks
-// GitHub to redeliver the webhooks that failed while the process was down:
-// after a crash, River's leadership stays with the dead process for a
-// while, and with it the periodic redelivery and poll, so a build whose
-// end was announced meanwhile would wait for them.
+// rescue runs svc.Rescue on this replica until ctx ends. Beside it, once,
+// it asks GitHub to redeliver the webhooks that failed while the process
+// was down: after a crash, River's leadership stays with the dead process
+// for a while, and with it the periodic redelivery and poll, so a build
+// whose end was announced meanwhile would wait for them. The rescue does
+// not wait for that: the listing of an hour of deliveries may take long,
+// longest when GitHub is slow, and a build whose dispatch died with the
+// process waits on the rescue.
 func rescue(ctx context.Context, svc *builds.Service, p builds.Periods) {
 	log := zerolog.Ctx(ctx)
-	if n, err := svc.Redeliver(ctx, time.Now().Add(-p.RedeliverWindow())); err != nil && ctx.Err() == nil {
-		log.Warn().Err(err).Msg("redeliver the webhooks missed while down")
-	} else if n > 0 {
-		log.Info().Int("deliveries", n).Msg("asked GitHub to redeliver the webhooks missed while down")
-	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if n, err := svc.Redeliver(ctx, time.Now().Add(-p.RedeliverWindow())); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("redeliver the webhooks missed while down")
+		} else if n > 0 {
+			log.Info().Int("deliveries", n).Msg("asked GitHub to redeliver the webhooks missed while down")
+		}
+	})
 	t := time.NewTicker(svc.RescueEvery())
 	defer t.Stop()
 	for {

@@ -182,6 +182,16 @@ func (s *Service) Request(ctx context.Context, raw kernel.Request) (Outcome, err
 // coalescedTimeout bounds a database trip that requests share.
 const coalescedTimeout = 10 * time.Second
 
+// endStampSlack widens "ended after the index was read" by what the
+// stamps cannot tell apart: a build's end is stamped before its
+// transaction commits (and, ending in ObserveRun, before its package is
+// read), and by the clock of whichever replica ended it. Without it, a
+// request that missed the package as it arrived could see the build
+// already done, take the end for an older one, and build the kernel
+// again. The cost of too much is nil: a package deleted in these seconds
+// is answered from its build, and the loader's download finds it gone.
+const endStampSlack = 2 * time.Second
+
 func cachedOutcome(out Outcome, asset store.Asset) Outcome {
 	out.Asset, out.Kind = asset, KindCached
 	if asset.DistroVersion != "" && asset.DistroVersion != out.Request.DistroVersion {
@@ -194,8 +204,10 @@ func cachedOutcome(out Outcome, asset store.Asset) Outcome {
 // database.
 func (s *Service) request(ctx context.Context, req kernel.Request, pkg string) (Outcome, error) {
 	out := Outcome{Request: req, Package: pkg}
-	// The asset first: when it exists, so does its release.
-	indexReadAt := s.now()
+	// The asset first: when it exists, so does its release. A build that
+	// ended about as the index was read answers the request (see
+	// endStampSlack).
+	indexReadAt := s.now().Add(-endStampSlack)
 	asset, err := assetOf(ctx, s.store, req.DriverVersion, pkg)
 	switch {
 	case err == nil:

@@ -154,7 +154,7 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 		logBuildID(r, buildID)
 		a.Metrics.requests.WithLabelValues(outcome).Inc()
 		if e, ok := body.(buildapi.Error); ok {
-			audit.Error, audit.Field = e.Error, e.Field
+			audit.Error, audit.Field = dbText(e.Error), dbText(e.Field)
 		}
 		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
@@ -289,5 +289,11 @@ func clip(s string) string {
 	if len(s) > max {
 		s = s[:max]
 	}
-	return strings.ToValidUTF8(s, "?")
+	return dbText(s)
+}
+
+// dbText is s as every store keeps it: valid UTF-8 without NUL, which
+// Postgres refuses in text (and a batch of audit rows with it).
+func dbText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "?"), "\x00", "?")
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -76,17 +77,31 @@ func (l *AuditLog) run() {
 	}
 }
 
-// write stores a batch and returns the slice to reuse.
+// write stores a batch and returns the slice to reuse: empty, or the
+// batch itself when the database could not take it for now (it went away,
+// or was too slow), to be written with the next one. A batch it refused
+// outright is not kept, or one bad row would cost every later one; nor
+// are more than auditPending rows, the oldest going first.
 func (l *AuditLog) write(batch []store.Request) []store.Request {
 	if len(batch) == 0 {
 		return batch
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := l.st.RequestsRecord(ctx, batch); err != nil {
-		l.log.Error().Err(err).Int("rows", len(batch)).Msg("record build requests")
+	err := l.st.RequestsRecord(ctx, batch)
+	if err == nil {
+		return batch[:0]
 	}
-	return batch[:0]
+	if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+		l.log.Error().Err(err).Int("rows", len(batch)).Msg("record build requests")
+		return batch[:0]
+	}
+	if over := len(batch) - auditPending; over > 0 {
+		l.log.Error().Err(err).Int("rows", over).Msg("record build requests: the oldest rows dropped")
+		batch = append(batch[:0], batch[over:]...)
+	}
+	l.log.Warn().Err(err).Int("rows", len(batch)).Msg("record build requests; retrying with the next batch")
+	return batch
 }
 
 // Close writes what is queued and stops. Requests must have stopped.
