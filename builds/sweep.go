@@ -2,6 +2,7 @@ package builds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/riptides/driverbuild/lifecycle"
@@ -14,14 +15,18 @@ func (s *Service) Sweep(ctx context.Context) (swept int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("list overdue builds: %w", err)
 	}
-	for _, b := range overdue {
+	var errs []error
+	for _, over := range overdue {
 		// From: a build dispatched since the listing is not overdue.
 		b, changed, err := s.store.BuildTransition(ctx, lifecycle.Transition{
-			ID: b.ID, From: b.Status, To: lifecycle.StatusError, Reason: lifecycle.ReasonTimedOut, Source: lifecycle.SourceSweeper,
+			ID: over.ID, From: over.Status, To: lifecycle.StatusError, Reason: lifecycle.ReasonTimedOut, Source: lifecycle.SourceSweeper,
 			Detail: fmt.Sprintf("not finished %s after dispatch", s.cfg.Timeout), Now: s.now(),
 		})
 		if err != nil {
-			return swept, fmt.Errorf("time out build %s: %w", b.ID, err)
+			// One build that cannot be ended must not keep the sweep from
+			// those behind it.
+			errs = append(errs, fmt.Errorf("time out build %s: %w", over.ID, err))
+			continue
 		}
 		if !changed {
 			continue
@@ -35,5 +40,5 @@ func (s *Service) Sweep(ctx context.Context) (swept int, err error) {
 			}
 		}
 	}
-	return swept, nil
+	return swept, errors.Join(errs...)
 }
