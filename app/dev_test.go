@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +18,11 @@ import (
 	"github.com/riptides/driverbuild/matrix"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // -dev shows the whole loop: the banner's commands build a kernel, and
 // the simulated repository's API shows its pull request merged.
 func TestDevShowsTheLoop(t *testing.T) {
 	ctx, cancel := context.WithCancel(zerolog.Nop().WithContext(context.Background()))
-	out := &syncBuffer{}
+	out := &transcript{}
 	done := make(chan error, 1)
 	go func() { done <- app.RunDev(ctx, "127.0.0.1:0", 300*time.Millisecond, out) }()
 	t.Cleanup(func() {

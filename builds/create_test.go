@@ -1,20 +1,15 @@
 package builds_test
 
 import (
-	"net"
 	"testing"
 	"time"
 
-	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/builds"
-	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
-	"github.com/riptides/driverbuild/store/storetest"
 )
 
 // A request that missed the package just before the key's build ended done
@@ -24,18 +19,9 @@ import (
 func TestRequestAnsweredByABuildThatEndedAsItReadTheIndex(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	sim, err := ghsim.New(ghsim.Config{Releases: []string{"v0.2.0"}})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	sim.Start(ln)
-	t.Cleanup(func() { _ = sim.Close() })
-	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
-	st := storetest.SQLite(t)
 	now := time.Now().UTC()
-	svc := builds.New(builds.Config{Catalog: kernel.DefaultCatalog(), Naming: kernel.DefaultNaming(), Workflow: "driver-build.yml",
-		Cooldown: time.Minute, Now: func() time.Time { return now }},
-		st, ghclient.New(creator, ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"}))
+	env := newOnSim(t, builds.Config{Cooldown: time.Minute, Now: func() time.Time { return now }})
+	svc, st := env.svc, env.st
 	require.NoError(t, svc.RefreshAll(ctx))
 
 	raw := kernel.Request{KernelVersion: "6.8.0-1053-gcp", Architecture: "amd64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.2.0"}

@@ -1,22 +1,17 @@
 package builds_test
 
 import (
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-github/v66/github"
-	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/builds"
-	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/ghsim"
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
-	"github.com/riptides/driverbuild/store/storetest"
 )
 
 // A build's confirmation refreshes the package's shard, which the build
@@ -25,21 +20,13 @@ import (
 func TestRefreshTagFindsANewShard(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	sim, err := ghsim.New(ghsim.Config{Releases: []string{"v0.2.0"}})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	sim.Start(ln)
-	t.Cleanup(func() { _ = sim.Close() })
-	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
-	st := storetest.SQLite(t)
-	svc := builds.New(builds.Config{Catalog: kernel.DefaultCatalog(), Naming: kernel.DefaultNaming(), Workflow: "driver-build.yml"},
-		st, ghclient.New(creator, ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"}))
+	env := newOnSim(t, builds.Config{})
+	svc, st, sim, creator := env.svc, env.st, env.sim, env.creator
 
 	const pkg = "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb"
 	shard := kernel.ReleaseTag("v0.2.0", pkg)
 	require.NoError(t, svc.RefreshTag(ctx, shard), "a shard nobody created yet")
-	_, err = st.ReleaseByTag(ctx, shard)
+	_, err := st.ReleaseByTag(ctx, shard)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	gh, err := creator.NewInstallationClient(sim.InstallationID())
