@@ -37,7 +37,7 @@ const maxHeaderBytes = 64 << 10
 
 // App is a running build-service.
 type App struct {
-	stopRefresh func()
+	svc         *builds.Service
 	stopWatch   func() // the asset index's watch
 	audit       *handlers.AuditLog
 	watched     chan struct{}
@@ -138,13 +138,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	// that exists is found. GitHub being down must not stop the service:
 	// it answers 503 for unread releases and keeps trying in the
 	// background (the periodic refresh may run on another replica).
-	a.stopRefresh = func() {}
+	a.svc = svc
 	refreshCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := svc.RefreshAll(refreshCtx); err != nil {
 		log.Warn().Err(err).Msg("initial release index refresh failed; retrying in the background")
-		retryCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopRefresh = stop
-		go refreshUntilDone(retryCtx, svc, 10*time.Second)
+		svc.Go(ctx, func(ctx context.Context) { refreshUntilDone(ctx, svc, 10*time.Second) })
 	}
 	cancel()
 	// Requests for packages that exist are answered from memory: what the
@@ -315,7 +313,6 @@ func rescue(ctx context.Context, svc *builds.Service, p builds.Periods) {
 // Close stops serving, lets running jobs finish (cancelling them when ctx
 // ends first), and closes the store.
 func (a *App) Close(ctx context.Context) error {
-	a.stopRefresh()
 	a.stopRescue()
 	errs := []error{a.server.Shutdown(ctx)}
 	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
@@ -328,6 +325,7 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, err, a.jobs.StopAndCancel(cancelCtx))
 		cancel()
 	}
+	a.svc.Stop()
 	if a.ownsDB {
 		errs = append(errs, a.store.Close())
 	}
@@ -352,6 +350,7 @@ func (a *App) stopWatching() {
 
 func (a *App) closeStore() {
 	a.stopWatching()
+	a.svc.Stop()
 	if a.ownsDB {
 		_ = a.store.Close()
 	}
@@ -378,15 +377,18 @@ func Run(ctx context.Context, cfg Config, ln net.Listener) error {
 // caller that owns it: connections are cut and running jobs cancelled.
 // Tests use it to check that a restart loses nothing.
 func (a *App) Kill() {
-	a.stopRefresh()
 	a.stopRescue()
 	_ = a.server.Close()
 	<-a.served
-	a.stopWatching()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Close cut the connections but does not wait for their handlers;
+	// Shutdown does, so nothing of this process runs after Kill.
+	_ = a.server.Shutdown(ctx)
+	a.stopWatching()
 	_ = a.audit.Close(ctx) // what a crash would lose is not what these tests are about
 	_ = a.jobs.StopAndCancel(ctx)
+	a.svc.Stop()
 	if a.ownsDB {
 		_ = a.store.Close()
 	}

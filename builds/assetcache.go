@@ -113,11 +113,11 @@ func (c *assetCache) load(ctx context.Context, q assetReader, tag string) error 
 // caller (a webhook, a build's end) does not wait on the read.
 func (s *Service) assetsChanged(ctx context.Context, tag string) {
 	s.assets.forget(tag)
-	go func() {
-		if err := s.assets.load(context.WithoutCancel(ctx), s.store, tag); err != nil {
+	s.Go(ctx, func(ctx context.Context) {
+		if err := s.assets.load(ctx, s.store, tag); err != nil && ctx.Err() == nil {
 			zerolog.Ctx(ctx).Warn().Err(err).Str("tag", tag).Msg("reload the asset index; its requests read the database meanwhile")
 		}
-	}()
+	})
 }
 
 // LoadAssets fills the in-memory asset index from the database.

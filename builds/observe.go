@@ -99,13 +99,13 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 	}
 	if err == nil && confirmNow {
 		// Not in the webhook's time: the confirmation may ask GitHub.
-		go func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), confirmNowTimeout)
+		s.Go(ctx, func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, confirmNowTimeout)
 			defer cancel()
 			if err := s.Confirm(ctx, buildID, src, false); err != nil {
 				zerolog.Ctx(ctx).Info().Err(err).Str("build_id", buildID).Msg("confirm the package; the confirm job retries")
 			}
-		}()
+		})
 	}
 	if err == nil {
 		s.finished(ended, changed)

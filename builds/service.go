@@ -99,6 +99,7 @@ type Service struct {
 	flight  singleflight.Group
 	// refreshing holds a *sync.Mutex per release tag.
 	refreshing sync.Map
+	background background
 }
 
 // New returns a Service.
@@ -120,6 +121,16 @@ func New(cfg Config, st Store, gh GitHub) *Service {
 var ErrIndexNotReady = errors.New("the release index has not been read from GitHub yet")
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Go runs f beside the caller, with ctx's values but not its end; f's
+// context ends at Stop.
+func (s *Service) Go(ctx context.Context, f func(context.Context)) { s.background.Go(ctx, f) }
+
+// Stop cancels the service's background work (confirmations started by a
+// webhook, reloads of the asset index, what Go started) and waits for it.
+// The store and the jobs outlive it: what was cut short is retried by a
+// job, on this replica or another.
+func (s *Service) Stop() { s.background.Stop() }
 
 // Kind says how a request was answered.
 type Kind string
