@@ -37,16 +37,16 @@ const maxHeaderBytes = 64 << 10
 
 // App is a running build-service.
 type App struct {
-	svc         *builds.Service
-	stopWatch   func() // the asset index's watch
-	audit       *handlers.AuditLog
-	watched     chan struct{}
-	stopRescue  func()
-	store       store.Store
-	jobs        store.Jobs
-	server      *http.Server
-	served      chan error
-	ownsDB      bool
+	svc        *builds.Service
+	stopWatch  func() // the asset index's watch
+	audit      *handlers.AuditLog
+	watched    chan struct{}
+	stopRescue func()
+	store      store.Store
+	jobs       store.Jobs
+	server     *http.Server
+	served     chan error
+	ownsDB     bool
 }
 
 // Deps are what a caller may hand in instead of having them made from the
