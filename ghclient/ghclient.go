@@ -24,6 +24,9 @@ type Repo struct {
 	Ref         string
 	// InstallationID of the App on the repository; 0 looks it up once.
 	InstallationID int64
+	// WebURL is GitHub's web root, where release downloads are served:
+	// https://github.com/. "" leaves Published to find nothing.
+	WebURL string
 }
 
 // Client makes installation-authenticated calls for one repository.
