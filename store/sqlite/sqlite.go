@@ -57,14 +57,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	prepared := newStmts(db)
 	return sqlstore.NewStore(sqlstore.Engine[*sql.Tx]{
 		Dialect: &dialect,
-		DB:      conn{db},
-		Begin:   func(ctx context.Context, fn func(*sql.Tx, sqlstore.Conn) error) error { return inTx(ctx, db, fn) },
-		River:   riversqlite.New(db),
-		Name:    "sqlite",
-		Ping:    db.PingContext,
-		Close:   db.Close,
+		DB:      conn{db: db, stmts: prepared},
+		Begin: func(ctx context.Context, fn func(*sql.Tx, sqlstore.Conn) error) error {
+			defer prepared.prepareWanted(ctx)
+			return inTx(ctx, db, prepared, fn)
+		},
+		River: riversqlite.New(db),
+		Name:  "sqlite",
+		Ping:  db.PingContext,
+		Close: func() error { prepared.close(); return db.Close() },
 	}), nil
 }
 
@@ -83,13 +87,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // inTx runs fn in one transaction, committed when fn returns nil.
-func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx, sqlstore.Conn) error) error {
+func inTx(ctx context.Context, db *sql.DB, prepared *stmts, fn func(*sql.Tx, sqlstore.Conn) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx, conn{tx}); err != nil {
+	if err := fn(tx, conn{db: tx, tx: tx, stmts: prepared}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -109,15 +113,26 @@ var dialect = sqlstore.Dialect{
 	},
 }
 
-// conn is a sqlstore.Conn on the database or a transaction.
+// conn is a sqlstore.Conn on the database or a transaction (tx set).
 type conn struct {
 	db interface { // what *sql.DB and *sql.Tx share
 		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	}
+	tx    *sql.Tx
+	stmts *stmts
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.db.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	switch st := c.stmts.get(ctx, query, c.tx != nil); {
+	case st == nil:
+		rows, err = c.db.QueryContext(ctx, query, args...)
+	case c.tx != nil:
+		rows, err = c.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	default:
+		rows, err = st.QueryContext(ctx, args...)
+	}
 	if err != nil {
 		return nil, err
 	}
