@@ -113,7 +113,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	)
 	gh := ghclient.New(creator, ghclient.Repo{
 		Owner: cfg.Repository.Owner, Name: cfg.Repository.Name, Workflow: cfg.Repository.Workflow,
-		Ref: cfg.Repository.Ref, InstallationID: cfg.Repository.InstallationID,
+		Ref: cfg.Repository.Ref, InstallationID: cfg.Repository.InstallationID, WebURL: cfg.GitHub.WebURL,
 	})
 	metrics := handlers.NewMetrics()
 	metrics.ReleaseAssets(a.store.ReleaseAssetCounts)

@@ -106,6 +106,7 @@ type Config struct {
 func Defaults() Config {
 	var c Config
 	c.GitHub.V3APIURL = "https://api.github.com/"
+	c.GitHub.WebURL = "https://github.com/"
 	c.Repository.Owner = "riptides"
 	c.Repository.Name = "driver"
 	c.Repository.Workflow = "driver-build.yml"

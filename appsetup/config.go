@@ -19,8 +19,8 @@ type Credentials struct {
 	IntegrationID int64
 	PrivateKey    string
 	WebhookSecret string
-	// APIURL is the REST root the App lives on.
-	APIURL string
+	// APIURL is the REST root the App lives on, WebURL its web root.
+	APIURL, WebURL string
 }
 
 // WriteConfig puts the App's credentials into the config file at path,
@@ -46,6 +46,7 @@ func WriteConfig(path string, c Credentials) error {
 		value *yaml.Node
 	}{
 		{[]string{"github", "v3_api_url"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: c.APIURL}},
+		{[]string{"github", "web_url"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: c.WebURL}},
 		{[]string{"github", "app", "integration_id"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(c.IntegrationID, 10)}},
 		{[]string{"github", "app", "webhook_secret"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: c.WebhookSecret, Style: yaml.DoubleQuotedStyle}},
 		{[]string{"github", "app", "private_key"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: c.PrivateKey, Style: yaml.LiteralStyle}},

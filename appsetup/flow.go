@@ -106,7 +106,7 @@ func Run(ctx context.Context, o Options) (App, error) {
 			_ = endPage.Execute(w, map[string]string{"Error": "This is not GitHub's answer to the page this setup served (the state does not match). Start from " + local + "/."})
 			return
 		}
-		app, err := convert(r.Context(), gh, q.Get("code"), o.ConfigPath)
+		app, err := convert(r.Context(), gh, q.Get("code"), o)
 		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)
 			_ = endPage.Execute(w, map[string]string{"Error": err.Error()})
@@ -146,7 +146,7 @@ type result struct {
 }
 
 // convert trades the code for the App's credentials and writes them.
-func convert(ctx context.Context, gh *github.Client, code, configPath string) (App, error) {
+func convert(ctx context.Context, gh *github.Client, code string, o Options) (App, error) {
 	cfg, _, err := gh.Apps.CompleteAppManifest(ctx, code)
 	if err != nil {
 		return App{}, fmt.Errorf("exchange the code GitHub sent for the App's credentials: %w", err)
@@ -154,8 +154,8 @@ func convert(ctx context.Context, gh *github.Client, code, configPath string) (A
 	if cfg.GetID() == 0 || cfg.GetPEM() == "" || cfg.GetWebhookSecret() == "" {
 		return App{}, errors.New("GitHub's answer to the code lacks the App's id, private key or webhook secret")
 	}
-	creds := Credentials{IntegrationID: cfg.GetID(), PrivateKey: cfg.GetPEM(), WebhookSecret: cfg.GetWebhookSecret(), APIURL: gh.BaseURL.String()}
-	if err := WriteConfig(configPath, creds); err != nil {
+	creds := Credentials{IntegrationID: cfg.GetID(), PrivateKey: cfg.GetPEM(), WebhookSecret: cfg.GetWebhookSecret(), APIURL: gh.BaseURL.String(), WebURL: o.WebURL}
+	if err := WriteConfig(o.ConfigPath, creds); err != nil {
 		return App{}, err
 	}
 	return App{ID: cfg.GetID(), Slug: cfg.GetSlug(), HTMLURL: cfg.GetHTMLURL()}, nil

@@ -138,6 +138,7 @@ func TestSetupCreatesAWorkingApp(t *testing.T) {
 	require.Equal(t, string(sim.PrivateKeyPEM()), cfg.GitHub.App.PrivateKey)
 	require.Equal(t, sim.WebhookSecret(), cfg.GitHub.App.WebhookSecret)
 	require.Equal(t, sim.URL()+"/api/v3/", cfg.GitHub.V3APIURL)
+	require.Equal(t, sim.URL()+"/", cfg.GitHub.WebURL, "downloads are confirmed on the App's GitHub")
 
 	cfg.DataDir = t.TempDir()
 	cfg.Builds.PollInterval = time.Hour // only webhooks can finish the build

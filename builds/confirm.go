@@ -5,15 +5,22 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rs/zerolog"
+
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
 
-// Confirm looks for the package of a build whose run succeeded, refreshing
-// the release's listing from GitHub, and ends the build: done when the
-// package is there, package_missing when it is still not there on the
-// final attempt. Otherwise it returns an error, for the job to retry.
+// Confirm looks for the package of a build whose run succeeded and ends
+// the build: done when the package is there, package_missing when it is
+// still not there on the final attempt. Otherwise it returns an error,
+// for the job to retry.
+//
+// The package is looked for at its download URL first, beside its
+// .sha256: one round trip and no API call, whatever the size of the
+// release. Where that finds nothing (downloads that need credentials, a
+// package published before shards), the release's listing is read again.
 func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Source, final bool) error {
 	b, err := s.store.BuildByID(ctx, buildID)
 	if err != nil {
@@ -23,7 +30,12 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		return nil
 	}
 	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
-	if err := s.refreshFor(ctx, b, release); err != nil {
+	asset, published := s.published(ctx, b, release)
+	if published {
+		// In the release's turn: a refresh that read the listing before
+		// the upload must not commit after this and drop the asset.
+		defer s.lockRelease(release)()
+	} else if err := s.refreshFor(ctx, b, release); err != nil {
 		return err
 	}
 	var ended store.Build
@@ -33,13 +45,18 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		p := lifecycle.Transition{
 			ID: b.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusDone, Source: src, Now: s.now(),
 		}
-		asset, found, err := s.indexedAsset(ctx, tx, b)
-		switch {
-		case err != nil:
+		found := published
+		if published {
+			if err := tx.AssetUpsert(ctx, asset); err != nil {
+				return fmt.Errorf("record asset: %w", err)
+			}
+		} else if asset, found, err = s.indexedAsset(ctx, tx, b); err != nil {
 			return err
+		}
+		switch {
 		case found:
 			confirmedIn = asset.Tag
-			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, "package confirmed in the release"
+			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, confirmed
 			p.Detail = fmt.Sprintf("run %d succeeded; %s is in release %s", b.RunID, b.Package, asset.Tag)
 		case final:
 			p.To, p.Reason, p.Progress = lifecycle.StatusError, lifecycle.ReasonPackageMissing, "package missing from the release"
@@ -55,6 +72,27 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		s.finished(ended, changed)
 	}
 	return err
+}
+
+// published looks for a build's package at its download URL in release,
+// and returns the asset to record when it is there. A release the index
+// does not know yet (a shard the build created) is read in full, so that
+// it is recorded with its id; a failure to ask is no answer either.
+func (s *Service) published(ctx context.Context, b store.Build, release string) (store.Asset, bool) {
+	if _, err := s.store.ReleaseByTag(ctx, release); err != nil {
+		return store.Asset{}, false
+	}
+	digest, found, err := s.gh.Published(ctx, release, b.Package)
+	if err != nil {
+		zerolog.Ctx(ctx).Debug().Err(err).Str("build_id", b.ID).Msg("look for the package at its download URL; reading the release instead")
+	}
+	if err != nil || !found {
+		return store.Asset{}, false
+	}
+	return store.Asset{
+		Tag: release, Name: b.Package, DownloadURL: s.gh.DownloadURL(release, b.Package), Digest: digest,
+		DistroVersion: b.DistroVersion, UpdatedAt: s.now(),
+	}, true
 }
 
 // refreshFor reads the release a build's package goes to and, when the

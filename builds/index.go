@@ -162,9 +162,7 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 	// each read the listing, and the older one, committed last, would put
 	// back a listing without the newer's package. Waiting, the second
 	// reads GitHub after the first committed.
-	mu, _ := s.refreshing.LoadOrStore(rel.Tag, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	defer s.lockRelease(rel.Tag)()
 	list, etag, notModified, err := s.gh.Assets(ctx, rel.ReleaseID, rel.ETag)
 	if err != nil {
 		return err
@@ -183,6 +181,14 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 		}
 		return nil
 	})
+}
+
+// lockRelease takes the turn of one release's index writes and returns
+// its release: refreshes, and confirmations that record one asset.
+func (s *Service) lockRelease(tag string) (unlock func()) {
+	mu, _ := s.refreshing.LoadOrStore(tag, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
 }
 
 // replaceAssets stores a full listing of uploaded assets, keeping the

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/riptides/driverbuild/ghclient"
+	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/lifecycle"
 	"github.com/riptides/driverbuild/store"
 )
@@ -37,14 +38,18 @@ func outcome(conclusion string) (lifecycle.Status, lifecycle.Reason) {
 // package is being looked for in the release.
 const confirming = "run succeeded; confirming the package in the release"
 
+// confirmed is the progress of a build whose package was found.
+const confirmed = "package confirmed in the release"
+
 // ObserveRun applies what a workflow_run webhook or a poll says about a
 // run, with the delivery, in one transaction. Runs of other workflows and
 // runs whose run-name carries no build of ours are ignored; so is a second
 // run of a build (a dispatch retried after an ambiguous failure), by the
 // transition rule, under the row lock. A run that
 // succeeded ends the build only once its package is in the release: found
-// in the index at once, or else by a confirm job, which may ask GitHub;
-// a webhook never waits on GitHub.
+// in the index, or at its download URL (no API call), at once; or else by
+// a confirmation right after, backed by a confirm job, which may ask the
+// API. A webhook never waits on the API.
 func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Delivery, run ghclient.Run) error {
 	buildID := BuildIDFromRunName(run.DisplayTitle)
 	ctx = zerolog.Ctx(ctx).With().Int64("run_id", run.ID).Str("build_id", buildID).Logger().WithContext(ctx)
@@ -55,6 +60,8 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 	var changed bool
 	confirmedIn := "" // the release whose asset may have had its distro version recorded
 	confirmNow := false
+	published, found, unlock := s.publishedBeforeApply(ctx, buildID, run)
+	defer unlock()
 	err := s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByID(ctx, buildID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -72,13 +79,16 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 			p.Detail += ": " + run.Conclusion
 		}
 		if p.To == lifecycle.StatusDone && !b.Status.Terminal() {
-			asset, found, err := s.indexedAsset(ctx, tx, b)
+			asset, indexed, err := s.indexedAsset(ctx, tx, b)
+			if err == nil && !indexed && found {
+				asset, indexed, err = published, true, tx.AssetUpsert(ctx, published)
+			}
 			switch {
 			case err != nil:
 				return err
-			case found:
+			case indexed:
 				confirmedIn = asset.Tag
-				p.DownloadURL, p.Digest = asset.DownloadURL, asset.Digest
+				p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, confirmed
 			default:
 				p.To, p.Progress = lifecycle.StatusInProgress, confirming
 				// Confirmed at once, after the commit, by this process;
@@ -112,6 +122,36 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 	}
 	return err
 }
+
+// publishedBeforeApply looks for the package of a build whose run
+// succeeded at its download URL, before the webhook's transaction, so
+// that the build ends done in it: one round trip, no API call, bounded by
+// publishedTimeout. Found, the release's index writes wait until unlock,
+// as in Confirm. Not found, the build is confirmed after the transaction.
+func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) (a store.Asset, found bool, unlock func()) {
+	unlock = func() {}
+	if run.Status != "completed" || run.Conclusion != "success" {
+		return a, false, unlock
+	}
+	b, err := s.store.BuildByID(ctx, buildID)
+	if err != nil || b.Status.Terminal() {
+		return a, false, unlock
+	}
+	if _, indexed := s.assets.lookup(b.DriverVersion, b.Package); indexed {
+		return a, false, unlock
+	}
+	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
+	ask, cancel := context.WithTimeout(ctx, publishedTimeout)
+	defer cancel()
+	if a, found = s.published(ask, b, release); !found {
+		return a, false, unlock
+	}
+	return a, true, s.lockRelease(release)
+}
+
+// publishedTimeout bounds the look at a package's download URL within a
+// webhook, which GitHub gives 10 seconds.
+const publishedTimeout = 2 * time.Second
 
 // confirmNowTimeout bounds the confirmation that follows a run's success
 // at once.

@@ -33,6 +33,10 @@ type GitHub interface {
 	CancelRun(ctx context.Context, id int64) error
 	Releases(ctx context.Context) ([]ghclient.Release, error)
 	Assets(ctx context.Context, releaseID int64, etag string) ([]ghclient.Asset, string, bool, error)
+	// Published looks for an asset and its .sha256 at their download URLs:
+	// no API call. DownloadURL is where the asset is downloaded from.
+	Published(ctx context.Context, tag, name string) (digest string, found bool, err error)
+	DownloadURL(tag, name string) string
 	Deliveries(ctx context.Context, since time.Time) ([]ghclient.Delivery, error)
 	Redeliver(ctx context.Context, id int64) error
 }

@@ -72,6 +72,11 @@ func (g noGitHub) Deliveries(context.Context, time.Time) ([]ghclient.Delivery, e
 	return nil, nil
 }
 func (g noGitHub) Redeliver(context.Context, int64) error { g.fail(); return nil }
+func (g noGitHub) Published(context.Context, string, string) (string, bool, error) {
+	g.fail()
+	return "", false, nil
+}
+func (g noGitHub) DownloadURL(string, string) string { g.fail(); return "" }
 
 type harness struct {
 	t       *testing.T
