@@ -3,7 +3,9 @@ package listing
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riptides/driverbuild/store"
@@ -13,15 +15,23 @@ import (
 // default branch moved while it worked.
 const reapplyRounds = 5
 
-// reapplyParallel bounds the branches re-applied at once: fifty pull
-// requests made to conflict by one merge are re-applied in the time of a
-// few.
+// reapplyParallel bounds the branches re-applied at once.
 const reapplyParallel = 8
 
-// Reapply re-applies the change of every open branch that does not sit on
-// the head of the default branch: the kernels are added to the file there
-// (a semantic merge, not a text merge) and the branch is force-updated,
-// so that its checks run again. What a push to the default branch sets off.
+// reapplyPerPush is how many branches one push to the default branch
+// re-applies, oldest first. Every merge leaves the other pull requests
+// behind again, so only one of those re-applied merges next and the rest
+// are re-applied anew after it: re-applying all N open ones per merge
+// cost N² pushes and check runs in a storm of new kernels, and starved
+// the service of its database. A few, so that one whose check fails does
+// not hold the rest up; the reconcile job re-applies too.
+const reapplyPerPush = reapplyParallel
+
+// Reapply re-applies the change of the oldest open branches that do not
+// sit on the head of the default branch: the kernels are added to the
+// file there (a semantic merge, not a text merge) and the branch is
+// force-updated, so that its checks run again. What a push to the
+// default branch sets off.
 func (s *Service) Reapply(ctx context.Context) error {
 	var last string
 	for range reapplyRounds {
@@ -39,17 +49,16 @@ func (s *Service) Reapply(ctx context.Context) error {
 			return nil
 		}
 		last = base.head
-		errs := make([]error, len(branches))
-		var wg sync.WaitGroup
-		slots := make(chan struct{}, reapplyParallel)
-		for i, name := range branches {
-			slots <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				errs[i] = s.reapplyBranch(ctx, name, base)
-			})
+		// One branch failing does not hold up the others.
+		var errs []error
+		reapplied := 0
+		for chunk := range slices.Chunk(branches, reapplyParallel) {
+			n, err := s.reapplyAll(ctx, chunk, base)
+			errs = append(errs, err)
+			if reapplied += n; reapplied >= reapplyPerPush {
+				break
+			}
 		}
-		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
@@ -57,32 +66,51 @@ func (s *Service) Reapply(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) reapplyBranch(ctx context.Context, name string, base baseFile) error {
+// reapplyAll re-applies the branches at once and says how many it pushed.
+func (s *Service) reapplyAll(ctx context.Context, branches []string, base baseFile) (int, error) {
+	errs := make([]error, len(branches))
+	var pushed atomic.Int64
+	var wg sync.WaitGroup
+	for i, name := range branches {
+		wg.Go(func() {
+			var did bool
+			did, errs[i] = s.reapplyBranch(ctx, name, base)
+			if did {
+				pushed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(pushed.Load()), errors.Join(errs...)
+}
+
+// reapplyBranch re-applies one branch, when it is behind the base.
+func (s *Service) reapplyBranch(ctx context.Context, name string, base baseFile) (pushed bool, err error) {
 	br, ok, err := s.loadBranch(ctx, name)
 	if err != nil || !ok || br.first().State != store.ListingPROpen {
 		// Pending branches are being made on the new head anyway; a
 		// failed check is not retried by every push to the default branch.
-		return err
+		return false, err
 	}
 	// The head is the one we pushed, unless nobody told us of it.
 	head := br.first().HeadSHA
 	if head == "" {
 		var found bool
 		if head, found, err = s.gh.BranchHead(ctx, name); err != nil || !found {
-			return err
+			return false, err
 		}
 	}
 	parent, err := s.gh.Parent(ctx, head)
 	if err != nil || parent == base.head {
-		return err
+		return false, err
 	}
 	_, err = s.apply(ctx, br, base, true)
 	if errors.Is(err, errNothingToAdd) {
 		// Listed on the default branch: most likely our own merge of this
 		// very branch, whose end is being written. Land settles it.
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 // unsettledBranches lists the branches with pending or open listings

@@ -1,0 +1,79 @@
+package listing_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/lifecycle"
+	"github.com/riptides/driverbuild/listing"
+	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/storetest"
+)
+
+// reapplyGitHub is a default branch at head "main-2" and pull request
+// branches whose heads sit on "main-1": every one is behind.
+type reapplyGitHub struct {
+	landGitHub
+	mu     sync.Mutex
+	forced []string
+}
+
+func (g *reapplyGitHub) BranchHead(_ context.Context, name string) (string, bool, error) {
+	if name == "main" {
+		return "main-2", true, nil
+	}
+	return "", false, errUnused
+}
+func (g *reapplyGitHub) File(context.Context, string, string) ([]byte, string, error) {
+	return []byte("{}\n"), "blob", nil
+}
+func (g *reapplyGitHub) Parent(context.Context, string) (string, error) { return "main-1", nil }
+func (g *reapplyGitHub) CommitFile(_ context.Context, parent, _ string, _ []byte, _ string) (string, error) {
+	return "on-" + parent, nil
+}
+func (g *reapplyGitHub) ForceBranch(_ context.Context, name, _ string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.forced = append(g.forced, name)
+	return nil
+}
+
+// A merge leaves every other open pull request behind, and only one of
+// them merges next: a push to the default branch re-applies the oldest
+// few, not all of them, so that a storm of new kernels costs pushes and
+// check runs in proportion to the kernels, not to their square.
+func TestReapplyTakesTheOldestFew(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := storetest.SQLite(t)
+	gh := &reapplyGitHub{}
+	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
+
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var branches []string
+	for i := range 30 {
+		req := kernel.Request{KernelVersion: fmt.Sprintf("6.8.0-%d-gcp", 1000+i), Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
+		at := start.Add(time.Duration(i) * time.Second)
+		b, _, err := st.BuildCreate(ctx, store.BuildCreateParams{ID: fmt.Sprintf("b%02d", i), CacheKey: req.CacheKey(), Request: req, Package: "p.deb", Now: at})
+		require.NoError(t, err)
+		_, _, err = st.BuildTransition(ctx, lifecycle.Transition{ID: b.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at})
+		require.NoError(t, err)
+		branch := listing.BranchFor(req)
+		branches = append(branches, branch)
+		require.NoError(t, st.ListingPut(ctx, store.Listing{BuildID: b.ID, Branch: branch, State: store.ListingPROpen, PRNumber: i + 1, HeadSHA: fmt.Sprintf("head-%d", i), CreatedAt: at, UpdatedAt: at}))
+	}
+
+	require.NoError(t, s.Reapply(ctx))
+	slices.Sort(gh.forced)
+	oldest := slices.Clone(branches[:8])
+	slices.Sort(oldest)
+	assert.Equal(t, oldest, gh.forced, "the eight oldest are re-applied, the rest wait their turn")
+}
