@@ -52,7 +52,7 @@ func NewMetrics() *Metrics {
 		}, []string{"event", "code"}),
 		webhookRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driverbuild_webhook_refused_total",
-			Help: "Webhook requests refused before their signature was verified, by reason: too_large, unsigned, bad_signature, bad_header, unreadable.",
+			Help: "Webhook requests refused before their signature was verified, by reason: too_large, unsigned, bad_signature, bad_header, unreadable, slow (the body took longer than GitHub waits), busy (no read slot within that time).",
 		}, []string{"reason"}),
 		http: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "driverbuild_http_request_duration_seconds",

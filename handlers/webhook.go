@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -110,7 +111,14 @@ type WebhookEndpoint struct {
 	Deliveries DeliveryRecorder
 	Metrics    *Metrics
 	Now        func() time.Time // nil: time.Now
+	// ReadTimeout bounds the wait for a read slot and the read of the
+	// body, from the request's start; 0 is GitHub's own delivery timeout,
+	// 10 seconds, past which no delivery of GitHub's is still waiting.
+	ReadTimeout time.Duration
 }
+
+// githubDeliveryTimeout is how long GitHub waits for a webhook's answer.
+const githubDeliveryTimeout = 10 * time.Second
 
 var (
 	eventNameRe  = regexp.MustCompile(`^[a-z_]{1,64}$`)
@@ -172,8 +180,21 @@ func (s *webhookServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// A sender trickling its body must not hold a read slot for the
+	// server's whole read timeout: four of them would shut GitHub out.
+	timeout := s.ReadTimeout
+	if timeout <= 0 {
+		timeout = githubDeliveryTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	_ = http.NewResponseController(w).SetReadDeadline(deadline)
+	wait := time.NewTimer(time.Until(deadline))
+	defer wait.Stop()
 	select {
 	case s.reads <- struct{}{}:
+	case <-wait.C:
+		s.refuse(w, r, http.StatusServiceUnavailable, "busy", "too many webhook bodies are being read; GitHub redelivers what failed")
+		return
 	case <-r.Context().Done():
 		return
 	}
@@ -186,6 +207,9 @@ func (s *webhookServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, errSignature):
 		s.refuse(w, r, http.StatusBadRequest, "bad_signature", "X-Hub-Signature-256 is not the body's signature with the App's webhook secret")
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.refuse(w, r, http.StatusRequestTimeout, "slow", "the body was not sent within "+timeout.String())
 		return
 	case err != nil:
 		s.refuse(w, r, http.StatusBadRequest, "unreadable", "the body could not be read")

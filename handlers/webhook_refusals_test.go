@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -8,9 +9,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/stretchr/testify/require"
@@ -202,4 +205,44 @@ func TestWebhookMalformedPayloadIsRecorded(t *testing.T) {
 			require.Contains(t, h.metricsText(), fmt.Sprintf(`driverbuild_webhook_deliveries_total{code="400",event=%q} 1`, event))
 		})
 	}
+}
+
+// Senders that trickle their bodies hold the read slots no longer than
+// GitHub would wait for an answer: a delivery of GitHub's behind them is
+// read and applied, and they are told they were too slow.
+func TestWebhookSlowSendersAreCut(t *testing.T) {
+	t.Parallel()
+	const timeout = 500 * time.Millisecond
+	h := newHarnessWith(t, func(e *handlers.WebhookEndpoint) { e.ReadTimeout = timeout })
+	addr := strings.TrimPrefix(h.srv.URL, "http://")
+	answers := make(chan string, 8)
+	for i := range 8 { // twice the read slots
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n"+
+			"X-GitHub-Event: workflow_run\r\nX-GitHub-Delivery: %s\r\nX-Hub-Signature-256: %s\r\n\r\n{",
+			githubapp.DefaultWebhookRoute, guid(fmt.Sprintf("slow-%d", i)), sign(nil, "bogus"))
+		go func() {
+			status, _ := bufio.NewReader(conn).ReadString('\n')
+			answers <- strings.TrimSpace(status)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // they hold every slot
+
+	start := time.Now()
+	require.Equal(t, http.StatusOK, h.send("workflow_run", "d1", h.run("requested", "queued", nil), secret))
+	require.Less(t, time.Since(start), 4*timeout, "GitHub's delivery waited behind the slow senders")
+	require.Equal(t, lifecycle.StatusInProgress, h.current().Status, "the delivery was applied")
+
+	for range 8 {
+		select {
+		case status := <-answers:
+			require.Contains(t, []string{"HTTP/1.1 408 Request Timeout", "HTTP/1.1 503 Service Unavailable"}, status)
+		case <-time.After(10 * timeout):
+			t.Fatal("a slow sender still holds its connection")
+		}
+	}
+	m := h.metricsText()
+	require.Contains(t, m, `driverbuild_webhook_refused_total{reason="slow"}`)
 }

@@ -107,6 +107,16 @@ func (b *syncBuffer) String() string {
 
 func newHarness(t *testing.T, lister ...handlers.Lister) *harness {
 	t.Helper()
+	return newHarnessWith(t, func(e *handlers.WebhookEndpoint) {
+		if len(lister) > 0 {
+			e.Base.Lister = lister[0]
+		}
+	})
+}
+
+// newHarnessWith is newHarness with the endpoint adjusted by configure.
+func newHarnessWith(t *testing.T, configure func(*handlers.WebhookEndpoint)) *harness {
+	t.Helper()
 	st := storetest.SQLite(t)
 	ctx := t.Context()
 	svc := builds.New(builds.Config{
@@ -119,9 +129,7 @@ func newHarness(t *testing.T, lister ...handlers.Lister) *harness {
 		// One instant: the refusal log's rate limit never lets a second line through.
 		Now: func() time.Time { return time.Unix(1e9, 0) },
 	}
-	if len(lister) > 0 {
-		endpoint.Base.Lister = lister[0]
-	}
+	configure(endpoint)
 	log := zerolog.New(&h.log)
 	mux := http.NewServeMux()
 	mux.Handle(githubapp.DefaultWebhookRoute, hlog.NewHandler(log)(endpoint.Handler()))
