@@ -203,8 +203,35 @@ func apiCalls(st ghsim.Stats) int64 {
 	return n
 }
 
+// buildCalls counts the API calls of the build path alone: apiCalls but
+// the kernels.json loop's.
+func buildCalls(st ghsim.Stats) int64 {
+	var n int64
+	for route, c := range st.ByRoute {
+		if isAPICall(route) && !isListingCall(route) {
+			n += c
+		}
+	}
+	return n
+}
+
 func isAPICall(route string) bool {
 	return !strings.Contains(route, "/releases/download/") && !strings.Contains(route, "/raw/") && !strings.Contains(route, "/_sim/")
+}
+
+// listingRoutes are the API the kernels.json loop calls, and the build
+// path does not: git data, contents, pull requests, checks, protection.
+var listingRoutes = []string{"/git/", "/contents/", "/pulls", "/check-runs", "/check-suites", "/status", "/commits/", "/branches/", "/rules/"}
+
+// isListingCall says whether an API route is the kernels.json loop's: a
+// new kernel's pull request, its checks and its merge, not its build.
+func isListingCall(route string) bool {
+	for _, r := range listingRoutes {
+		if strings.Contains(route, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // processMetrics reads the gauges the service's /metrics exports about its
