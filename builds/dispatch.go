@@ -125,6 +125,14 @@ func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a att
 	ref, err := s.gh.Dispatch(callCtx, inputs(b))
 	if err != nil {
 		_, limited := ghclient.RetryAfter(err, s.now())
+		if a.final && !limited && !ghclient.Permanent(err) {
+			// GitHub may have started the run and lost its answer: the
+			// build is not given up while that run goes on.
+			if run, found := s.runAfterAmbiguousDispatch(ctx, b); found {
+				log.Info().Int64("run_id", run.ID).Msg("the last dispatch attempt's answer was lost, but its run started")
+				return s.ObserveRun(ctx, a.source, nil, run)
+			}
+		}
 		if (a.final && !limited) || ghclient.Permanent(err) {
 			log.Error().Err(err).Msg("dispatch failed for good")
 			msg := ghclient.Message(err)
@@ -148,6 +156,25 @@ func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a att
 	}
 	log.Info().Int64("run_id", ref.ID).Msg("workflow dispatched")
 	return nil
+}
+
+// runAfterAmbiguousDispatch looks for the run of a build whose last
+// dispatch attempt failed without GitHub saying it refused: a 5xx or a
+// timeout may come after the run was created. The runs listing lags a
+// dispatch by a moment, so it is read after the settle time.
+func (s *Service) runAfterAmbiguousDispatch(ctx context.Context, b store.Build) (ghclient.Run, bool) {
+	select {
+	case <-ctx.Done():
+		return ghclient.Run{}, false
+	case <-time.After(s.settleTime()):
+	}
+	findCtx, cancel := context.WithTimeout(ctx, s.attemptTime())
+	defer cancel()
+	run, found, err := s.findRun(findCtx, b)
+	if err != nil {
+		logFor(ctx, b).Warn().Err(err).Msg("look for the run of the last dispatch attempt")
+	}
+	return run, err == nil && found
 }
 
 // Rescue takes over the queued builds whose dispatch nobody holds: their
