@@ -59,6 +59,14 @@ type assetReader interface {
 	AssetsOfTag(ctx context.Context, tag string) ([]store.Asset, error)
 }
 
+// loaded says whether a release is in, read after its last forget.
+func (c *assetCache) loaded(tag string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.byTag[tag]
+	return ok
+}
+
 func (c *assetCache) get(tag, name string) (store.Asset, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -90,6 +98,11 @@ func (c *assetCache) load(ctx context.Context, q assetReader, tag string) error 
 		}
 	}
 	for _, t := range tags {
+		if tag != "" && c.loaded(t) {
+			// A load that waited its turn behind one that read after
+			// the last forget: nothing is newer to read.
+			continue
+		}
 		all, mine := c.generation(t)
 		list, err := q.AssetsOfTag(ctx, t)
 		if err != nil {
