@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
 	"github.com/rs/zerolog/hlog"
 
 	"github.com/riptides/driverbuild/buildapi"
@@ -68,6 +69,10 @@ type API struct {
 	// Dashboard, when set, adds the operators' page and its data, behind
 	// an admin token.
 	Dashboard Routes
+
+	// statusReads shares one read of a build among the status polls that
+	// ask for it at once.
+	statusReads singleflight.Group
 }
 
 // Routes are handlers that add themselves to a mux.
@@ -209,7 +214,7 @@ func (a *API) build(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) status(w http.ResponseWriter, r *http.Request) {
-	b, ok := a.buildOf(w, r, a.Store.BuildByID)
+	b, ok := a.buildOf(w, r, a.sharedBuild)
 	if !ok {
 		return
 	}
@@ -255,6 +260,22 @@ func (a *API) buildOf(w http.ResponseWriter, r *http.Request, byID func(context.
 		return b, true
 	}
 	return store.Build{}, false
+}
+
+// sharedBuild reads a build for GET /status, once for all the polls of
+// it that arrive together: a fleet booting on one new kernel polls one
+// build from every node, and a read each would queue them all on the
+// database's few connections behind each other (and the posts behind
+// them). A poll that joins a read begun a moment before it arrived may
+// see the build as it was then; its next poll sees what came after.
+func (a *API) sharedBuild(ctx context.Context, id string) (store.Build, error) {
+	v, err, _ := a.statusReads.Do(id, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTime)
+		defer cancel()
+		return a.Store.BuildByID(ctx, id)
+	})
+	b, _ := v.(store.Build)
+	return b, err
 }
 
 // logBuildID adds the build a request is about to its log lines.
