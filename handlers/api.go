@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/singleflight"
 	"github.com/rs/zerolog/hlog"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/builds"
