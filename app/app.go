@@ -38,6 +38,7 @@ const maxHeaderBytes = 64 << 10
 // App is a running build-service.
 type App struct {
 	svc        *builds.Service
+	handling   inflight
 	stopWatch  func() // the asset index's watch
 	audit      *handlers.AuditLog
 	watched    chan struct{}
@@ -207,7 +208,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	mux.Handle(githubapp.DefaultWebhookRoute, hlog.NewHandler(*log)(hlog.RequestIDHandler("request_id", "X-Request-Id")(webhooks.Handler())))
 	mux.Handle("/", withLogging(*log, api))
 	a.server = &http.Server{
-		Handler:           mux,
+		Handler:           a.handling.wrap(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		// GitHub's and the loaders' headers take a few kB; the default
 		// 1 MB would let anyone make each request cost megabytes.
@@ -382,9 +383,9 @@ func (a *App) Kill() {
 	<-a.served
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// Close cut the connections but does not wait for their handlers;
-	// Shutdown does, so nothing of this process runs after Kill.
-	_ = a.server.Shutdown(ctx)
+	// Close cut the connections but does not wait for their handlers:
+	// nothing of this process runs after Kill.
+	a.handling.wait(ctx)
 	a.stopWatching()
 	_ = a.audit.Close(ctx) // what a crash would lose is not what these tests are about
 	_ = a.jobs.StopAndCancel(ctx)
