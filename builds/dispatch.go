@@ -50,6 +50,8 @@ type attempt struct {
 	// retryAt is when the caller tries again after a failure; nobody else
 	// does before then.
 	retryAt time.Time
+	// leaseUntil is when the attempt's dispatch lease ends.
+	leaseUntil time.Time
 }
 
 // Dispatch is one attempt of the dispatch job to start the workflow run of
@@ -89,6 +91,7 @@ func (s *Service) dispatch(ctx context.Context, b store.Build, a attempt) error 
 	}
 	callCtx, cancel := context.WithDeadline(ctx, now.Add(s.attemptTime()))
 	defer cancel()
+	a.leaseUntil = lease.Until
 	err = s.tryDispatch(ctx, callCtx, b, a, a.reconcile || lease.Attempted)
 	if err == nil {
 		return nil
@@ -128,7 +131,11 @@ func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a att
 		if a.final && !limited && !ghclient.Permanent(err) {
 			// GitHub may have started the run and lost its answer: the
 			// build is not given up while that run goes on.
-			if run, found := s.runAfterAmbiguousDispatch(ctx, b); found {
+			run, found, lerr := s.runAfterAmbiguousDispatch(ctx, b, a.leaseUntil)
+			if lerr != nil {
+				return lerr
+			}
+			if found {
 				log.Info().Int64("run_id", run.ID).Msg("the last dispatch attempt's answer was lost, but its run started")
 				return s.ObserveRun(ctx, a.source, nil, run)
 			}
@@ -161,11 +168,22 @@ func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a att
 // runAfterAmbiguousDispatch looks for the run of a build whose last
 // dispatch attempt failed without GitHub saying it refused: a 5xx or a
 // timeout may come after the run was created. The runs listing lags a
-// dispatch by a moment, so it is read after the settle time.
-func (s *Service) runAfterAmbiguousDispatch(ctx context.Context, b store.Build) (ghclient.Run, bool) {
+// dispatch by a moment, so it is read after the settle time, under the
+// lease held on for that long: a rescuer must not dispatch meanwhile.
+// An error means the lease is another's now, and the build its to end.
+func (s *Service) runAfterAmbiguousDispatch(ctx context.Context, b store.Build, leaseUntil time.Time) (ghclient.Run, bool, error) {
+	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{
+		BuildID: b.ID, Now: leaseUntil, Until: s.now().Add(s.settleTime() + s.attemptTime()),
+	})
+	switch {
+	case err != nil:
+		return ghclient.Run{}, false, err
+	case !lease.Taken:
+		return ghclient.Run{}, false, &LeaseHeldError{Until: lease.Until}
+	}
 	select {
 	case <-ctx.Done():
-		return ghclient.Run{}, false
+		return ghclient.Run{}, false, ctx.Err()
 	case <-time.After(s.settleTime()):
 	}
 	findCtx, cancel := context.WithTimeout(ctx, s.attemptTime())
@@ -174,7 +192,7 @@ func (s *Service) runAfterAmbiguousDispatch(ctx context.Context, b store.Build) 
 	if err != nil {
 		logFor(ctx, b).Warn().Err(err).Msg("look for the run of the last dispatch attempt")
 	}
-	return run, err == nil && found
+	return run, err == nil && found, nil
 }
 
 // Rescue takes over the queued builds whose dispatch nobody holds: their
