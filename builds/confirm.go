@@ -18,7 +18,7 @@ import (
 // for the job to retry.
 //
 // The package is looked for at its download URL first, beside its
-// .sha256: one round trip and no API call, whatever the size of the
+// .sha256: two requests and no API call, whatever the size of the
 // release. Where that finds nothing (downloads that need credentials, a
 // package published before shards), the release's listing is read again.
 func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Source, final bool) error {
@@ -45,13 +45,18 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		p := lifecycle.Transition{
 			ID: b.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusDone, Source: src, Now: s.now(),
 		}
-		found := published
-		if published {
+		// What the index holds (a refresh's listing, with the asset's id
+		// and size) is kept; the download URL's answer fills a gap.
+		found := false
+		if indexed, ok, err := s.indexedAsset(ctx, tx, b); err != nil {
+			return err
+		} else if ok {
+			asset, found = indexed, true
+		} else if published {
 			if err := tx.AssetUpsert(ctx, asset); err != nil {
 				return fmt.Errorf("record asset: %w", err)
 			}
-		} else if asset, found, err = s.indexedAsset(ctx, tx, b); err != nil {
-			return err
+			found = true
 		}
 		switch {
 		case found:
@@ -76,8 +81,9 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 
 // published looks for a build's package at its download URL in release,
 // and returns the asset to record when it is there. A release the index
-// does not know yet (a shard the build created) is read in full, so that
-// it is recorded with its id; a failure to ask is no answer either.
+// does not know yet (a shard the build created) is not looked at, so
+// that the caller reads its listing and records it with its id; a
+// failure to ask is no answer either.
 func (s *Service) published(ctx context.Context, b store.Build, release string) (store.Asset, bool) {
 	if _, err := s.store.ReleaseByTag(ctx, release); err != nil {
 		return store.Asset{}, false

@@ -183,12 +183,23 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 	})
 }
 
-// lockRelease takes the turn of one release's index writes and returns
-// its release: refreshes, and confirmations that record one asset.
+// lockRelease takes the turn of one release's index writes in this
+// process (refreshes, and confirmations that record one asset) and
+// returns the function that gives it back.
 func (s *Service) lockRelease(tag string) (unlock func()) {
 	mu, _ := s.refreshing.LoadOrStore(tag, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	return mu.(*sync.Mutex).Unlock
+}
+
+// tryLockRelease is lockRelease when the turn is free at once: a webhook
+// does not wait on a refresh that is paging through GitHub.
+func (s *Service) tryLockRelease(tag string) (unlock func(), ok bool) {
+	mu, _ := s.refreshing.LoadOrStore(tag, &sync.Mutex{})
+	if !mu.(*sync.Mutex).TryLock() {
+		return nil, false
+	}
+	return mu.(*sync.Mutex).Unlock, true
 }
 
 // replaceAssets stores a full listing of uploaded assets, keeping the

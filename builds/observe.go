@@ -125,8 +125,8 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 
 // publishedBeforeApply looks for the package of a build whose run
 // succeeded at its download URL, before the webhook's transaction, so
-// that the build ends done in it: one round trip, no API call, bounded by
-// publishedTimeout. Found, the release's index writes wait until unlock,
+// that the build ends done in it: a HEAD and a GET, no API call, bounded
+// by publishedTimeout. Found, the release's index writes wait until unlock,
 // as in Confirm. Not found, the build is confirmed after the transaction.
 func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) (a store.Asset, found bool, unlock func()) {
 	unlock = func() {}
@@ -146,11 +146,16 @@ func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run 
 	if a, found = s.published(ask, b, release); !found {
 		return a, false, unlock
 	}
-	return a, true, s.lockRelease(release)
+	// A refresh of the release holds its turn while it reads GitHub; the
+	// confirmation after the commit waits for it instead of the webhook.
+	if unlock, ok := s.tryLockRelease(release); ok {
+		return a, true, unlock
+	}
+	return store.Asset{}, false, func() {}
 }
 
-// publishedTimeout bounds the look at a package's download URL within a
-// webhook, which GitHub gives 10 seconds.
+// publishedTimeout bounds the look at a package's download URL (a HEAD
+// and a GET) within a webhook, which GitHub gives 10 seconds.
 const publishedTimeout = 2 * time.Second
 
 // confirmNowTimeout bounds the confirmation that follows a run's success

@@ -43,7 +43,7 @@ func (c *Client) DownloadURL(tag, name string) string {
 
 // Published looks for a package at its download URL, beside its .sha256,
 // as a loader would: found when both answer, with the digest the .sha256
-// holds ("sha256:<hex>"). It is one round trip and no API call, so that a
+// holds ("sha256:<hex>"). It is two requests and no API call, so that a
 // run's success is confirmed at once however full its release is; a
 // repository whose downloads need credentials, or a package not there,
 // is found=false, and the caller reads the release's listing instead.
