@@ -3,7 +3,6 @@ package listing
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,13 +50,12 @@ func (s *Service) Reapply(ctx context.Context) error {
 		last = base.head
 		// One branch failing does not hold up the others.
 		var errs []error
-		reapplied := 0
-		for chunk := range slices.Chunk(branches, reapplyParallel) {
+		for reapplied := 0; len(branches) > 0 && reapplied < reapplyPerPush; {
+			chunk := branches[:min(len(branches), reapplyParallel, reapplyPerPush-reapplied)]
+			branches = branches[len(chunk):]
 			n, err := s.reapplyAll(ctx, chunk, base)
 			errs = append(errs, err)
-			if reapplied += n; reapplied >= reapplyPerPush {
-				break
-			}
+			reapplied += n
 		}
 		if err := errors.Join(errs...); err != nil {
 			return err
