@@ -44,6 +44,22 @@ func TestLoadConfig(t *testing.T) {
 		_, err := app.LoadConfig(write(t, "builds:\n  cooldwn: 5m\n"))
 		require.ErrorContains(t, err, "cooldwn")
 	})
+	t.Run("the web URL follows the API URL unless set", func(t *testing.T) {
+		for api, web := range map[string]string{
+			"https://api.github.com/":            "https://github.com/",
+			"https://ghe.example.com/api/v3/":    "https://ghe.example.com/",
+			"https://ghe.example.com/api/v3":     "https://ghe.example.com/",
+			"https://example.com/github/api/v3/": "https://example.com/github/",
+			"https://proxy.example.com/":         "", // cannot tell: the listing confirms packages
+		} {
+			cfg, err := app.LoadConfig(write(t, "github:\n  v3_api_url: "+api+"\n"))
+			require.NoError(t, err)
+			require.Equal(t, web, cfg.GitHub.WebURL, api)
+		}
+		cfg, err := app.LoadConfig(write(t, "github:\n  v3_api_url: https://ghe.example.com/api/v3/\n  web_url: https://web.example.com/\n"))
+		require.NoError(t, err)
+		require.Equal(t, "https://web.example.com/", cfg.GitHub.WebURL)
+	})
 	t.Run("environment overrides the file", func(t *testing.T) {
 		t.Setenv("GITHUB_APP_WEBHOOK_SECRET", "from-env")
 		t.Setenv("GITHUB_APP_INTEGRATION_ID", "42")
