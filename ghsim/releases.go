@@ -592,7 +592,10 @@ func (s *Server) uploadAsset(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// download serves github.com's public release download path.
+// download serves github.com's public release download path as GitHub
+// does: a 302 to where the asset is stored (GitHub's is another host,
+// release-assets.githubusercontent.com; here it is a path of ghsim's own,
+// relative, so that it resolves through whatever address the client used).
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	s.rel.mu.Lock()
 	rel := s.releaseByTagLocked(r.PathValue("tag"), false)
@@ -608,9 +611,24 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		a.downloads++
 	}
-	data, modified := a.data, a.updatedAt
+	id := a.id
+	s.rel.mu.Unlock()
+	w.Header().Set("Location", fmt.Sprintf("/_sim/release-assets/%d?filename=%s", id, url.QueryEscape(r.PathValue("name"))))
+	w.WriteHeader(http.StatusFound)
+}
+
+// storedAsset serves an asset's bytes where download redirects.
+func (s *Server) storedAsset(w http.ResponseWriter, r *http.Request) {
+	s.rel.mu.Lock()
+	_, a := s.assetByIDLocked(pathID(r, "asset_id"))
+	if a == nil {
+		s.rel.mu.Unlock()
+		http.NotFound(w, r)
+		return
+	}
+	data, modified, name := a.data, a.updatedAt, a.name
 	s.rel.mu.Unlock()
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", "attachment; filename="+r.PathValue("name"))
+	w.Header().Set("Content-Disposition", "attachment; filename="+name)
 	http.ServeContent(w, r, "", modified, bytes.NewReader(data))
 }

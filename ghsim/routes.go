@@ -80,6 +80,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET "+repo+"/actions/jobs/{job_id}", authInstallation, s.getJob)
 
 	s.handle("GET /{owner}/{repo}/releases/download/{tag}/{name}", authNone, s.download)
+	s.handle("GET /_sim/release-assets/{asset_id}", authNone, s.storedAsset)
 	s.handle("GET /{owner}/{repo}/raw/{rest...}", authNone, s.raw)
 
 	s.handle("GET /_sim/stats", authNone, s.getStats)
