@@ -62,6 +62,16 @@ func openLeft(t *testing.T, gh *github.Client) (branches, pulls int) {
 	return len(refs), len(prs)
 }
 
+// requireNoneLeft waits until no add-kernel branch or open pull request
+// is left: a merged listing is written before its branch is deleted.
+func requireNoneLeft(t *testing.T, gh *github.Client) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		branches, pulls := openLeft(t, gh)
+		return branches == 0 && pulls == 0
+	}, 10*time.Second, 50*time.Millisecond, "add-kernel branches or open pull requests are left")
+}
+
 func waitListing(t *testing.T, env *e2e.Env, id string, state store.ListingState) status {
 	t.Helper()
 	return waitListingFor(t, env, id, state, time.Minute)
@@ -111,9 +121,7 @@ func TestKernelLandsInKernelsJSON(t *testing.T) {
 		require.Regexp(t, `/riptides/driver/pull/\d+$`, s.KernelsJSON.PRURL)
 		require.True(t, listed(t, gh, fedora))
 		require.NoError(t, matrix.ValidateKernels(kernel.DefaultCatalog(), mainKernels(t, gh)), "the file passes matrix-gen validate")
-		branches, pulls := openLeft(t, gh)
-		require.Zero(t, branches, "the branch is deleted")
-		require.Zero(t, pulls)
+		requireNoneLeft(t, gh) // the branch is deleted
 		require.EqualValues(t, 1, env.Sim.Stats().Merges)
 
 		pr, _, err := gh.PullRequests.Get(context.Background(), "riptides", "driver", 1)
@@ -208,9 +216,7 @@ func TestRestartInTheMiddle(t *testing.T) {
 		waitListing(t, env, accepted.BuildID, store.ListingMerged)
 		gh := simGitHub(t, env)
 		require.True(t, listed(t, gh, r))
-		branches, pulls := openLeft(t, gh)
-		require.Zero(t, branches)
-		require.Zero(t, pulls)
+		requireNoneLeft(t, gh)
 		require.EqualValues(t, 1, env.Sim.Stats().Merges)
 	})
 }
@@ -313,9 +319,7 @@ func TestFiftyKernelsLand(t *testing.T) {
 			seed, err := matrix.ParseKernels(driverbuild.KernelsJSON)
 			require.NoError(t, err)
 			require.Len(t, k.Entries(), len(seed.Entries())+len(kernels), "each kernel once")
-			branches, pulls := openLeft(t, gh)
-			require.Zero(t, branches)
-			require.Zero(t, pulls)
+			requireNoneLeft(t, gh)
 			require.EqualValues(t, len(prs), env.Sim.Stats().Merges, "one merge per pull request")
 			if batch == 0 {
 				// Ubuntu releases built for several versions share a branch;
