@@ -95,7 +95,9 @@ var fedora = matrix.KernelEntry{Target: "fedora", KernelRelease: "6.16.1-100.fc4
 func TestPullRequestMergesOncePassed(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t)
-	sim := startSim(t, ghsim.Config{WebhookURL: rc.URL(), CheckDuration: testCheckDuration})
+	// Long enough that a merge tried while the check runs (blocked) is
+	// still refused when it arrives, under the race detector too.
+	sim := startSim(t, ghsim.Config{WebhookURL: rc.URL(), CheckDuration: 10 * testCheckDuration})
 	gh := installationClient(t, sim)
 	ctx := context.Background()
 	head := branchAdding(t, gh, "add-kernel/fedora/x86_64/6-16-1", fedora)
