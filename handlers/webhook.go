@@ -112,8 +112,9 @@ type WebhookEndpoint struct {
 	Metrics    *Metrics
 	Now        func() time.Time // nil: time.Now
 	// ReadTimeout bounds the wait for a read slot and the read of the
-	// body, from the request's start; 0 is GitHub's own delivery timeout,
-	// 10 seconds, past which no delivery of GitHub's is still waiting.
+	// body, from when the handler starts (the headers are in by then,
+	// within the server's ReadHeaderTimeout); 0 is GitHub's own delivery
+	// timeout, 10 seconds, past which no delivery of GitHub's still waits.
 	ReadTimeout time.Duration
 }
 
