@@ -18,6 +18,7 @@ import (
 	"github.com/riptides/driverbuild/builds"
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/kernel"
+	"github.com/riptides/driverbuild/matrix"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -178,6 +179,19 @@ func (s *Service) readBase(ctx context.Context) (baseFile, error) {
 		return baseFile{head: head, data: []byte("{}")}, nil
 	}
 	return baseFile{head: head, data: data}, err
+}
+
+// readBaseKernels reads and parses the file on the default branch's head.
+func (s *Service) readBaseKernels(ctx context.Context) (matrix.Kernels, error) {
+	base, err := s.readBase(ctx)
+	if err != nil {
+		return matrix.Kernels{}, err
+	}
+	k, err := matrix.ParseKernels(base.data)
+	if err != nil {
+		return matrix.Kernels{}, fmt.Errorf("%s on %s: %w", s.cfg.Path, s.cfg.Base, err)
+	}
+	return k, nil
 }
 
 func logFor(ctx context.Context, branch string) *zerolog.Logger {

@@ -31,13 +31,9 @@ func (s *Service) Propose(ctx context.Context, buildID string) error {
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	base, err := s.readBase(ctx)
+	k, err := s.readBaseKernels(ctx)
 	if err != nil {
 		return err
-	}
-	k, err := matrix.ParseKernels(base.data)
-	if err != nil {
-		return fmt.Errorf("%s on %s: %w", s.cfg.Path, s.cfg.Base, err)
 	}
 	now := s.now()
 	l = store.Listing{BuildID: b.ID, State: store.ListingPending, CreatedAt: now, UpdatedAt: now}

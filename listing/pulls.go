@@ -3,13 +3,11 @@ package listing
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/matrix"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -193,13 +191,9 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 // and 24.04 of one release) is not in the file yet: it goes on on a
 // branch made anew; otherwise the branch is deleted.
 func (s *Service) merged(ctx context.Context, br branchOf, pr ghclient.PullRequest) error {
-	base, err := s.readBase(ctx)
+	k, err := s.readBaseKernels(ctx)
 	if err != nil {
 		return err
-	}
-	k, err := matrix.ParseKernels(base.data)
-	if err != nil {
-		return fmt.Errorf("%s on %s: %w", s.cfg.Path, s.cfg.Base, err)
 	}
 	rest := false
 	for i, l := range br.listings {
