@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/kernel"
@@ -163,6 +164,9 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 	// back a listing without the newer's package. Waiting, the second
 	// reads GitHub after the first committed.
 	defer s.lockRelease(rel.Tag)()
+	// Another replica may record an asset after the listing is read, and
+	// it stays (see AssetsReplace); its clock may be behind ours.
+	listedAt := s.now().Add(-clockSkew)
 	list, etag, notModified, err := s.gh.Assets(ctx, rel.ReleaseID, rel.ETag)
 	if err != nil {
 		return err
@@ -171,7 +175,7 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 	defer s.assetsChanged(ctx, rel.Tag)
 	return s.store.InTx(ctx, func(tx store.Tx) error {
 		if !notModified {
-			if err := s.replaceAssets(ctx, tx, rel.Tag, list); err != nil {
+			if err := s.replaceAssets(ctx, tx, rel.Tag, list, listedAt); err != nil {
 				return err
 			}
 			rel.ETag = etag
@@ -202,27 +206,61 @@ func (s *Service) tryLockRelease(tag string) (unlock func(), ok bool) {
 	return mu.(*sync.Mutex).Unlock, true
 }
 
-// replaceAssets stores a full listing of uploaded assets, keeping the
-// distro versions we recorded for assets whose labels do not carry one.
-func (s *Service) replaceAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset) error {
+// clockSkew is how far the clocks of two replicas may disagree, for the
+// comparisons between a time one stamped and one another read.
+const clockSkew = 2 * time.Second
+
+// replaceAssets stores a full listing of uploaded assets read at listedAt,
+// keeping the distro versions we recorded for assets whose labels do not
+// carry one.
+func (s *Service) replaceAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset, listedAt time.Time) error {
+	assets := s.uploaded(tag, list)
+	for i, a := range assets {
+		if a.DistroVersion == "" {
+			if old, err := q.AssetByName(ctx, tag, a.Name); err == nil {
+				assets[i].DistroVersion = old.DistroVersion
+			}
+		}
+	}
+	if err := q.AssetsReplace(ctx, tag, assets, listedAt); err != nil {
+		return fmt.Errorf("store assets of %s: %w", tag, err)
+	}
+	return nil
+}
+
+// uploaded are the assets of a listing that are packages: an upload in
+// progress or failed is none yet.
+func (s *Service) uploaded(tag string, list []ghclient.Asset) []store.Asset {
 	assets := make([]store.Asset, 0, len(list))
 	for _, a := range list {
 		if a.State != "" && a.State != "uploaded" {
-			continue // an upload in progress or failed is no package yet
+			continue
 		}
-		sa := store.Asset{
+		assets = append(assets, store.Asset{
 			Tag: tag, Name: a.Name, AssetID: a.ID, DownloadURL: a.BrowserDownloadURL, Size: a.Size,
 			Digest: a.Digest, DistroVersion: distroVersionOfLabel(a.Label), UpdatedAt: s.now(),
-		}
-		if sa.DistroVersion == "" {
-			if old, err := q.AssetByName(ctx, tag, sa.Name); err == nil {
-				sa.DistroVersion = old.DistroVersion
-			}
-		}
-		assets = append(assets, sa)
+		})
 	}
-	if err := q.AssetsReplace(ctx, tag, assets); err != nil {
-		return fmt.Errorf("store assets of %s: %w", tag, err)
+	return assets
+}
+
+// addAssets stores the assets of a listing that the index lacks, and
+// changes and deletes none: the listing may be older than the index (a
+// release webhook delivered late, or again, lists what its release held
+// before the packages uploaded since). A deletion is for the next refresh
+// to find.
+func (s *Service) addAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset) error {
+	held, err := q.AssetsOfTag(ctx, tag)
+	if err != nil {
+		return fmt.Errorf("load assets of %s: %w", tag, err)
+	}
+	for _, a := range s.uploaded(tag, list) {
+		if slices.ContainsFunc(held, func(h store.Asset) bool { return h.Name == a.Name }) {
+			continue
+		}
+		if err := q.AssetUpsert(ctx, a); err != nil {
+			return fmt.Errorf("store asset %s/%s: %w", tag, a.Name, err)
+		}
 	}
 	return nil
 }
@@ -238,8 +276,9 @@ type ReleaseEvent struct {
 
 // ObserveRelease applies a release webhook with its delivery, in one
 // transaction: a release that exists becomes known with the assets the
-// payload lists (its ETag dropped, so the next refresh reads it in full);
-// one that is gone is forgotten with its assets.
+// payload lists that the index lacks (its ETag dropped, so the next
+// refresh reads it in full); one that is gone is forgotten with its
+// assets.
 func (s *Service) ObserveRelease(ctx context.Context, d *Delivery, e ReleaseEvent) error {
 	defer s.assetsChanged(ctx, e.Tag)
 	return s.apply(ctx, d, func(tx store.Tx) error {
@@ -249,6 +288,6 @@ func (s *Service) ObserveRelease(ctx context.Context, d *Delivery, e ReleaseEven
 		if err := tx.ReleaseUpsert(ctx, store.Release{Tag: e.Tag, ReleaseID: e.ReleaseID, RefreshedAt: s.now()}); err != nil {
 			return err
 		}
-		return s.replaceAssets(ctx, tx, e.Tag, e.Assets)
+		return s.addAssets(ctx, tx, e.Tag, e.Assets)
 	})
 }

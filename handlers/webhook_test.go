@@ -396,6 +396,42 @@ func TestReleaseWebhookFillsIndex(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
+// A release webhook delivered late, or again, lists the assets its release
+// held when it was sent: the packages uploaded since stay in the index.
+func TestLateReleaseWebhookKeepsNewerAssets(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := t.Context()
+	const tag, built = "v0.2.0", "riptides-driver-debian-6.12.63+deb13-amd64_v0.2.0_amd64.deb"
+	require.NoError(t, h.st.ReleaseUpsert(ctx, store.Release{Tag: tag, ReleaseID: 17372790, RefreshedAt: time.Now()}))
+	require.NoError(t, h.st.AssetUpsert(ctx, store.Asset{Tag: tag, Name: built, AssetID: 7, DownloadURL: "https://example.invalid/built.deb",
+		Digest: "sha256:" + hex.EncodeToString(make([]byte, 32)), DistroVersion: "13", UpdatedAt: time.Now()}))
+
+	published := fixture(t, "release.published.json", map[string]any{
+		"repository.full_name": repo, "release.tag_name": tag, "release.id": 17372790,
+		"release.assets": []any{map[string]any{
+			"id": 9, "name": "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb", "label": "ubuntu 24.04",
+			"state": "uploaded", "size": 1234, "browser_download_url": "https://example.invalid/other.deb",
+		}, map[string]any{
+			"id": 3, "name": built, "label": "", "state": "uploaded", "size": 1, "browser_download_url": "https://example.invalid/old.deb",
+		}},
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "late", published, secret))
+	a, err := h.st.AssetByName(ctx, tag, built)
+	require.NoError(t, err, "the package stored since the payload was sent")
+	require.EqualValues(t, 7, a.AssetID, "as stored, not as the older payload lists it")
+	require.Equal(t, "13", a.DistroVersion)
+	_, err = h.st.AssetByName(ctx, tag, "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb")
+	require.NoError(t, err, "what the payload lists that the index lacked")
+
+	empty := fixture(t, "release.published.json", map[string]any{
+		"action": "edited", "repository.full_name": repo, "release.tag_name": tag, "release.id": 17372790, "release.assets": []any{},
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "late-2", empty, secret))
+	_, err = h.st.AssetByName(ctx, tag, built)
+	require.NoError(t, err, "a payload from before the upload drops nothing")
+}
+
 // TestDispatcherServesEveryRegisteredEvent sends each real payload in the
 // fixtures as the event it is: the dispatcher handles (200) exactly the
 // events of handlers.Events, and accepts the others unhandled (202).

@@ -227,9 +227,11 @@ type Queries interface {
 	// ReleaseTags lists the tags of every stored release in byte order, as
 	// sort.Strings would, whatever the database's collation.
 	ReleaseTags(ctx context.Context) ([]string, error)
-	// AssetsReplace makes the stored assets of the tag exactly the given set,
-	// stored under tag whatever their Tag field says.
-	AssetsReplace(ctx context.Context, tag string, assets []Asset) error
+	// AssetsReplace makes the stored assets of the tag the given set, a
+	// listing of the release read at listedAt, stored under tag whatever
+	// their Tag field says. An asset the set lacks is kept if it was stored
+	// at or after listedAt: it was uploaded after the listing was read.
+	AssetsReplace(ctx context.Context, tag string, assets []Asset, listedAt time.Time) error
 	AssetUpsert(ctx context.Context, a Asset) error
 	// AssetDelete removes an asset. Removing one that is not there is no
 	// error: GitHub may tell us about a deletion twice.

@@ -50,7 +50,7 @@ func TestAssetChangesAcrossReplicas(t *testing.T) {
 	require.ErrorIs(t, err, rolledBack)
 	require.NoError(t, writer.AssetUpsert(t.Context(), store.Asset{Tag: "v0.1.2", Name: "a.deb"}))
 	require.Equal(t, "v0.1.2", next(), "the rolled-back write is not heard of")
-	require.NoError(t, writer.AssetsReplace(t.Context(), "v0.1.3", nil))
+	require.NoError(t, writer.AssetsReplace(t.Context(), "v0.1.3", nil, time.Now()))
 	require.Equal(t, "v0.1.3", next())
 	require.NoError(t, writer.ReleaseDelete(t.Context(), "v0.1.2"))
 	require.Equal(t, "v0.1.2", next())

@@ -722,15 +722,15 @@ func testAssets(t *testing.T, s store.Store) {
 	}
 
 	a, b, c := asset("a.deb", 1), asset("b.deb", 2), asset("c.rpm", 3)
-	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{a, b}))
+	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{a, b}, at(100)))
 	otherA := a
 	otherA.Tag = otherTag
-	require.NoError(t, s.AssetsReplace(ctx, otherTag, []store.Asset{a}), "stored under the tag given")
+	require.NoError(t, s.AssetsReplace(ctx, otherTag, []store.Asset{a}, at(100)), "stored under the tag given")
 	requireAssets(tag, a, b)
 	requireAssets(otherTag, otherA)
 
 	b.Size, b.Digest, b.UpdatedAt = 2<<20, "sha256:4567", odd
-	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{b, c}))
+	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{b, c}, at(100)))
 	b.UpdatedAt = oddNormalized
 	requireAssets(tag, b, c)
 	requireGone(tag, a.Name)
@@ -750,7 +750,17 @@ func testAssets(t *testing.T, s store.Store) {
 	requireGone(tag, d.Name)
 	require.NoError(t, s.AssetDelete(ctx, tag, d.Name), "deleting twice")
 
-	require.NoError(t, s.AssetsReplace(ctx, tag, nil))
+	// A listing read before an asset was stored does not drop it: the
+	// asset was uploaded after the listing was read.
+	e := asset("e.deb", 6)
+	require.NoError(t, s.AssetUpsert(ctx, e))
+	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{c}, e.UpdatedAt))
+	requireAssets(tag, c, e)
+	requireGone(tag, b.Name)
+	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{c}, e.UpdatedAt.Add(time.Microsecond)))
+	requireGone(tag, e.Name)
+
+	require.NoError(t, s.AssetsReplace(ctx, tag, nil, at(100)))
 	requireGone(tag, b.Name, c.Name)
 	requireAssets(otherTag, otherA)
 }

@@ -265,9 +265,9 @@ func (q Queries) ReleaseTags(ctx context.Context) ([]string, error) {
 	return tags, q.wrap(err, "release tags")
 }
 
-func (q Queries) AssetsReplace(ctx context.Context, tag string, assets []store.Asset) error {
+func (q Queries) AssetsReplace(ctx context.Context, tag string, assets []store.Asset, listedAt time.Time) error {
 	return q.wrap(q.atomic(ctx, func(q Queries) error {
-		if err := q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1`, tag); err != nil {
+		if err := q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1 AND updated_at < $2`, tag, listedAt); err != nil {
 			return err
 		}
 		for _, a := range assets {
