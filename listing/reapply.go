@@ -3,6 +3,7 @@ package listing
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,7 @@ const reapplyRounds = 5
 const reapplyParallel = 8
 
 // reapplyPerPush is how many branches one push to the default branch
-// re-applies, oldest first. Every merge leaves the other pull requests
+// re-applies (see turns). Every merge leaves the other pull requests
 // behind again, so only one of those re-applied merges next and the rest
 // are re-applied anew after it: re-applying all N open ones per merge
 // cost N² pushes and check runs in a storm of new kernels, and starved
@@ -26,8 +27,8 @@ const reapplyParallel = 8
 // not hold the rest up; the reconcile job re-applies too.
 const reapplyPerPush = reapplyParallel
 
-// Reapply re-applies the change of the oldest open branches that do not
-// sit on the head of the default branch: the kernels are added to the
+// Reapply re-applies the change of a few open branches that do not sit
+// on the head of the default branch (see turns): the kernels are added to the
 // file there (a semantic merge, not a text merge) and the branch is
 // force-updated, so that its checks run again. What a push to the
 // default branch sets off.
@@ -36,10 +37,11 @@ func (s *Service) Reapply(ctx context.Context) error {
 	for range reapplyRounds {
 		// The branches first: with none open, an idle service asks GitHub
 		// nothing.
-		branches, err := s.unsettledBranches(ctx, s.now())
-		if err != nil || len(branches) == 0 {
+		ls, err := s.store.ListingsUnsettled(ctx, s.now(), 1000)
+		if err != nil || len(ls) == 0 {
 			return err
 		}
+		branches := turns(ls)
 		base, err := s.readBase(ctx)
 		if err != nil {
 			return err
@@ -111,6 +113,24 @@ func (s *Service) reapplyBranch(ctx context.Context, name string, base baseFile)
 	return err == nil, err
 }
 
+// turns orders the branches of unsettled listings (oldest first) for
+// re-applying: half of a push's turns go to the oldest, which merge
+// first when their checks pass, and the rest to those that went longest
+// without a push from us (a re-apply, or the branch's making), so that
+// old pull requests whose checks never report do not take every turn.
+func turns(ls []store.Listing) []string {
+	oldest := branchesOf(ls)
+	byPush := slices.Clone(ls)
+	slices.SortStableFunc(byPush, func(a, b store.Listing) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	out := oldest[:min(len(oldest), reapplyPerPush/2)]
+	for _, b := range branchesOf(byPush) {
+		if !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 // unsettledBranches lists the branches with pending or open listings
 // created before the time, oldest first; "" stands for builds waiting
 // for their batch.
@@ -119,6 +139,11 @@ func (s *Service) unsettledBranches(ctx context.Context, before time.Time) ([]st
 	if err != nil {
 		return nil, err
 	}
+	return branchesOf(ls), nil
+}
+
+// branchesOf lists the branches of listings in their order, once each.
+func branchesOf(ls []store.Listing) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, l := range ls {
@@ -127,7 +152,7 @@ func (s *Service) unsettledBranches(ctx context.Context, before time.Time) ([]st
 		}
 		seen[l.Branch] = true
 	}
-	return out, nil
+	return out
 }
 
 // Reconcile moves every unsettled listing created before the time as far

@@ -85,3 +85,44 @@ func TestReapplyTakesTheOldestFew(t *testing.T) {
 	slices.Sort(oldest)
 	assert.Equal(t, oldest, gh.forced, "the eight oldest behind are re-applied, the rest wait their turn")
 }
+
+// Old pull requests whose checks never report stay behind after every
+// re-apply: half of each push's turns go to the branches that went
+// longest without one, so the younger pull requests are re-applied too,
+// and the oldest still get turns of their own.
+func TestReapplyTurnsReachTheYounger(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := storetest.SQLite(t)
+	gh := &reapplyGitHub{onHead: map[string]bool{}}
+	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
+
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var branches []string
+	for i := range 30 {
+		req := kernel.Request{KernelVersion: fmt.Sprintf("6.8.0-%d-gcp", 1000+i), Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
+		at := start.Add(time.Duration(i) * time.Second)
+		b, _, err := st.BuildCreate(ctx, store.BuildCreateParams{ID: fmt.Sprintf("b%02d", i), CacheKey: req.CacheKey(), Request: req, Package: "p.deb", Now: at})
+		require.NoError(t, err)
+		_, _, err = st.BuildTransition(ctx, lifecycle.Transition{ID: b.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at})
+		require.NoError(t, err)
+		branch := listing.BranchFor(req)
+		branches = append(branches, branch)
+		require.NoError(t, st.ListingPut(ctx, store.Listing{BuildID: b.ID, Branch: branch, State: store.ListingPROpen, PRNumber: i + 1, HeadSHA: fmt.Sprintf("head-%d", i), CreatedAt: at, UpdatedAt: at}))
+	}
+
+	require.NoError(t, s.Reapply(ctx))
+	first := slices.Clone(gh.forced)
+	slices.Sort(first)
+	want := slices.Clone(branches[:8])
+	slices.Sort(want)
+	require.Equal(t, want, first, "the eight oldest")
+
+	// None merged: the next push finds all thirty behind.
+	gh.forced = nil
+	require.NoError(t, s.Reapply(ctx))
+	slices.Sort(gh.forced)
+	want = append(slices.Clone(branches[:4]), branches[8:12]...)
+	slices.Sort(want)
+	assert.Equal(t, want, gh.forced, "four oldest, and the four that waited longest")
+}
