@@ -74,8 +74,14 @@ func (s *Service) dispatch(ctx context.Context, b store.Build, a attempt) error 
 	if b.Status != lifecycle.StatusQueued {
 		return nil // dispatched already, or ended
 	}
+	// Leases are on the database's clock: a replica whose clock runs ahead
+	// must not take a lease another still holds.
 	now := s.now()
-	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: now, Until: now.Add(s.leaseTerm())})
+	leaseNow, err := s.store.Clock(ctx)
+	if err != nil {
+		return err
+	}
+	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: leaseNow, Until: leaseNow.Add(s.leaseTerm())})
 	if err != nil {
 		return err
 	}
@@ -102,7 +108,7 @@ func (s *Service) dispatch(ctx context.Context, b store.Build, a attempt) error 
 	if d, limited := ghclient.RetryAfter(err, s.now()); limited {
 		until = s.now().Add(d)
 	}
-	if until.After(lease.Until) {
+	if until = until.Add(leaseNow.Sub(now)); until.After(lease.Until) { // on the lease's clock
 		if _, lerr := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: lease.Until, Until: until}); lerr != nil {
 			logFor(ctx, b).Warn().Err(lerr).Msg("extend dispatch lease")
 		}
@@ -172,8 +178,12 @@ func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a att
 // lease held on for that long: a rescuer must not dispatch meanwhile.
 // An error means the lease is another's now, and the build its to end.
 func (s *Service) runAfterAmbiguousDispatch(ctx context.Context, b store.Build, leaseUntil time.Time) (ghclient.Run, bool, error) {
+	leaseNow, err := s.store.Clock(ctx)
+	if err != nil {
+		return ghclient.Run{}, false, err
+	}
 	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{
-		BuildID: b.ID, Now: leaseUntil, Until: s.now().Add(s.settleTime() + s.attemptTime()),
+		BuildID: b.ID, Now: leaseUntil, Until: leaseNow.Add(s.settleTime() + s.attemptTime()),
 	})
 	switch {
 	case err != nil:

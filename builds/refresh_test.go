@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/builds"
-	"github.com/riptides/driverbuild/ghclient"
-	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/store"
 )
 
@@ -47,8 +45,7 @@ func TestRefreshKeepsWhatWasStoredAfterItsListing(t *testing.T) {
 		Tag: tag, Name: "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb", AssetID: 2,
 		DownloadURL: "https://example.invalid/new.deb", DistroVersion: "24.04", UpdatedAt: time.Now(),
 	}}
-	svc := builds.New(builds.Config{Catalog: kernel.DefaultCatalog(), Naming: kernel.DefaultNaming(), Workflow: "driver-build.yml"}, st,
-		ghclient.New(env.creator, ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"}))
+	svc, _ := serviceOn(env.sim.URL(), env.sim, st, builds.Config{})
 
 	require.NoError(t, svc.RefreshAll(ctx))
 	got, err := env.st.AssetByName(ctx, tag, st.asset.Name)

@@ -58,6 +58,7 @@ type Store interface {
 	AssetChanges(ctx context.Context, changed func(tag string)) error
 	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)
 	DispatchLease(ctx context.Context, p store.DispatchLeaseParams) (store.DispatchLease, error)
+	Clock(ctx context.Context) (time.Time, error)
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 }
 

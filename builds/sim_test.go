@@ -28,15 +28,29 @@ type onSim struct {
 // catalog, naming and workflow.
 func newOnSim(t *testing.T, cfg builds.Config) onSim {
 	t.Helper()
+	sim := startSim(t)
+	st := storetest.SQLite(t)
+	svc, creator := serviceOn(sim.URL(), sim, st, cfg)
+	return onSim{svc: svc, st: st, sim: sim, creator: creator}
+}
+
+// startSim starts a ghsim with the release v0.2.0.
+func startSim(t *testing.T) *ghsim.Server {
+	t.Helper()
 	sim, err := ghsim.New(ghsim.Config{Releases: []string{"v0.2.0"}})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	sim.Start(ln)
 	t.Cleanup(func() { _ = sim.Close() })
-	creator := githubapp.NewClientCreator(sim.URL()+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
-	st := storetest.SQLite(t)
+	return sim
+}
+
+// serviceOn is a service with cfg on st, reaching the simulator as its App
+// at base (its URL, or a proxy's in front of it).
+func serviceOn(base string, sim *ghsim.Server, st builds.Store, cfg builds.Config) (*builds.Service, githubapp.ClientCreator) {
+	creator := githubapp.NewClientCreator(base+"/api/v3/", "", sim.AppID(), sim.PrivateKeyPEM())
 	cfg.Catalog, cfg.Naming, cfg.Workflow = kernel.DefaultCatalog(), kernel.DefaultNaming(), "driver-build.yml"
-	svc := builds.New(cfg, st, ghclient.New(creator, ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"}))
-	return onSim{svc: svc, st: st, sim: sim, creator: creator}
+	gh := ghclient.New(creator, ghclient.Repo{Owner: "riptides", Name: "driver", Workflow: "driver-build.yml", Ref: "main"})
+	return builds.New(cfg, st, gh), creator
 }

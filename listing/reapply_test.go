@@ -65,19 +65,7 @@ func TestReapplyTakesTheOldestFew(t *testing.T) {
 	gh := &reapplyGitHub{onHead: map[string]bool{"head-0": true, "head-1": true, "head-2": true}}
 	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
 
-	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	var branches []string
-	for i := range 30 {
-		req := kernel.Request{KernelVersion: fmt.Sprintf("6.8.0-%d-gcp", 1000+i), Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
-		at := start.Add(time.Duration(i) * time.Second)
-		b, _, err := st.BuildCreate(ctx, store.BuildCreateParams{ID: fmt.Sprintf("b%02d", i), CacheKey: req.CacheKey(), Request: req, Package: "p.deb", Now: at})
-		require.NoError(t, err)
-		_, _, err = st.BuildTransition(ctx, lifecycle.Transition{ID: b.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at})
-		require.NoError(t, err)
-		branch := listing.BranchFor(req)
-		branches = append(branches, branch)
-		require.NoError(t, st.ListingPut(ctx, store.Listing{BuildID: b.ID, Branch: branch, State: store.ListingPROpen, PRNumber: i + 1, HeadSHA: fmt.Sprintf("head-%d", i), CreatedAt: at, UpdatedAt: at}))
-	}
+	branches := openPRs(t, st, 30)
 
 	require.NoError(t, s.Reapply(ctx))
 	slices.Sort(gh.forced)
@@ -97,19 +85,7 @@ func TestReapplyTurnsReachTheYounger(t *testing.T) {
 	gh := &reapplyGitHub{onHead: map[string]bool{}}
 	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
 
-	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	var branches []string
-	for i := range 30 {
-		req := kernel.Request{KernelVersion: fmt.Sprintf("6.8.0-%d-gcp", 1000+i), Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
-		at := start.Add(time.Duration(i) * time.Second)
-		b, _, err := st.BuildCreate(ctx, store.BuildCreateParams{ID: fmt.Sprintf("b%02d", i), CacheKey: req.CacheKey(), Request: req, Package: "p.deb", Now: at})
-		require.NoError(t, err)
-		_, _, err = st.BuildTransition(ctx, lifecycle.Transition{ID: b.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at})
-		require.NoError(t, err)
-		branch := listing.BranchFor(req)
-		branches = append(branches, branch)
-		require.NoError(t, st.ListingPut(ctx, store.Listing{BuildID: b.ID, Branch: branch, State: store.ListingPROpen, PRNumber: i + 1, HeadSHA: fmt.Sprintf("head-%d", i), CreatedAt: at, UpdatedAt: at}))
-	}
+	branches := openPRs(t, st, 30)
 
 	require.NoError(t, s.Reapply(ctx))
 	first := slices.Clone(gh.forced)
@@ -125,4 +101,25 @@ func TestReapplyTurnsReachTheYounger(t *testing.T) {
 	want = append(slices.Clone(branches[:4]), branches[8:12]...)
 	slices.Sort(want)
 	assert.Equal(t, want, gh.forced, "four oldest, and the four that waited longest")
+}
+
+// openPRs stores n done builds with open pull requests, a second apart,
+// the i-th at head "head-i", and returns their branches, oldest first.
+func openPRs(t *testing.T, st store.Store, n int) []string {
+	t.Helper()
+	ctx := t.Context()
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var branches []string
+	for i := range n {
+		req := kernel.Request{KernelVersion: fmt.Sprintf("6.8.0-%d-gcp", 1000+i), Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
+		at := start.Add(time.Duration(i) * time.Second)
+		b, _, err := st.BuildCreate(ctx, store.BuildCreateParams{ID: fmt.Sprintf("b%02d", i), CacheKey: req.CacheKey(), Request: req, Package: "p.deb", Now: at})
+		require.NoError(t, err)
+		_, _, err = st.BuildTransition(ctx, lifecycle.Transition{ID: b.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at})
+		require.NoError(t, err)
+		branch := listing.BranchFor(req)
+		branches = append(branches, branch)
+		require.NoError(t, st.ListingPut(ctx, store.Listing{BuildID: b.ID, Branch: branch, State: store.ListingPROpen, PRNumber: i + 1, HeadSHA: fmt.Sprintf("head-%d", i), CreatedAt: at, UpdatedAt: at}))
+	}
+	return branches
 }

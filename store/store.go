@@ -198,8 +198,11 @@ type Queries interface {
 	// DispatchLease takes the right to dispatch a build until p.Until, when
 	// nobody holds it at p.Now: no lease yet, or one that ended by then.
 	// Whoever dispatches holds it, so that two attempts never call GitHub
-	// for one build at once.
+	// for one build at once. Its times are Clock's, which every replica
+	// reads alike.
 	DispatchLease(ctx context.Context, p DispatchLeaseParams) (DispatchLease, error)
+	// Clock is the database's time: the one clock of every replica.
+	Clock(ctx context.Context) (time.Time, error)
 
 	// DeliveryRecord stores a webhook delivery id; isNew is false when it was
 	// already there, so a redelivery can be a no-op.

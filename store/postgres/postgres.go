@@ -163,6 +163,8 @@ var dialect = sqlstore.Dialect{
 		return errors.As(err, &connect) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
 			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 	},
+	// The time now, not the transaction's start.
+	Clock: `SELECT clock_timestamp()`,
 	// Delivered at commit, to every listening session, this one's too.
 	Notify: `SELECT pg_notify('` + assetsChannel + `' || current_schema(), $1)`,
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -47,4 +48,26 @@ func testDispatchLeaseConcurrent(t *testing.T, s store.Store) {
 	}
 	require.NotEqual(t, -1, winner, "nobody won")
 	require.False(t, leases[winner].Attempted)
+}
+
+func testClock(t *testing.T, s store.Store) {
+	before := time.Now().Add(-time.Minute)
+	first, err := s.Clock(t.Context())
+	require.NoError(t, err)
+	second, err := s.Clock(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, time.UTC, first.Location())
+	require.Equal(t, first, first.Truncate(time.Microsecond), "as precise as a stored time")
+	require.True(t, first.After(before) && first.Before(time.Now().Add(time.Minute)), "the database's clock reads %s", first)
+	require.False(t, second.Before(first), "it moves on, not back")
+	// Inside a transaction too, and still moving: not the transaction's start.
+	require.NoError(t, s.InTx(t.Context(), func(tx store.Tx) error {
+		a, err := tx.Clock(t.Context())
+		require.NoError(t, err)
+		time.Sleep(2 * time.Millisecond)
+		b, err := tx.Clock(t.Context())
+		require.NoError(t, err)
+		require.True(t, b.After(a), "%s, then %s", a, b)
+		return nil
+	}))
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		"Ping":                      testPing,
 		"DispatchLease":             testDispatchLease,
 		"DispatchLeaseConcurrent":   testDispatchLeaseConcurrent,
+		"Clock":                     testClock,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -41,3 +41,11 @@ func (q Queries) DispatchLease(ctx context.Context, p store.DispatchLeaseParams)
 	})
 	return l, q.wrap(err, "dispatch lease of %s", p.BuildID)
 }
+
+func (q Queries) Clock(ctx context.Context) (time.Time, error) {
+	if q.d.Clock == "" {
+		return time.Now().UTC().Truncate(time.Microsecond), nil
+	}
+	t, err := one(ctx, q, scanTime, q.d.Clock)
+	return t, q.wrap(err, "read the database's clock")
+}

@@ -49,6 +49,9 @@ type Dialect struct {
 	// Anonymous says the engine takes ? placeholders, bound in order, for
 	// the long statements that are written by code (RequestsRecord).
 	Anonymous bool
+	// Clock reads the database's time; empty where one process alone
+	// writes, whose clock it is.
+	Clock string
 	// Notify tells other processes, when the transaction commits, that
 	// the assets of release $1 changed; empty where there are none.
 	Notify string
