@@ -289,6 +289,7 @@ func estimateOf(done []store.Build) *Estimate {
 
 // fleetOf groups the kernels by distribution, the most asked for first.
 func fleetOf(kernels []store.KernelCount) []Distribution {
+	kernels = sameKernels(kernels)
 	byName := map[string]*Distribution{}
 	var order []*Distribution
 	for _, k := range kernels {
@@ -311,6 +312,32 @@ func fleetOf(kernels []store.KernelCount) []Distribution {
 	for i, d := range order {
 		out[i] = *d
 	}
+	return out
+}
+
+// sameKernels counts a kernel once whichever spelling of its architecture
+// the nodes asking for it sent (amd64 or x86_64: the audit log keeps what
+// was sent), most asked for first.
+func sameKernels(kernels []store.KernelCount) []store.KernelCount {
+	out := make([]store.KernelCount, 0, len(kernels))
+	at := map[store.KernelCount]int{}
+	for _, k := range kernels {
+		if arch, err := kernel.NormalizeArch(k.Architecture); err == nil {
+			k.Architecture = arch
+		}
+		key := store.KernelCount{Distribution: k.Distribution, DistroVersion: k.DistroVersion, KernelVersion: k.KernelVersion, Architecture: k.Architecture}
+		i, ok := at[key]
+		if !ok {
+			at[key] = len(out)
+			out = append(out, k)
+			continue
+		}
+		out[i].Requests += k.Requests
+		if k.LastSeen.After(out[i].LastSeen) {
+			out[i].LastSeen = k.LastSeen
+		}
+	}
+	slices.SortStableFunc(out, func(a, b store.KernelCount) int { return b.Requests - a.Requests })
 	return out
 }
 

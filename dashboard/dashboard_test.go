@@ -111,14 +111,17 @@ func TestRead(t *testing.T) {
 func TestFleet(t *testing.T) {
 	t.Parallel()
 	st := storetest.SQLite(t)
-	ask := func(distribution, kernelVersion string, times int) {
+	askAs := func(arch, distribution, kernelVersion string, times int, at time.Time) {
 		for range times {
-			require.NoError(t, st.RequestRecord(t.Context(), store.Request{ReceivedAt: t0, KernelVersion: kernelVersion,
-				Architecture: "x86_64", Distribution: distribution, DistroVersion: "1", DriverVersion: "v0.1.2",
+			require.NoError(t, st.RequestRecord(t.Context(), store.Request{ReceivedAt: at, KernelVersion: kernelVersion,
+				Architecture: arch, Distribution: distribution, DistroVersion: "1", DriverVersion: "v0.1.2",
 				Outcome: "cached", HTTPStatus: 200}))
 		}
 	}
-	ask("debian", "6.1.0-28-amd64", 3)
+	ask := func(distribution, kernelVersion string, times int) { askAs("x86_64", distribution, kernelVersion, times, t0) }
+	// One kernel, its architecture spelled two ways.
+	ask("debian", "6.1.0-28-amd64", 1)
+	askAs("amd64", "debian", "6.1.0-28-amd64", 2, t0.Add(time.Minute))
 	for i := range 14 {
 		ask("ubuntu", fmt.Sprintf("6.8.0-%d-gcp", 1000+i), 1+i%2)
 	}
@@ -133,7 +136,7 @@ func TestFleet(t *testing.T) {
 	require.Equal(t, 2, u.Kernels[0].Requests)
 	require.Equal(t, 1, u.Kernels[11].Requests)
 	require.Equal(t, dashboard.Distribution{Name: "debian", Requests: 3, Kernels: []dashboard.Kernel{
-		{KernelVersion: "6.1.0-28-amd64", DistroVersion: "1", Architecture: "x86_64", Requests: 3, LastSeen: t0},
+		{KernelVersion: "6.1.0-28-amd64", DistroVersion: "1", Architecture: "x86_64", Requests: 3, LastSeen: t0.Add(time.Minute)},
 	}}, d)
 }
 
