@@ -47,10 +47,11 @@ type attempt struct {
 	reconcile bool
 	// final ends the build with dispatch_failed when the attempt fails.
 	final bool
-	// retryAt is when the caller tries again after a failure; nobody else
-	// does before then.
+	// retryAt is when the caller tries again after a failure, on this
+	// machine's clock, as River's are; nobody else does before then.
 	retryAt time.Time
-	// leaseUntil is when the attempt's dispatch lease ends.
+	// leaseUntil is when the attempt's dispatch lease ends, on the
+	// database's clock.
 	leaseUntil time.Time
 }
 
@@ -74,19 +75,9 @@ func (s *Service) dispatch(ctx context.Context, b store.Build, a attempt) error 
 	if b.Status != lifecycle.StatusQueued {
 		return nil // dispatched already, or ended
 	}
-	// Leases are on the database's clock: a replica whose clock runs ahead
-	// must not take a lease another still holds.
-	now := s.now()
-	leaseNow, err := s.store.Clock(ctx)
+	lease, err := s.takeLease(ctx, b.ID, time.Time{}, s.leaseTerm())
 	if err != nil {
 		return err
-	}
-	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: leaseNow, Until: leaseNow.Add(s.leaseTerm())})
-	if err != nil {
-		return err
-	}
-	if !lease.Taken {
-		return &LeaseHeldError{Until: lease.Until}
 	}
 	// The holder before us may have dispatched it.
 	if b, err = s.store.BuildByID(ctx, b.ID); err != nil {
@@ -95,31 +86,52 @@ func (s *Service) dispatch(ctx context.Context, b store.Build, a attempt) error 
 	if b.Status != lifecycle.StatusQueued {
 		return nil
 	}
-	callCtx, cancel := context.WithDeadline(ctx, now.Add(s.attemptTime()))
+	callCtx, cancel := context.WithTimeout(ctx, s.attemptTime())
 	defer cancel()
 	a.leaseUntil = lease.Until
-	err = s.tryDispatch(ctx, callCtx, b, a, a.reconcile || lease.Attempted)
+	err = s.tryDispatch(ctx, callCtx, b, &a, a.reconcile || lease.Attempted)
 	if err == nil {
 		return nil
 	}
 	// Keep the others off until the caller's retry, so that a backoff or
 	// a rate limit is not undone by a rescue.
-	until := a.retryAt
+	wait := time.Until(a.retryAt)
 	if d, limited := ghclient.RetryAfter(err, s.now()); limited {
-		until = s.now().Add(d)
+		wait = d
 	}
-	if until = until.Add(leaseNow.Sub(now)); until.After(lease.Until) { // on the lease's clock
-		if _, lerr := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: lease.Until, Until: until}); lerr != nil {
+	if wait > 0 {
+		var held *LeaseHeldError
+		if _, lerr := s.takeLease(ctx, b.ID, a.leaseUntil, wait); lerr != nil && !errors.As(lerr, &held) {
 			logFor(ctx, b).Warn().Err(lerr).Msg("extend dispatch lease")
 		}
 	}
 	return err
 }
 
+// takeLease takes a build's dispatch lease for term, unless another holds
+// it: past held, the end of the lease the caller holds, which it extends;
+// or now, when the caller holds none (held is zero). Leases are on the
+// database's clock, so that a replica whose clock runs ahead does not take
+// one another still holds; a LeaseHeldError says when it ends on ours.
+func (s *Service) takeLease(ctx context.Context, buildID string, held time.Time, term time.Duration) (store.DispatchLease, error) {
+	now, err := s.store.Clock(ctx)
+	if err != nil {
+		return store.DispatchLease{}, err
+	}
+	if held.IsZero() {
+		held = now
+	}
+	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: buildID, Now: held, Until: now.Add(term)})
+	if err == nil && !lease.Taken {
+		err = &LeaseHeldError{Until: time.Now().Add(lease.Until.Sub(now))}
+	}
+	return lease, err
+}
+
 // tryDispatch reconciles when asked, then dispatches. GitHub is called
 // with callCtx, which ends with the attempt's share of the lease; the
 // outcome is recorded with ctx.
-func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a attempt, reconcile bool) error {
+func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a *attempt, reconcile bool) error {
 	log := logFor(ctx, b)
 	if reconcile {
 		run, found, err := s.findRun(callCtx, b)
@@ -137,7 +149,7 @@ func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a att
 		if a.final && !limited && !ghclient.Permanent(err) {
 			// GitHub may have started the run and lost its answer: the
 			// build is not given up while that run goes on.
-			run, found, lerr := s.runAfterAmbiguousDispatch(ctx, b, a.leaseUntil)
+			run, found, lerr := s.runAfterAmbiguousDispatch(ctx, b, a)
 			if lerr != nil {
 				return lerr
 			}
@@ -177,20 +189,12 @@ func (s *Service) tryDispatch(ctx, callCtx context.Context, b store.Build, a att
 // dispatch by a moment, so it is read after the settle time, under the
 // lease held on for that long: a rescuer must not dispatch meanwhile.
 // An error means the lease is another's now, and the build its to end.
-func (s *Service) runAfterAmbiguousDispatch(ctx context.Context, b store.Build, leaseUntil time.Time) (ghclient.Run, bool, error) {
-	leaseNow, err := s.store.Clock(ctx)
+func (s *Service) runAfterAmbiguousDispatch(ctx context.Context, b store.Build, a *attempt) (ghclient.Run, bool, error) {
+	lease, err := s.takeLease(ctx, b.ID, a.leaseUntil, s.settleTime()+s.attemptTime())
 	if err != nil {
 		return ghclient.Run{}, false, err
 	}
-	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{
-		BuildID: b.ID, Now: leaseUntil, Until: leaseNow.Add(s.settleTime() + s.attemptTime()),
-	})
-	switch {
-	case err != nil:
-		return ghclient.Run{}, false, err
-	case !lease.Taken:
-		return ghclient.Run{}, false, &LeaseHeldError{Until: lease.Until}
-	}
+	a.leaseUntil = lease.Until
 	select {
 	case <-ctx.Done():
 		return ghclient.Run{}, false, ctx.Err()
@@ -219,7 +223,7 @@ func (s *Service) Rescue(ctx context.Context) (rescued int, err error) {
 	}
 	var errs []error
 	for _, b := range stale {
-		err := s.dispatch(ctx, b, attempt{source: lifecycle.SourcePoller, reconcile: true, retryAt: s.now().Add(s.cfg.RetryDelay)})
+		err := s.dispatch(ctx, b, attempt{source: lifecycle.SourcePoller, reconcile: true, retryAt: time.Now().Add(s.cfg.RetryDelay)})
 		var held *LeaseHeldError
 		switch {
 		case errors.As(err, &held):

@@ -60,7 +60,11 @@ func TestLeaseHoldsAcrossSkewedClocks(t *testing.T) {
 
 		done := make(chan error, 1)
 		go func() { done <- behind.Dispatch(ctx, b.ID, false, time.Now().Add(time.Second)) }()
-		<-arrived
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the dispatch of the replica behind never reached GitHub")
+		}
 		var heldErr *builds.LeaseHeldError
 		require.ErrorAs(t, ahead.Dispatch(ctx, b.ID, false, time.Now().Add(time.Second)), &heldErr,
 			"the lease the replica behind holds")
