@@ -95,9 +95,13 @@ func (s *Service) published(ctx context.Context, b store.Build, release string) 
 	if err != nil || !found {
 		return store.Asset{}, false
 	}
+	at, err := s.store.Clock(ctx) // as a refresh's listing is dated
+	if err != nil {
+		return store.Asset{}, false
+	}
 	return store.Asset{
 		Tag: release, Name: b.Package, DownloadURL: s.gh.DownloadURL(release, b.Package), Digest: digest,
-		DistroVersion: b.DistroVersion, UpdatedAt: s.now(),
+		DistroVersion: b.DistroVersion, UpdatedAt: at,
 	}, true
 }
 

@@ -164,9 +164,12 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 	// back a listing without the newer's package. Waiting, the second
 	// reads GitHub after the first committed.
 	defer s.lockRelease(rel.Tag)()
-	// Another replica may record an asset after the listing is read, and
-	// it stays (see AssetsReplace); its clock may be behind ours.
-	listedAt := s.now().Add(-clockSkew)
+	// An asset another replica stores after the listing is read stays
+	// (see AssetsReplace): the stamps are on the database's clock.
+	listedAt, err := s.store.Clock(ctx)
+	if err != nil {
+		return err
+	}
 	list, etag, notModified, err := s.gh.Assets(ctx, rel.ReleaseID, rel.ETag)
 	if err != nil {
 		return err
@@ -175,10 +178,15 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 	defer s.assetsChanged(ctx, rel.Tag)
 	return s.store.InTx(ctx, func(tx store.Tx) error {
 		if !notModified {
-			if err := s.replaceAssets(ctx, tx, rel.Tag, list, listedAt); err != nil {
+			kept, err := s.replaceAssets(ctx, tx, rel.Tag, list, listedAt)
+			if err != nil {
 				return err
 			}
-			rel.ETag = etag
+			// What the index kept is read in full next time, not answered
+			// 304 for as long as the release is quiet: gone, it goes.
+			if rel.ETag = etag; kept {
+				rel.ETag = ""
+			}
 		}
 		if err := tx.ReleaseUpsert(ctx, rel); err != nil {
 			return fmt.Errorf("record release %s: %w", rel.Tag, err)
@@ -206,31 +214,69 @@ func (s *Service) tryLockRelease(tag string) (unlock func(), ok bool) {
 	return mu.(*sync.Mutex).Unlock, true
 }
 
-// clockSkew is how far the clocks of two replicas may disagree, for the
-// comparisons between a time one stamped and one another read.
-const clockSkew = 2 * time.Second
-
 // replaceAssets stores a full listing of uploaded assets read at listedAt,
 // keeping the distro versions we recorded for assets whose labels do not
-// carry one.
-func (s *Service) replaceAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset, listedAt time.Time) error {
-	assets := s.uploaded(tag, list)
+// carry one. kept says whether the index keeps assets the listing lacks,
+// stored since it was read.
+func (s *Service) replaceAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset, listedAt time.Time) (kept bool, err error) {
+	held, err := heldAssets(ctx, q, tag)
+	if err != nil {
+		return false, err
+	}
+	assets := uploaded(tag, list, listedAt)
 	for i, a := range assets {
-		if a.DistroVersion == "" {
-			if old, err := q.AssetByName(ctx, tag, a.Name); err == nil {
-				assets[i].DistroVersion = old.DistroVersion
-			}
+		if old, ok := held[a.Name]; ok && a.DistroVersion == "" {
+			assets[i].DistroVersion = old.DistroVersion
 		}
+		delete(held, a.Name)
+	}
+	for _, h := range held {
+		kept = kept || !h.UpdatedAt.Before(listedAt)
 	}
 	if err := q.AssetsReplace(ctx, tag, assets, listedAt); err != nil {
-		return fmt.Errorf("store assets of %s: %w", tag, err)
+		return false, fmt.Errorf("store assets of %s: %w", tag, err)
+	}
+	return kept, nil
+}
+
+// addAssets stores what a listing as of at says that the index lacks:
+// assets it does not hold, and uploads newer than the ones it holds
+// (GitHub's asset ids grow). It deletes none: the listing may be older
+// than the index (a release webhook delivered late, or again, lists what
+// its release held before the packages uploaded since). A deletion is
+// for the next refresh to find.
+func (s *Service) addAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset, at time.Time) error {
+	held, err := heldAssets(ctx, q, tag)
+	if err != nil {
+		return err
+	}
+	for _, a := range uploaded(tag, list, at) {
+		if h, ok := held[a.Name]; ok && (h.AssetID == 0 || a.AssetID <= h.AssetID) {
+			continue // ours, or no newer than ours
+		}
+		if err := q.AssetUpsert(ctx, a); err != nil {
+			return fmt.Errorf("store asset %s/%s: %w", tag, a.Name, err)
+		}
 	}
 	return nil
 }
 
-// uploaded are the assets of a listing that are packages: an upload in
-// progress or failed is none yet.
-func (s *Service) uploaded(tag string, list []ghclient.Asset) []store.Asset {
+// heldAssets are the assets the index holds of a release, by name.
+func heldAssets(ctx context.Context, q store.Queries, tag string) (map[string]store.Asset, error) {
+	as, err := q.AssetsOfTag(ctx, tag)
+	if err != nil {
+		return nil, fmt.Errorf("load assets of %s: %w", tag, err)
+	}
+	held := make(map[string]store.Asset, len(as))
+	for _, a := range as {
+		held[a.Name] = a
+	}
+	return held, nil
+}
+
+// uploaded are the assets of a listing as of at that are packages: an
+// upload in progress or failed is none yet.
+func uploaded(tag string, list []ghclient.Asset, at time.Time) []store.Asset {
 	assets := make([]store.Asset, 0, len(list))
 	for _, a := range list {
 		if a.State != "" && a.State != "uploaded" {
@@ -238,31 +284,10 @@ func (s *Service) uploaded(tag string, list []ghclient.Asset) []store.Asset {
 		}
 		assets = append(assets, store.Asset{
 			Tag: tag, Name: a.Name, AssetID: a.ID, DownloadURL: a.BrowserDownloadURL, Size: a.Size,
-			Digest: a.Digest, DistroVersion: distroVersionOfLabel(a.Label), UpdatedAt: s.now(),
+			Digest: a.Digest, DistroVersion: distroVersionOfLabel(a.Label), UpdatedAt: at,
 		})
 	}
 	return assets
-}
-
-// addAssets stores the assets of a listing that the index lacks, and
-// changes and deletes none: the listing may be older than the index (a
-// release webhook delivered late, or again, lists what its release held
-// before the packages uploaded since). A deletion is for the next refresh
-// to find.
-func (s *Service) addAssets(ctx context.Context, q store.Queries, tag string, list []ghclient.Asset) error {
-	held, err := q.AssetsOfTag(ctx, tag)
-	if err != nil {
-		return fmt.Errorf("load assets of %s: %w", tag, err)
-	}
-	for _, a := range s.uploaded(tag, list) {
-		if slices.ContainsFunc(held, func(h store.Asset) bool { return h.Name == a.Name }) {
-			continue
-		}
-		if err := q.AssetUpsert(ctx, a); err != nil {
-			return fmt.Errorf("store asset %s/%s: %w", tag, a.Name, err)
-		}
-	}
-	return nil
 }
 
 // ReleaseEvent is the part of a release webhook the index uses.
@@ -275,19 +300,38 @@ type ReleaseEvent struct {
 }
 
 // ObserveRelease applies a release webhook with its delivery, in one
-// transaction: a release that exists becomes known with the assets the
-// payload lists that the index lacks (its ETag dropped, so the next
-// refresh reads it in full); one that is gone is forgotten with its
-// assets.
+// transaction. A payload about a release older than the one known under
+// its tag (GitHub's release ids grow: a late delivery about a release
+// since deleted and made anew) changes nothing. Otherwise a release that
+// is gone is forgotten with its assets; one that exists becomes known,
+// its ETag dropped so that the next refresh reads it in full, with the
+// assets the payload lists that the index lacks, or, for a release new
+// to the index, exactly those.
 func (s *Service) ObserveRelease(ctx context.Context, d *Delivery, e ReleaseEvent) error {
 	defer s.assetsChanged(ctx, e.Tag)
 	return s.apply(ctx, d, func(tx store.Tx) error {
+		known, err := tx.ReleaseByTag(ctx, e.Tag)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case e.ReleaseID < known.ReleaseID:
+			return nil
+		}
 		if e.Gone {
 			return tx.ReleaseDelete(ctx, e.Tag)
 		}
 		if err := tx.ReleaseUpsert(ctx, store.Release{Tag: e.Tag, ReleaseID: e.ReleaseID, RefreshedAt: s.now()}); err != nil {
 			return err
 		}
-		return s.addAssets(ctx, tx, e.Tag, e.Assets)
+		now, err := tx.Clock(ctx)
+		if err != nil {
+			return err
+		}
+		if known.ReleaseID != e.ReleaseID {
+			_, err := s.replaceAssets(ctx, tx, e.Tag, e.Assets, now)
+			return err
+		}
+		return s.addAssets(ctx, tx, e.Tag, e.Assets, now)
 	})
 }

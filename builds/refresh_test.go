@@ -23,7 +23,10 @@ type storeAfterListing struct {
 
 func (s *storeAfterListing) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
-	s.once.Do(func() { err = s.AssetUpsert(ctx, s.asset) })
+	s.once.Do(func() {
+		s.asset.UpdatedAt = time.Now()
+		err = s.AssetUpsert(ctx, s.asset)
+	})
 	if err != nil {
 		return err
 	}
@@ -43,7 +46,7 @@ func TestRefreshKeepsWhatWasStoredAfterItsListing(t *testing.T) {
 	require.NoError(t, env.st.AssetUpsert(ctx, deleted))
 	st := &storeAfterListing{Store: env.st, asset: store.Asset{
 		Tag: tag, Name: "riptides-driver-ubuntu-6.8.0-1053-gcp_v0.2.0_amd64.deb", AssetID: 2,
-		DownloadURL: "https://example.invalid/new.deb", DistroVersion: "24.04", UpdatedAt: time.Now(),
+		DownloadURL: "https://example.invalid/new.deb", DistroVersion: "24.04",
 	}}
 	svc, _ := serviceOn(env.sim.URL(), env.sim, st, builds.Config{})
 
@@ -53,4 +56,14 @@ func TestRefreshKeepsWhatWasStoredAfterItsListing(t *testing.T) {
 	require.EqualValues(t, 2, got.AssetID)
 	_, err = env.st.AssetByName(ctx, tag, deleted.Name)
 	require.ErrorIs(t, err, store.ErrNotFound, "stored before the listing, which lacks it")
+	rel, err := env.st.ReleaseByTag(ctx, tag)
+	require.NoError(t, err)
+	require.Empty(t, rel.ETag, "the next refresh reads the release in full, and finds what was kept if it is gone")
+
+	require.NoError(t, svc.RefreshAll(ctx))
+	_, err = env.st.AssetByName(ctx, tag, st.asset.Name)
+	require.ErrorIs(t, err, store.ErrNotFound, "kept for one listing: GitHub never held it")
+	rel, err = env.st.ReleaseByTag(ctx, tag)
+	require.NoError(t, err)
+	require.NotEmpty(t, rel.ETag, "nothing kept: the next refresh asks if the listing changed")
 }

@@ -430,6 +430,36 @@ func TestLateReleaseWebhookKeepsNewerAssets(t *testing.T) {
 	require.Equal(t, http.StatusOK, h.send("release", "late-2", empty, secret))
 	_, err = h.st.AssetByName(ctx, tag, built)
 	require.NoError(t, err, "a payload from before the upload drops nothing")
+
+	reuploaded := fixture(t, "release.published.json", map[string]any{
+		"action": "edited", "repository.full_name": repo, "release.tag_name": tag, "release.id": 17372790,
+		"release.assets": []any{map[string]any{"id": 12, "name": built, "label": "debian 13", "state": "uploaded", "size": 2,
+			"browser_download_url": "https://example.invalid/reuploaded.deb"}},
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "reuploaded", reuploaded, secret))
+	a, err = h.st.AssetByName(ctx, tag, built)
+	require.NoError(t, err)
+	require.EqualValues(t, 12, a.AssetID, "uploaded again since: GitHub's asset ids grow")
+
+	// The release is deleted and made anew under its tag; the old one's
+	// deletion and publication arrive late.
+	remade := fixture(t, "release.published.json", map[string]any{
+		"repository.full_name": repo, "release.tag_name": tag, "release.id": 17372799, "release.assets": []any{},
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "remade", remade, secret))
+	_, err = h.st.AssetByName(ctx, tag, built)
+	require.ErrorIs(t, err, store.ErrNotFound, "the packages of the release before")
+	oldDeleted := fixture(t, "release.published.json", map[string]any{
+		"action": "deleted", "repository.full_name": repo, "release.tag_name": tag, "release.id": 17372790,
+	})
+	require.Equal(t, http.StatusOK, h.send("release", "old-deleted", oldDeleted, secret))
+	require.Equal(t, http.StatusOK, h.send("release", "old-published", published, secret))
+	rel, err := h.st.ReleaseByTag(ctx, tag)
+	require.NoError(t, err, "the release made anew is not forgotten")
+	require.EqualValues(t, 17372799, rel.ReleaseID)
+	as, err := h.st.AssetsOfTag(ctx, tag)
+	require.NoError(t, err)
+	require.Empty(t, as, "nor given the old one's assets")
 }
 
 // TestDispatcherServesEveryRegisteredEvent sends each real payload in the
