@@ -118,7 +118,9 @@ func TestFleet(t *testing.T) {
 				Outcome: "cached", HTTPStatus: 200}))
 		}
 	}
-	ask := func(distribution, kernelVersion string, times int) { askAs("x86_64", distribution, kernelVersion, times, t0) }
+	ask := func(distribution, kernelVersion string, times int) {
+		askAs("x86_64", distribution, kernelVersion, times, t0)
+	}
 	// One kernel, its architecture spelled two ways.
 	ask("debian", "6.1.0-28-amd64", 1)
 	askAs("amd64", "debian", "6.1.0-28-amd64", 2, t0.Add(time.Minute))
