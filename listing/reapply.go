@@ -19,7 +19,7 @@ const reapplyRounds = 5
 const reapplyParallel = 8
 
 // reapplyPerPush is how many branches one push to the default branch
-// re-applies (see turns). Every merge leaves the other pull requests
+// re-applies (see Reapply). Every merge leaves the other pull requests
 // behind again, so only one of those re-applied merges next and the rest
 // are re-applied anew after it: re-applying all N open ones per merge
 // cost N² pushes and check runs in a storm of new kernels, and starved
@@ -28,8 +28,8 @@ const reapplyParallel = 8
 const reapplyPerPush = reapplyParallel
 
 // Reapply re-applies the change of a few open branches that do not sit
-// on the head of the default branch (see turns): the kernels are added to the
-// file there (a semantic merge, not a text merge) and the branch is
+// on the head of the default branch: the kernels are added to the file
+// there (a semantic merge, not a text merge) and the branch is
 // force-updated, so that its checks run again. What a push to the
 // default branch sets off.
 func (s *Service) Reapply(ctx context.Context) error {
@@ -41,7 +41,6 @@ func (s *Service) Reapply(ctx context.Context) error {
 		if err != nil || len(ls) == 0 {
 			return err
 		}
-		branches := turns(ls)
 		base, err := s.readBase(ctx)
 		if err != nil {
 			return err
@@ -50,20 +49,35 @@ func (s *Service) Reapply(ctx context.Context) error {
 			return nil
 		}
 		last = base.head
-		// One branch failing does not hold up the others.
-		var errs []error
-		for reapplied := 0; len(branches) > 0 && reapplied < reapplyPerPush; {
-			chunk := branches[:min(len(branches), reapplyParallel, reapplyPerPush-reapplied)]
-			branches = branches[len(chunk):]
-			n, err := s.reapplyAll(ctx, chunk, base)
-			errs = append(errs, err)
-			reapplied += n
-		}
-		if err := errors.Join(errs...); err != nil {
+		// Half of the turns go to the oldest, the rest to those that went
+		// longest without a change (a push from us, mostly), so that old
+		// pull requests whose checks never report do not take them all.
+		oldest, byChange := turns(ls)
+		pushed, tried, err := s.reapplyUpTo(ctx, oldest, base, reapplyPerPush/2)
+		byChange = slices.DeleteFunc(byChange, func(b string) bool { return slices.Contains(tried, b) })
+		_, _, rerr := s.reapplyUpTo(ctx, byChange, base, reapplyPerPush-pushed)
+		if err := errors.Join(err, rerr); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// reapplyUpTo re-applies branches in their order, a few at once, until n
+// were pushed (branches on the base's head take no turn), and says how
+// many were and which it looked at. One failing does not hold up the
+// others.
+func (s *Service) reapplyUpTo(ctx context.Context, branches []string, base baseFile, n int) (pushed int, tried []string, err error) {
+	var errs []error
+	for len(branches) > 0 && pushed < n {
+		chunk := branches[:min(len(branches), reapplyParallel, n-pushed)]
+		branches = branches[len(chunk):]
+		did, err := s.reapplyAll(ctx, chunk, base)
+		errs = append(errs, err)
+		pushed += did
+		tried = append(tried, chunk...)
+	}
+	return pushed, tried, errors.Join(errs...)
 }
 
 // reapplyAll re-applies the branches at once and says how many it pushed.
@@ -113,22 +127,13 @@ func (s *Service) reapplyBranch(ctx context.Context, name string, base baseFile)
 	return err == nil, err
 }
 
-// turns orders the branches of unsettled listings (oldest first) for
-// re-applying: half of a push's turns go to the oldest, which merge
-// first when their checks pass, and the rest to those that went longest
-// without a push from us (a re-apply, or the branch's making), so that
-// old pull requests whose checks never report do not take every turn.
-func turns(ls []store.Listing) []string {
-	oldest := branchesOf(ls)
-	byPush := slices.Clone(ls)
-	slices.SortStableFunc(byPush, func(a, b store.Listing) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
-	out := oldest[:min(len(oldest), reapplyPerPush/2)]
-	for _, b := range branchesOf(byPush) {
-		if !slices.Contains(out, b) {
-			out = append(out, b)
-		}
-	}
-	return out
+// turns are the branches of unsettled listings (oldest first) in the two
+// orders Reapply gives them turns: oldest first, and longest without a
+// change first.
+func turns(ls []store.Listing) (oldest, byChange []string) {
+	byUpdate := slices.Clone(ls)
+	slices.SortStableFunc(byUpdate, func(a, b store.Listing) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+	return branchesOf(ls), branchesOf(byUpdate)
 }
 
 // unsettledBranches lists the branches with pending or open listings

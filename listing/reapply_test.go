@@ -103,6 +103,31 @@ func TestReapplyTurnsReachTheYounger(t *testing.T) {
 	assert.Equal(t, want, gh.forced, "four oldest, and the four that waited longest")
 }
 
+// The oldest half of the turns goes to the oldest branches that are
+// behind, not to the oldest whatever they are: those on the head take no
+// turn of it.
+func TestReapplyOldestTurnsAreTheOldestBehind(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := storetest.SQLite(t)
+	gh := &reapplyGitHub{onHead: map[string]bool{"head-0": true, "head-1": true, "head-2": true}}
+	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
+	branches := openPRs(t, st, 30)
+	// 3-10 changed lately: the others went longer without a change.
+	for i := 3; i <= 10; i++ {
+		l, err := st.ListingByBuild(ctx, fmt.Sprintf("b%02d", i))
+		require.NoError(t, err)
+		l.UpdatedAt = l.CreatedAt.Add(time.Hour)
+		require.NoError(t, st.ListingPut(ctx, l))
+	}
+
+	require.NoError(t, s.Reapply(ctx))
+	slices.Sort(gh.forced)
+	want := append(slices.Clone(branches[3:7]), branches[11:15]...)
+	slices.Sort(want)
+	assert.Equal(t, want, gh.forced, "the four oldest behind, and the four that went longest without a change")
+}
+
 // openPRs stores n done builds with open pull requests, a second apart,
 // the i-th at head "head-i", and returns their branches, oldest first.
 func openPRs(t *testing.T, st store.Store, n int) []string {

@@ -342,6 +342,7 @@ type Listings interface {
 	// before the time, oldest first: those reconcile looks at.
 	ListingsUnsettled(ctx context.Context, before time.Time, limit int) ([]Listing, error)
 	// ListingsSet applies u to every listing of u.Branch but the final
-	// ones, already listed or merged, and says how many it changed.
+	// ones, already listed or merged, and says how many it changed. A
+	// listing u leaves as it was keeps its UpdatedAt: when it last changed.
 	ListingsSet(ctx context.Context, u ListingsUpdate) (int, error)
 }

@@ -61,6 +61,12 @@ func testListings(t *testing.T, open func(testing.TB) store.Store) {
 	got, err = s.ListingByBuild(ctx, c)
 	require.NoError(t, err)
 	require.Equal(t, store.ListingPending, got.State)
+	n, err = s.ListingsSet(ctx, store.ListingsUpdate{Branch: branch, State: store.ListingPROpen, PRNumber: 7, HeadSHA: "def", Now: at(99)})
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing to change")
+	got, err = s.ListingByBuild(ctx, b)
+	require.NoError(t, err)
+	require.Equal(t, oddNormalized, got.UpdatedAt, "when it last changed")
 
 	// Sealing a batch moves the unassigned rows to its branch.
 	n, err = s.ListingsSet(ctx, store.ListingsUpdate{Branch: "", ToBranch: "add-kernel/batch/" + c, Now: odd})

@@ -46,7 +46,10 @@ func (q Queries) ListingsSet(ctx context.Context, u store.ListingsUpdate) (int, 
 		UPDATE kernel_listings SET branch = COALESCE(NULLIF($2, ''), branch), state = COALESCE(NULLIF($3, ''), state),
 			pr_number = COALESCE(NULLIF($4, 0), pr_number), pr_url = COALESCE(NULLIF($5, ''), pr_url),
 			head_sha = COALESCE(NULLIF($6, ''), head_sha), updated_at = $7
-		WHERE branch = $1 AND state NOT IN ('already_listed', 'merged')
+		WHERE branch = $1 AND state NOT IN ('already_listed', 'merged') AND (
+			branch <> COALESCE(NULLIF($2, ''), branch) OR state <> COALESCE(NULLIF($3, ''), state) OR
+			pr_number <> COALESCE(NULLIF($4, 0), pr_number) OR pr_url <> COALESCE(NULLIF($5, ''), pr_url) OR
+			head_sha <> COALESCE(NULLIF($6, ''), head_sha))
 		RETURNING build_id`,
 		u.Branch, u.ToBranch, string(u.State), u.PRNumber, u.PRURL, u.HeadSHA, u.Now)
 	return len(changed), q.wrap(err, "set listings of branch %q", u.Branch)
