@@ -58,20 +58,11 @@ func (g *reapplyGitHub) ForceBranch(_ context.Context, name, _ string) error {
 // check runs in proportion to the kernels, not to their square.
 func TestReapplyTakesTheOldestFew(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	st := storetest.SQLite(t)
 	// The three oldest were re-applied at the last push already: they
 	// take no turn, and eight of the others do.
-	gh := &reapplyGitHub{onHead: map[string]bool{"head-0": true, "head-1": true, "head-2": true}}
-	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
-
-	branches := openPRs(t, st, 30)
-
-	require.NoError(t, s.Reapply(ctx))
-	slices.Sort(gh.forced)
-	oldest := slices.Clone(branches[3:11])
-	slices.Sort(oldest)
-	assert.Equal(t, oldest, gh.forced, "the eight oldest behind are re-applied, the rest wait their turn")
+	r := newReapply(t, 3)
+	require.NoError(t, r.s.Reapply(t.Context()))
+	assert.Equal(t, sorted(r.branches[3:11]), r.forced(), "the eight oldest behind are re-applied, the rest wait their turn")
 }
 
 // Old pull requests whose checks never report stay behind after every
@@ -80,27 +71,13 @@ func TestReapplyTakesTheOldestFew(t *testing.T) {
 // and the oldest still get turns of their own.
 func TestReapplyTurnsReachTheYounger(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	st := storetest.SQLite(t)
-	gh := &reapplyGitHub{onHead: map[string]bool{}}
-	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
-
-	branches := openPRs(t, st, 30)
-
-	require.NoError(t, s.Reapply(ctx))
-	first := slices.Clone(gh.forced)
-	slices.Sort(first)
-	want := slices.Clone(branches[:8])
-	slices.Sort(want)
-	require.Equal(t, want, first, "the eight oldest")
+	r := newReapply(t, 0)
+	require.NoError(t, r.s.Reapply(t.Context()))
+	require.Equal(t, sorted(r.branches[:8]), r.forced(), "the eight oldest")
 
 	// None merged: the next push finds all thirty behind.
-	gh.forced = nil
-	require.NoError(t, s.Reapply(ctx))
-	slices.Sort(gh.forced)
-	want = append(slices.Clone(branches[:4]), branches[8:12]...)
-	slices.Sort(want)
-	assert.Equal(t, want, gh.forced, "four oldest, and the four that waited longest")
+	require.NoError(t, r.s.Reapply(t.Context()))
+	assert.Equal(t, sorted(r.branches[:4], r.branches[8:12]), r.forced(), "four oldest, and the four that waited longest")
 }
 
 // The oldest half of the turns goes to the oldest branches that are
@@ -109,23 +86,51 @@ func TestReapplyTurnsReachTheYounger(t *testing.T) {
 func TestReapplyOldestTurnsAreTheOldestBehind(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st := storetest.SQLite(t)
-	gh := &reapplyGitHub{onHead: map[string]bool{"head-0": true, "head-1": true, "head-2": true}}
-	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
-	branches := openPRs(t, st, 30)
+	r := newReapply(t, 3)
 	// 3-10 changed lately: the others went longer without a change.
 	for i := 3; i <= 10; i++ {
-		l, err := st.ListingByBuild(ctx, fmt.Sprintf("b%02d", i))
+		l, err := r.st.ListingByBuild(ctx, fmt.Sprintf("b%02d", i))
 		require.NoError(t, err)
 		l.UpdatedAt = l.CreatedAt.Add(time.Hour)
-		require.NoError(t, st.ListingPut(ctx, l))
+		require.NoError(t, r.st.ListingPut(ctx, l))
 	}
+	require.NoError(t, r.s.Reapply(ctx))
+	assert.Equal(t, sorted(r.branches[3:7], r.branches[11:15]), r.forced(), "the four oldest behind, and the four that went longest without a change")
+}
 
-	require.NoError(t, s.Reapply(ctx))
-	slices.Sort(gh.forced)
-	want := append(slices.Clone(branches[3:7]), branches[11:15]...)
-	slices.Sort(want)
-	assert.Equal(t, want, gh.forced, "the four oldest behind, and the four that went longest without a change")
+// reapply is a listing service on thirty open pull requests, the oldest
+// few of them on the head of the default branch.
+type reapply struct {
+	s        *listing.Service
+	st       store.Store
+	gh       *reapplyGitHub
+	branches []string // oldest first
+}
+
+func newReapply(t *testing.T, onHead int) reapply {
+	t.Helper()
+	st := storetest.SQLite(t)
+	gh := &reapplyGitHub{onHead: map[string]bool{}}
+	for i := range onHead {
+		gh.onHead[fmt.Sprintf("head-%d", i)] = true
+	}
+	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
+	return reapply{s: s, st: st, gh: gh, branches: openPRs(t, st, 30)}
+}
+
+// forced are the branches re-applied since the last call, sorted.
+func (r reapply) forced() []string {
+	r.gh.mu.Lock()
+	defer r.gh.mu.Unlock()
+	out := sorted(r.gh.forced)
+	r.gh.forced = nil
+	return out
+}
+
+func sorted(lists ...[]string) []string {
+	out := slices.Concat(lists...)
+	slices.Sort(out)
+	return out
 }
 
 // openPRs stores n done builds with open pull requests, a second apart,
