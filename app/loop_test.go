@@ -168,6 +168,17 @@ func TestFailingCheckLeavesThePROpen(t *testing.T) {
 	time.Sleep(time.Second)
 	require.Equal(t, checks, env.Sim.Stats().ByRoute["POST /api/v3/repos/{owner}/{repo}/git/commits"])
 	require.Equal(t, string(store.ListingChecksFailed), getStatus(t, env, accepted.BuildID).KernelsJSON.State)
+
+	// The kernel's build for another driver version is in that pull
+	// request, and says so.
+	other := r
+	other.DriverVersion = "v0.1.0"
+	_, second := post(t, env, bodyOf(other))
+	waitFor(t, env, second.BuildID, terminal)
+	got := waitListing(t, env, second.BuildID, store.ListingChecksFailed)
+	require.Equal(t, s.KernelsJSON.PRURL, got.KernelsJSON.PRURL)
+	_, pulls = openLeft(t, gh)
+	require.Equal(t, 1, pulls)
 }
 
 // Lost push and check_suite webhooks, and check_run ones, are made good

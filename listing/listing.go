@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -126,6 +127,15 @@ func (b branchOf) requests() []kernel.Request {
 		out = append(out, bl.Request)
 	}
 	return out
+}
+
+// proposes reports whether the branch proposes r's kernel: a build of it
+// for another driver version is on the branch.
+func (b branchOf) proposes(r kernel.Request) bool {
+	return slices.ContainsFunc(b.builds, func(bl store.Build) bool {
+		return bl.Distribution == r.Distribution && bl.DistroVersion == r.DistroVersion &&
+			bl.KernelVersion == r.KernelVersion && bl.Architecture == r.Architecture
+	})
 }
 
 // loadBranch reads the live listings of a branch and their builds; ok is

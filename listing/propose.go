@@ -45,6 +45,16 @@ func (s *Service) Propose(ctx context.Context, buildID string) error {
 		return s.joinBatch(ctx, l)
 	}
 	l.Branch = BranchFor(b.Request)
+	br, ok, err := s.loadBranch(ctx, l.Branch)
+	if err != nil {
+		return err
+	}
+	if ok && br.first().State == store.ListingChecksFailed && br.proposes(b.Request) {
+		// Its kernel is in a pull request whose checks failed: the build
+		// says so, and goes where the pull request goes.
+		f := br.first()
+		l.State, l.PRNumber, l.PRURL, l.HeadSHA = f.State, f.PRNumber, f.PRURL, f.HeadSHA
+	}
 	if err := s.store.ListingPut(ctx, l); err != nil {
 		return err
 	}
