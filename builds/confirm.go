@@ -30,8 +30,8 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		return nil
 	}
 	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
-	asset, published := s.published(ctx, b, release)
-	if published {
+	seen := s.published(ctx, b, release)
+	if seen != nil {
 		// In the release's turn: a refresh that read the listing before
 		// the upload must not commit after this and drop the asset.
 		defer s.lockRelease(release)()
@@ -45,20 +45,10 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		p := lifecycle.Transition{
 			ID: b.ID, From: lifecycle.StatusInProgress, To: lifecycle.StatusDone, Source: src, Now: s.now(),
 		}
-		// What the index holds (a refresh's listing, with the asset's id
-		// and size) is kept; the download URL's answer fills a gap.
-		found := false
-		if indexed, ok, err := s.indexedAsset(ctx, tx, b); err != nil {
-			return err
-		} else if ok {
-			asset, found = indexed, true
-		} else if published {
-			if err := tx.AssetUpsert(ctx, asset); err != nil {
-				return fmt.Errorf("record asset: %w", err)
-			}
-			found = true
-		}
+		asset, found, err := s.indexedAsset(ctx, tx, b, seen)
 		switch {
+		case err != nil:
+			return err
 		case found:
 			confirmedIn = asset.Tag
 			p.DownloadURL, p.Digest, p.Progress = asset.DownloadURL, asset.Digest, confirmed
@@ -80,29 +70,29 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 }
 
 // published looks for a build's package at its download URL in release,
-// and returns the asset to record when it is there. A release the index
-// does not know yet (a shard the build created) is not looked at, so
-// that the caller reads its listing and records it with its id; a
-// failure to ask is no answer either.
-func (s *Service) published(ctx context.Context, b store.Build, release string) (store.Asset, bool) {
+// and returns the asset to record when it is there, nil otherwise. A
+// release the index does not know yet (a shard the build created) is not
+// looked at, so that the caller reads its listing and records it with its
+// id; a failure to ask is no answer either.
+func (s *Service) published(ctx context.Context, b store.Build, release string) *store.Asset {
 	if _, err := s.store.ReleaseByTag(ctx, release); err != nil {
-		return store.Asset{}, false
+		return nil
 	}
 	digest, found, err := s.gh.Published(ctx, release, b.Package)
 	if err != nil {
 		zerolog.Ctx(ctx).Debug().Err(err).Str("build_id", b.ID).Msg("look for the package at its download URL; reading the release instead")
 	}
 	if err != nil || !found {
-		return store.Asset{}, false
+		return nil
 	}
 	at, err := s.store.Clock(ctx) // as a refresh's listing is dated
 	if err != nil {
-		return store.Asset{}, false
+		return nil
 	}
-	return store.Asset{
+	return &store.Asset{
 		Tag: release, Name: b.Package, DownloadURL: s.gh.DownloadURL(release, b.Package), Digest: digest,
 		DistroVersion: b.DistroVersion, UpdatedAt: at,
-	}, true
+	}
 }
 
 // refreshFor reads the release a build's package goes to and, when the

@@ -49,9 +49,18 @@ func assetOf(ctx context.Context, q assetLookup, driverVersion, pkg string) (sto
 }
 
 // indexedAsset finds a build's package in the index. The distro version we
-// built for is recorded when the asset's label did not say.
-func (s *Service) indexedAsset(ctx context.Context, q store.Queries, b store.Build) (store.Asset, bool, error) {
+// built for is recorded when the asset's label did not say. Where the
+// index lacks it, seen (what the package's download URL showed, nil if
+// not looked at) is recorded: what the index holds, a refresh's listing
+// with the asset's id and size, is kept.
+func (s *Service) indexedAsset(ctx context.Context, q store.Queries, b store.Build, seen *store.Asset) (store.Asset, bool, error) {
 	a, err := assetOf(ctx, q, b.DriverVersion, b.Package)
+	if errors.Is(err, store.ErrNotFound) && seen != nil {
+		if err := q.AssetUpsert(ctx, *seen); err != nil {
+			return store.Asset{}, false, fmt.Errorf("record asset: %w", err)
+		}
+		return *seen, true, nil
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Asset{}, false, nil
 	}

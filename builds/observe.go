@@ -60,7 +60,7 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 	var changed bool
 	confirmedIn := "" // the release whose asset may have had its distro version recorded
 	confirmNow := false
-	published, found, unlock := s.publishedBeforeApply(ctx, buildID, run)
+	seen, unlock := s.publishedBeforeApply(ctx, buildID, run)
 	defer unlock()
 	err := s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByID(ctx, buildID)
@@ -79,10 +79,7 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 			p.Detail += ": " + run.Conclusion
 		}
 		if p.To == lifecycle.StatusDone && !b.Status.Terminal() {
-			asset, indexed, err := s.indexedAsset(ctx, tx, b)
-			if err == nil && !indexed && found {
-				asset, indexed, err = published, true, tx.AssetUpsert(ctx, published)
-			}
+			asset, indexed, err := s.indexedAsset(ctx, tx, b, seen)
 			switch {
 			case err != nil:
 				return err
@@ -128,30 +125,30 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 // that the build ends done in it: a HEAD and a GET, no API call, bounded
 // by publishedTimeout. Found, the release's index writes wait until unlock,
 // as in Confirm. Not found, the build is confirmed after the transaction.
-func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) (a store.Asset, found bool, unlock func()) {
+func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) (seen *store.Asset, unlock func()) {
 	unlock = func() {}
 	if run.Status != "completed" || run.Conclusion != "success" {
-		return a, false, unlock
+		return nil, unlock
 	}
 	b, err := s.store.BuildByID(ctx, buildID)
 	if err != nil || b.Status.Terminal() {
-		return a, false, unlock
+		return nil, unlock
 	}
 	if _, indexed := s.assets.lookup(b.DriverVersion, b.Package); indexed {
-		return a, false, unlock
+		return nil, unlock
 	}
 	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
 	ask, cancel := context.WithTimeout(ctx, publishedTimeout)
 	defer cancel()
-	if a, found = s.published(ask, b, release); !found {
-		return a, false, unlock
+	if seen = s.published(ask, b, release); seen == nil {
+		return nil, unlock
 	}
 	// A refresh of the release holds its turn while it reads GitHub; the
 	// confirmation after the commit waits for it instead of the webhook.
 	if unlock, ok := s.tryLockRelease(release); ok {
-		return a, true, unlock
+		return seen, unlock
 	}
-	return store.Asset{}, false, func() {}
+	return nil, unlock
 }
 
 // publishedTimeout bounds the look at a package's download URL (a HEAD
