@@ -30,13 +30,13 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 		return nil
 	}
 	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
+	// A refresh whose listing was read before the upload keeps what this
+	// records (see AssetsReplace).
 	seen := s.published(ctx, b, release)
-	if seen != nil {
-		// In the release's turn: a refresh that read the listing before
-		// the upload must not commit after this and drop the asset.
-		defer s.lockRelease(release)()
-	} else if err := s.refreshFor(ctx, b, release); err != nil {
-		return err
+	if seen == nil {
+		if err := s.refreshFor(ctx, b, release); err != nil {
+			return err
+		}
 	}
 	var ended store.Build
 	var changed bool

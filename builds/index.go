@@ -168,10 +168,9 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 }
 
 func (s *Service) refresh(ctx context.Context, rel store.Release) error {
-	// One refresh of a release at a time: two builds ending together
-	// each read the listing, and the older one, committed last, would put
-	// back a listing without the newer's package. Waiting, the second
-	// reads GitHub after the first committed.
+	// One refresh of a release at a time in this process: of two builds
+	// ending together, the second reads GitHub after the first committed,
+	// and finds both packages.
 	defer s.lockRelease(rel.Tag)()
 	// An asset another replica stores after the listing is read stays
 	// (see AssetsReplace): the stamps are on the database's clock.
@@ -204,23 +203,12 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 	})
 }
 
-// lockRelease takes the turn of one release's index writes in this
-// process (refreshes, and confirmations that record one asset) and
-// returns the function that gives it back.
+// lockRelease takes the turn of one release's refreshes in this process
+// and returns the function that gives it back.
 func (s *Service) lockRelease(tag string) (unlock func()) {
 	mu, _ := s.refreshing.LoadOrStore(tag, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	return mu.(*sync.Mutex).Unlock
-}
-
-// tryLockRelease is lockRelease when the turn is free at once: a webhook
-// does not wait on a refresh that is paging through GitHub.
-func (s *Service) tryLockRelease(tag string) (unlock func(), ok bool) {
-	mu, _ := s.refreshing.LoadOrStore(tag, &sync.Mutex{})
-	if !mu.(*sync.Mutex).TryLock() {
-		return nil, false
-	}
-	return mu.(*sync.Mutex).Unlock, true
 }
 
 // replaceAssets stores a full listing of uploaded assets read at listedAt,

@@ -60,8 +60,7 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 	var changed bool
 	confirmedIn := "" // the release whose asset may have had its distro version recorded
 	confirmNow := false
-	seen, unlock := s.publishedBeforeApply(ctx, buildID, run)
-	defer unlock()
+	seen := s.publishedBeforeApply(ctx, buildID, run)
 	err := s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByID(ctx, buildID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -123,32 +122,22 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 // publishedBeforeApply looks for the package of a build whose run
 // succeeded at its download URL, before the webhook's transaction, so
 // that the build ends done in it: a HEAD and a GET, no API call, bounded
-// by publishedTimeout. Found, the release's index writes wait until unlock,
-// as in Confirm. Not found, the build is confirmed after the transaction.
-func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) (seen *store.Asset, unlock func()) {
-	unlock = func() {}
+// by publishedTimeout. Not found (nil), the build is confirmed after the
+// transaction.
+func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) *store.Asset {
 	if run.Status != "completed" || run.Conclusion != "success" {
-		return nil, unlock
+		return nil
 	}
 	b, err := s.store.BuildByID(ctx, buildID)
 	if err != nil || b.Status.Terminal() {
-		return nil, unlock
+		return nil
 	}
 	if _, indexed := s.assets.lookup(b.DriverVersion, b.Package); indexed {
-		return nil, unlock
+		return nil
 	}
-	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
 	ask, cancel := context.WithTimeout(ctx, publishedTimeout)
 	defer cancel()
-	if seen = s.published(ask, b, release); seen == nil {
-		return nil, unlock
-	}
-	// A refresh of the release holds its turn while it reads GitHub; the
-	// confirmation after the commit waits for it instead of the webhook.
-	if unlock, ok := s.tryLockRelease(release); ok {
-		return seen, unlock
-	}
-	return nil, unlock
+	return s.published(ask, b, kernel.ReleaseTag(b.DriverVersion, b.Package))
 }
 
 // publishedTimeout bounds the look at a package's download URL (a HEAD
