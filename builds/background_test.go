@@ -6,28 +6,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 type ctxKey struct{}
 
 func TestBackgroundStopCancelsAndWaits(t *testing.T) {
+	t.Parallel()
 	var b background
 	parent, cancelParent := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
-	started := make(chan struct{})
+	started := make(chan context.Context)
 	var ended atomic.Bool
 	b.Go(parent, func(ctx context.Context) {
-		assert.Equal(t, "v", ctx.Value(ctxKey{}), "the caller's values are kept")
-		close(started)
+		started <- ctx
 		<-ctx.Done()
 		time.Sleep(20 * time.Millisecond) // what it does after being told to stop is waited for too
 		ended.Store(true)
 	})
-	<-started
-	cancelParent() // the caller's end does not end the work
-	time.Sleep(10 * time.Millisecond)
-	require.False(t, ended.Load(), "background work ended with its caller's context")
+	got := <-started
+	require.Equal(t, "v", got.Value(ctxKey{}), "the caller's values are kept")
+	cancelParent()
+	require.NoError(t, got.Err(), "the caller's end does not end the work")
 
 	b.Stop()
 	require.True(t, ended.Load(), "Stop returned before the work did")
@@ -35,5 +34,5 @@ func TestBackgroundStopCancelsAndWaits(t *testing.T) {
 	ran := false
 	b.Go(context.Background(), func(context.Context) { ran = true })
 	b.Stop()
-	assert.False(t, ran, "work started after Stop ran")
+	require.False(t, ran, "work started after Stop ran")
 }
