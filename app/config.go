@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/kernel"
 )
@@ -146,7 +146,7 @@ func LoadConfig(path string) (Config, error) {
 	}
 	c.GitHub.SetValuesFromEnv("")
 	if c.GitHub.WebURL == "" {
-		c.GitHub.WebURL = webURLOf(c.GitHub.V3APIURL)
+		c.GitHub.WebURL = ghclient.WebURLFor(c.GitHub.V3APIURL)
 	}
 	if v, ok := os.LookupEnv("DATABASE_URL"); ok {
 		c.DatabaseURL = v
@@ -258,24 +258,4 @@ func (c Config) Access() handlers.AccessConfig {
 		clients = append(clients, handlers.Client{Name: fmt.Sprintf("api.tokens[%d]", i), Role: handlers.RoleLoader, SHA256: handlers.HashToken(t)})
 	}
 	return handlers.AccessConfig{Clients: clients, Open: c.Dev, Anonymous: c.API.AllowAnonymous, RateLimit: c.API.RateLimit}
-}
-
-// webURLOf is the web root that goes with a REST root: github.com's for
-// api.github.com, https://HOST/ for GitHub Enterprise Server's
-// https://HOST/api/v3/, and "" for one it cannot tell (packages are then
-// confirmed from the release's listing alone), so that an Enterprise
-// config written before web_url existed never asks github.com.
-func webURLOf(apiURL string) string {
-	u, err := url.Parse(apiURL)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	switch {
-	case u.Host == "api.github.com":
-		return "https://github.com/"
-	case strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v3"):
-		u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v3") + "/"
-		return u.String()
-	}
-	return ""
 }

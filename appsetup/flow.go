@@ -185,13 +185,3 @@ var endPage = template.Must(template.New("end").Parse(`<!DOCTYPE html>
 <p>Next, <a id="install" href="{{.Install}}">install the App</a> on the repository the builds run in.</p>
 {{end}}</body></html>
 `))
-
-// APIURLFor is the REST root of the GitHub at webURL: api.github.com for
-// github.com, /api/v3/ on a GitHub Enterprise Server.
-func APIURLFor(webURL string) string {
-	u, err := url.Parse(webURL)
-	if err != nil || u.Host == "github.com" || u.Host == "www.github.com" {
-		return "https://api.github.com/"
-	}
-	return strings.TrimSuffix(webURL, "/") + "/api/v3/"
-}

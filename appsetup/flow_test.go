@@ -131,6 +131,7 @@ func TestSetupCreatesAWorkingApp(t *testing.T) {
 	written, err := os.ReadFile(configPath)
 	require.NoError(t, err)
 	require.Contains(t, string(written), "# The App's id, from its settings page.", "the example's comments are kept")
+	require.Contains(t, string(written), "web_url: "+sim.URL()+"/", "written, not only derived when read")
 
 	cfg, err := app.LoadConfig(configPath)
 	require.NoError(t, err)

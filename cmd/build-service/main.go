@@ -22,6 +22,7 @@ import (
 
 	"github.com/riptides/driverbuild/app"
 	"github.com/riptides/driverbuild/appsetup"
+	"github.com/riptides/driverbuild/ghclient"
 )
 
 func main() {
@@ -121,7 +122,7 @@ func setup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("setup: -url is required: the address GitHub sends webhooks to, such as https://driverbuild.example.com")
 	}
 	if *apiURL == "" {
-		*apiURL = appsetup.APIURLFor(*webURL)
+		*apiURL = ghclient.APIURLFor(*webURL)
 	}
 	o := appsetup.Options{
 		WebURL: *webURL, APIURL: *apiURL, Org: *org, Name: *name, ServiceURL: *serviceURL,
