@@ -38,10 +38,8 @@ const maxHeaderBytes = 64 << 10
 // App is a running build-service.
 type App struct {
 	svc        *builds.Service
-	handling   inflight
-	stopWatch  func() // the asset index's watch
+	conns      conns
 	audit      *handlers.AuditLog
-	watched    chan struct{}
 	stopRescue func()
 	store      store.Store
 	jobs       store.Jobs
@@ -135,11 +133,12 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 		Budget: budget, OnDone: lister.BuildDone,
 	}, a.store, gh)
 
+	a.svc = svc
+
 	// The index is filled before the first request is served, so a package
 	// that exists is found. GitHub being down must not stop the service:
 	// it answers 503 for unread releases and keeps trying in the
 	// background (the periodic refresh may run on another replica).
-	a.svc = svc
 	refreshCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	if err := svc.RefreshAll(refreshCtx); err != nil {
 		log.Warn().Err(err).Msg("initial release index refresh failed; retrying in the background")
@@ -151,12 +150,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	if err := svc.LoadAssets(ctx); err != nil {
 		log.Warn().Err(err).Msg("load the asset index into memory; requests read the database until it changes")
 	}
-	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopWatch, a.watched = stopWatch, make(chan struct{})
-	go func() {
-		defer close(a.watched)
-		_ = svc.WatchAssets(watchCtx)
-	}()
+	svc.Go(ctx, func(ctx context.Context) { _ = svc.WatchAssets(ctx) })
 
 	workers := river.NewWorkers()
 	periods := builds.Periods{
@@ -208,7 +202,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	mux.Handle(githubapp.DefaultWebhookRoute, hlog.NewHandler(*log)(hlog.RequestIDHandler("request_id", "X-Request-Id")(webhooks.Handler())))
 	mux.Handle("/", withLogging(*log, api))
 	a.server = &http.Server{
-		Handler:           a.handling.wrap(mux),
+		Handler:           mux,
+		ConnState:         a.conns.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		// GitHub's and the loaders' headers take a few kB; the default
 		// 1 MB would let anyone make each request cost megabytes.
@@ -320,7 +315,6 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, a.audit.Close(ctx))
-	a.stopWatching()
 	if err := a.jobs.Stop(ctx); err != nil {
 		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		errs = append(errs, err, a.jobs.StopAndCancel(cancelCtx))
@@ -343,14 +337,7 @@ func (b batchedAudit) RequestRecord(ctx context.Context, r store.Request) error 
 	return b.log.RequestRecord(ctx, r)
 }
 
-// stopWatching ends the asset index's watch and waits for it.
-func (a *App) stopWatching() {
-	a.stopWatch()
-	<-a.watched
-}
-
 func (a *App) closeStore() {
-	a.stopWatching()
 	a.svc.Stop()
 	if a.ownsDB {
 		_ = a.store.Close()
@@ -385,8 +372,7 @@ func (a *App) Kill() {
 	defer cancel()
 	// Close cut the connections but does not wait for their handlers:
 	// nothing of this process runs after Kill.
-	a.handling.wait(ctx)
-	a.stopWatching()
+	a.conns.wait(ctx)
 	_ = a.audit.Close(ctx) // what a crash would lose is not what these tests are about
 	_ = a.jobs.StopAndCancel(ctx)
 	a.svc.Stop()

@@ -2,58 +2,34 @@ package app
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"sync"
 )
 
-// inflight counts the requests being handled, so that Kill can wait for
-// the handlers of the connections it cut: http.Server.Close forgets the
-// connections it closes, and Shutdown after it waits for nothing.
-type inflight struct {
-	mu      sync.Mutex
-	n       int
-	closed  bool
-	drained chan struct{} // closed when closed and n is 0
-}
+// conns counts a server's open connections, so that Kill can wait for the
+// handlers of the connections it cut: http.Server.Close forgets the
+// connections it closes, and Shutdown after it waits for nothing. A
+// connection is closed, for the server, once its handler returned.
+type conns struct{ open sync.WaitGroup }
 
-// wrap counts next's requests; after wait began it answers 503.
-func (f *inflight) wrap(next http.Handler) http.Handler {
-	f.drained = make(chan struct{})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			http.Error(w, "shutting down", http.StatusServiceUnavailable)
-			return
-		}
-		f.n++
-		f.mu.Unlock()
-		defer f.done()
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (f *inflight) done() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n--; f.n == 0 && f.closed {
-		close(f.drained)
+// track is the server's ConnState hook.
+func (c *conns) track(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		c.open.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		c.open.Done()
 	}
 }
 
-// wait refuses new requests and waits until the running ones returned,
-// or ctx ends.
-func (f *inflight) wait(ctx context.Context) {
-	f.mu.Lock()
-	if !f.closed {
-		f.closed = true
-		if f.n == 0 {
-			close(f.drained)
-		}
-	}
-	f.mu.Unlock()
+// wait waits until every connection is closed, or ctx ends. Call it once
+// the server stopped accepting them.
+func (c *conns) wait(ctx context.Context) {
+	closed := make(chan struct{})
+	go func() { c.open.Wait(); close(closed) }()
 	select {
-	case <-f.drained:
+	case <-closed:
 	case <-ctx.Done():
 	}
 }

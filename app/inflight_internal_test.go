@@ -2,33 +2,42 @@ package app
 
 import (
 	"context"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// Kill's wait returns once the handlers it cut off have returned, and no
-// handler starts after it.
-func TestInflightWaitsForHandlers(t *testing.T) {
-	var f inflight
+// Kill's wait returns once the handlers of the connections it cut have
+// returned, and no handler starts after it.
+func TestConnsWaitForHandlers(t *testing.T) {
+	t.Parallel()
+	var c conns
 	started, release := make(chan struct{}), make(chan struct{})
 	var ended atomic.Bool
-	h := f.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-		time.Sleep(20 * time.Millisecond)
-		ended.Store(true)
-	}))
-	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-release
+			time.Sleep(20 * time.Millisecond)
+			ended.Store(true)
+		}),
+		ConnState: c.track,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	go func() { _, _ = http.Get("http://" + ln.Addr().String() + "/") }()
 	<-started
 
+	require.NoError(t, srv.Close())
+	<-served
 	waited := make(chan struct{})
-	go func() { f.wait(context.Background()); close(waited) }()
+	go func() { c.wait(context.Background()); close(waited) }()
 	select {
 	case <-waited:
 		t.Fatal("wait returned while a handler ran")
@@ -38,7 +47,6 @@ func TestInflightWaitsForHandlers(t *testing.T) {
 	<-waited
 	require.True(t, ended.Load(), "wait returned before the handler did")
 
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "a request after the wait is refused")
+	_, err = http.Get("http://" + ln.Addr().String() + "/")
+	require.Error(t, err, "a request after the wait is refused")
 }
