@@ -267,15 +267,22 @@ func (a *API) buildOf(w http.ResponseWriter, r *http.Request, byID func(context.
 // build from every node, and a read each would queue them all on the
 // database's few connections behind each other (and the posts behind
 // them). A poll that joins a read begun a moment before it arrived may
-// see the build as it was then; its next poll sees what came after.
+// see the build as it was then; its next poll sees what came after. The
+// read is not cut short by the poll that began it; each poll waits for
+// it no longer than its own context allows.
 func (a *API) sharedBuild(ctx context.Context, id string) (store.Build, error) {
-	v, err, _ := a.statusReads.Do(id, func() (any, error) {
+	read := a.statusReads.DoChan(id, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTime)
 		defer cancel()
 		return a.Store.BuildByID(ctx, id)
 	})
-	b, _ := v.(store.Build)
-	return b, err
+	select {
+	case res := <-read:
+		b, _ := res.Val.(store.Build)
+		return b, res.Err
+	case <-ctx.Done():
+		return store.Build{}, ctx.Err()
+	}
 }
 
 // logBuildID adds the build a request is about to its log lines.
