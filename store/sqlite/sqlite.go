@@ -62,7 +62,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		Dialect: &dialect,
 		DB:      conn{db: db, stmts: prepared},
 		Begin: func(ctx context.Context, fn func(*sql.Tx, sqlstore.Conn) error) error {
-			defer prepared.prepareWanted(ctx)
 			return inTx(ctx, db, prepared, fn)
 		},
 		River: riversqlite.New(db),
@@ -86,8 +85,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// inTx runs fn in one transaction, committed when fn returns nil.
+// inTx runs fn in one transaction, committed when fn returns nil, then
+// prepares the statements it met unprepared.
 func inTx(ctx context.Context, db *sql.DB, prepared *stmts, fn func(*sql.Tx, sqlstore.Conn) error) error {
+	defer prepared.prepareWanted(ctx)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

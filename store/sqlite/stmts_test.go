@@ -59,7 +59,6 @@ func TestStatementsArePreparedOnce(t *testing.T) {
 
 // inTxPrepared runs fn in a transaction as the store's Begin does.
 func inTxPrepared(ctx context.Context, db *sql.DB, prepared *stmts, fn func(c conn)) error {
-	defer prepared.prepareWanted(ctx)
 	return inTx(ctx, db, prepared, func(tx *sql.Tx, c sqlstore.Conn) error {
 		fn(c.(conn))
 		return nil
