@@ -49,11 +49,13 @@ func (s *Service) Propose(ctx context.Context, buildID string) error {
 	if err != nil {
 		return err
 	}
-	if ok && br.first().State == store.ListingChecksFailed && br.proposes(b.Request) {
-		// Its kernel is in a pull request whose checks failed: the build
-		// says so, and goes where the pull request goes.
+	if ok && br.proposes(b.Request) {
+		// A build of the kernel for another driver version proposes it
+		// already: this one says what that proposal says (its pull
+		// request's checks may have failed), and goes where it goes.
 		f := br.first()
 		l.State, l.PRNumber, l.PRURL, l.HeadSHA = f.State, f.PRNumber, f.PRURL, f.HeadSHA
+		return s.store.ListingPut(ctx, l)
 	}
 	if err := s.store.ListingPut(ctx, l); err != nil {
 		return err
