@@ -15,17 +15,17 @@ import (
 // default branch moved while it worked.
 const reapplyRounds = 5
 
-// reapplyParallel bounds the branches re-applied at once.
-const reapplyParallel = 8
-
 // reapplyPerPush is how many branches one push to the default branch
-// re-applies (see Reapply). Every merge leaves the other pull requests
-// behind again, so only one of those re-applied merges next and the rest
-// are re-applied anew after it: re-applying all N open ones per merge
-// cost N² pushes and check runs in a storm of new kernels, and starved
-// the service of its database. A few, so that one whose check fails does
-// not hold the rest up; the reconcile job re-applies too.
-const reapplyPerPush = reapplyParallel
+// re-applies (see Reapply), at once. Every merge leaves the other pull
+// requests behind again, so only one of those re-applied merges next and
+// the rest are re-applied anew after it: re-applying all N open ones per
+// merge cost N² pushes and check runs in a storm of new kernels, and
+// starved the service of its database. A few, so that one whose check
+// fails does not hold the rest up; the reconcile job re-applies too.
+const reapplyPerPush = 8
+
+// unsettledLimit bounds the unsettled listings one pass looks at.
+const unsettledLimit = 1000
 
 // Reapply re-applies the change of a few open branches that do not sit
 // on the head of the default branch: the kernels are added to the file
@@ -37,7 +37,7 @@ func (s *Service) Reapply(ctx context.Context) error {
 	for range reapplyRounds {
 		// The branches first: with none open, an idle service asks GitHub
 		// nothing.
-		ls, err := s.store.ListingsUnsettled(ctx, s.now(), 1000)
+		ls, err := s.store.ListingsUnsettled(ctx, s.now(), unsettledLimit)
 		if err != nil || len(ls) == 0 {
 			return err
 		}
@@ -70,7 +70,7 @@ func (s *Service) Reapply(ctx context.Context) error {
 func (s *Service) reapplyUpTo(ctx context.Context, branches []string, base baseFile, n int) (pushed int, tried []string, err error) {
 	var errs []error
 	for len(branches) > 0 && pushed < n {
-		chunk := branches[:min(len(branches), reapplyParallel, n-pushed)]
+		chunk := branches[:min(len(branches), n-pushed)]
 		branches = branches[len(chunk):]
 		did, err := s.reapplyAll(ctx, chunk, base)
 		errs = append(errs, err)
@@ -137,10 +137,10 @@ func turns(ls []store.Listing) (oldest, byChange []string) {
 }
 
 // unsettledBranches lists the branches with pending or open listings
-// created before the time, oldest first; "" stands for builds waiting
-// for their batch.
+// created before the time, oldest first; builds waiting for their batch
+// have none yet, and are not listed.
 func (s *Service) unsettledBranches(ctx context.Context, before time.Time) ([]string, error) {
-	ls, err := s.store.ListingsUnsettled(ctx, before, 1000)
+	ls, err := s.store.ListingsUnsettled(ctx, before, unsettledLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,9 @@ func newReapply(t *testing.T, onHead int) reapply {
 	for i := range onHead {
 		gh.onHead[fmt.Sprintf("head-%d", i)] = true
 	}
-	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, passing{})
+	// An hour after the pull requests were opened, whenever the test runs.
+	now := func() time.Time { return openedAt.Add(time.Hour) }
+	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash", Now: now}, st, gh, passing{})
 	return reapply{s: s, st: st, gh: gh, branches: openPRs(t, st, 30)}
 }
 
@@ -133,16 +135,18 @@ func sorted(lists ...[]string) []string {
 	return out
 }
 
+// openedAt is when openPRs opens the first pull request.
+var openedAt = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
 // openPRs stores n done builds with open pull requests, a second apart,
 // the i-th at head "head-i", and returns their branches, oldest first.
 func openPRs(t *testing.T, st store.Store, n int) []string {
 	t.Helper()
 	ctx := t.Context()
-	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	var branches []string
 	for i := range n {
 		req := kernel.Request{KernelVersion: fmt.Sprintf("6.8.0-%d-gcp", 1000+i), Architecture: "x86_64", Distribution: "ubuntu", DistroVersion: "24.04", DriverVersion: "v0.1.2"}
-		at := start.Add(time.Duration(i) * time.Second)
+		at := openedAt.Add(time.Duration(i) * time.Second)
 		b, _, err := st.BuildCreate(ctx, store.BuildCreateParams{ID: fmt.Sprintf("b%02d", i), CacheKey: req.CacheKey(), Request: req, Package: "p.deb", Now: at})
 		require.NoError(t, err)
 		_, _, err = st.BuildTransition(ctx, lifecycle.Transition{ID: b.ID, To: lifecycle.StatusDone, Source: lifecycle.SourceWebhook, Now: at})
