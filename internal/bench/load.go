@@ -15,6 +15,7 @@ import (
 
 	"github.com/riptides/driverbuild/buildapi"
 	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/store"
 )
 
 // newClient is the one HTTP client every scenario drives both sides with:
@@ -157,6 +158,27 @@ func requestBuild(ctx context.Context, client *http.Client, serviceURL, kernelRe
 	return a.BuildID, nil
 }
 
+// awaitListed polls a done build's status every interval until its
+// kernel's way into kernels.json has ended (merged, listed already, or
+// its checks failed), or the loop is off.
+func awaitListed(ctx context.Context, client *http.Client, serviceURL, id string, every time.Duration) error {
+	for {
+		req, _ := http.NewRequest(http.MethodGet, serviceURL+"/status/"+id, nil)
+		a, err := do(ctx, client, req)
+		if err != nil {
+			return err
+		}
+		if k := a.KernelsJSON; k == nil || store.ListingState(k.State).Settled() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("build %s's kernel still %s: %w", id, a.KernelsJSON.State, ctx.Err())
+		case <-time.After(every):
+		}
+	}
+}
+
 // awaitDone polls a build's status every interval until it is done; an
 // error or the context's end is an error.
 func awaitDone(ctx context.Context, client *http.Client, serviceURL, id string, every time.Duration) (time.Time, error) {
@@ -193,22 +215,19 @@ func simStats(ctx context.Context, ghsimURL string) (ghsim.Stats, error) {
 
 // apiCalls counts the GitHub REST API requests among ghsim's routes: not
 // downloads, raw files or the simulator's own endpoints.
-func apiCalls(st ghsim.Stats) int64 {
-	var n int64
-	for route, c := range st.ByRoute {
-		if isAPICall(route) {
-			n += c
-		}
-	}
-	return n
-}
+func apiCalls(st ghsim.Stats) int64 { return callsWhere(st, func(string) bool { return true }) }
 
 // buildCalls counts the API calls of the build path alone: apiCalls but
 // the kernels.json loop's.
 func buildCalls(st ghsim.Stats) int64 {
+	return callsWhere(st, func(route string) bool { return !isListingCall(route) })
+}
+
+// callsWhere counts the API calls to the routes that match.
+func callsWhere(st ghsim.Stats, match func(route string) bool) int64 {
 	var n int64
 	for route, c := range st.ByRoute {
-		if isAPICall(route) && !isListingCall(route) {
+		if isAPICall(route) && match(route) {
 			n += c
 		}
 	}

@@ -298,6 +298,7 @@ func countCalls(ctx context.Context, r *runner, drop bool, byRoute Figures) (flo
 	if drop {
 		base = r.o.Builds
 	}
+	ids := make(chan string, r.o.Builds)
 	var (
 		next  atomic.Int64
 		took  atomic.Int64
@@ -322,10 +323,12 @@ func countCalls(ctx context.Context, r *runner, drop bool, byRoute Figures) (flo
 					return
 				}
 				took.Add(int64(time.Since(t0)))
+				ids <- id
 			}
 		})
 	}
 	wg.Wait()
+	close(ids)
 	if first != nil {
 		return 0, 0, first
 	}
@@ -336,14 +339,25 @@ func countCalls(ctx context.Context, r *runner, drop bool, byRoute Figures) (flo
 	}
 	n := float64(r.o.Builds)
 	if byRoute != nil {
-		for route, c := range after.ByRoute {
+		// The loop's calls are counted once every kernel's pull request
+		// merged: it starts a few seconds after the build's end.
+		wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		for id := range ids {
+			if err := awaitListed(wait, client, e.ServiceURL, id, 100*time.Millisecond); err != nil {
+				return 0, 0, err
+			}
+		}
+		listed, err := simStats(ctx, e.GhsimURL)
+		if err != nil {
+			return 0, 0, err
+		}
+		for route, c := range listed.ByRoute {
 			if d := c - before.ByRoute[route]; d > 0 && isAPICall(route) {
 				byRoute["calls "+route] = float64(d) / n
 			}
 		}
-	}
-	if byRoute != nil {
-		byRoute["kernels_json_calls_per_build"] = float64((apiCalls(after)-buildCalls(after))-(apiCalls(before)-buildCalls(before))) / n
+		byRoute["kernels_json_calls_per_build"] = float64(callsWhere(listed, isListingCall)-callsWhere(before, isListingCall)) / n
 	}
 	return float64(buildCalls(after)-buildCalls(before)) / n, time.Duration(float64(took.Load()) / n), nil
 }
