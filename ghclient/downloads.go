@@ -1,15 +1,15 @@
 package ghclient
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/riptides/driverbuild/kernel"
 )
 
 // downloadTimeout bounds one request to a release download URL.
@@ -37,8 +37,8 @@ func (c *Client) DownloadURL(tag, name string) string {
 	if c.repo.WebURL == "" {
 		return ""
 	}
-	return strings.TrimSuffix(c.repo.WebURL, "/") + "/" + url.PathEscape(c.repo.Owner) + "/" + url.PathEscape(c.repo.Name) +
-		"/releases/download/" + url.PathEscape(tag) + "/" + url.PathEscape(name)
+	prefix := strings.TrimSuffix(c.repo.WebURL, "/") + "/" + url.PathEscape(c.repo.Owner) + "/" + url.PathEscape(c.repo.Name) + "/releases/download"
+	return kernel.ReleaseURL(prefix, tag, name)
 }
 
 // Published looks for a package at its download URL, beside its .sha256,
@@ -62,7 +62,7 @@ func (c *Client) Published(ctx context.Context, tag, name string) (digest string
 	if !present(resp.StatusCode) {
 		return "", false, nil
 	}
-	resp, err = c.download(ctx, http.MethodGet, pkg+".sha256")
+	resp, err = c.download(ctx, http.MethodGet, c.DownloadURL(tag, kernel.ChecksumName(name)))
 	if err != nil {
 		return "", false, err
 	}
@@ -70,9 +70,13 @@ func (c *Client) Published(ctx context.Context, tag, name string) (digest string
 	if resp.StatusCode != http.StatusOK {
 		return "", false, nil
 	}
-	sum, err := readSHA256(io.LimitReader(resp.Body, 4<<10))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if err != nil {
-		return "", false, fmt.Errorf("%s.sha256: %w", name, err)
+		return "", false, fmt.Errorf("%s: %w", kernel.ChecksumName(name), err)
+	}
+	sum, err := kernel.ParseChecksum(string(body), name)
+	if err != nil {
+		return "", false, err
 	}
 	return "sha256:" + sum, true, nil
 }
@@ -93,28 +97,4 @@ func (c *Client) download(ctx context.Context, method, u string) (*http.Response
 // present says whether a download URL's answer means the asset is there.
 func present(status int) bool {
 	return status == http.StatusOK || status == http.StatusFound || status == http.StatusTemporaryRedirect
-}
-
-// readSHA256 reads the digest of a sha256sum line: 64 hex digits, then
-// the file name.
-func readSHA256(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	sum, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-	if len(sum) != 64 {
-		return "", fmt.Errorf("want 64 hex digits and the file name, got %q", clip(line))
-	}
-	if _, err := hex.DecodeString(sum); err != nil {
-		return "", fmt.Errorf("want 64 hex digits and the file name, got %q", clip(line))
-	}
-	return strings.ToLower(sum), nil
-}
-
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }

@@ -78,7 +78,7 @@ func TestPublished(t *testing.T) {
 	f.uploadData(t, bad+".sha256", []byte("not a digest\n"))
 	f.uploadData(t, bad, pkg)
 	_, found, err = client.Published(ctx, "v0.1.2", bad)
-	require.ErrorContains(t, err, `want 64 hex digits and the file name, got "not a digest\n"`)
+	require.ErrorContains(t, err, bad+".sha256 does not start with a sha256 in hex")
 	assert.False(t, found)
 
 	offline := ghclient.New(creator, ghclient.Repo{Owner: "riptides", Name: "driver"})

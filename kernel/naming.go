@@ -2,6 +2,8 @@ package kernel
 
 import (
 	"fmt"
+	"net/url"
+	"path"
 	"regexp"
 	"strings"
 )
@@ -116,6 +118,29 @@ func placeholderName(s string) bool {
 
 // ChecksumName is the name of the asset holding a package's sha256.
 func ChecksumName(pkg string) string { return pkg + ".sha256" }
+
+var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ParseChecksum reads the digest in a package's .sha256 asset: "HEX", or
+// sha256sum's "HEX  NAME" (NAME may carry a directory, and a * for binary
+// mode), where NAME is pkg. The digest comes back in lower-case hex.
+func ParseChecksum(data, pkg string) (string, error) {
+	line, _, _ := strings.Cut(data, "\n")
+	fields := strings.Fields(line)
+	if len(fields) == 0 || !sha256Re.MatchString(strings.ToLower(fields[0])) {
+		return "", fmt.Errorf("%s does not start with a sha256 in hex", ChecksumName(pkg))
+	}
+	if len(fields) > 1 && strings.TrimPrefix(path.Base(fields[1]), "*") != pkg {
+		return "", fmt.Errorf("%s is the digest of %q", ChecksumName(pkg), fields[1])
+	}
+	return strings.ToLower(fields[0]), nil
+}
+
+// ReleaseURL is where a release URL prefix (https://github.com/OWNER/REPO/releases/download,
+// or a mirror's) serves an asset of the release tag.
+func ReleaseURL(prefix, tag, name string) string {
+	return strings.TrimSuffix(prefix, "/") + "/" + url.PathEscape(tag) + "/" + url.PathEscape(name)
+}
 
 // KernelsBranch is the branch of the PR that adds a kernel to kernels.json:
 // add-kernel/{distribution}/{arch}/{release with . -> -}.

@@ -243,7 +243,7 @@ func (f *Fetcher) locators(r Request) []locator {
 		}
 	case len(f.Sources) > 0:
 		for _, tag := range tags {
-			out = append(out, fixed(ReleaseURL(f.Sources[0], tag, r.Package), true))
+			out = append(out, fixed(kernel.ReleaseURL(f.Sources[0], tag, r.Package), true))
 		}
 	}
 	for _, s := range f.Sources[min(1, len(f.Sources)):] {
@@ -254,7 +254,7 @@ func (f *Fetcher) locators(r Request) []locator {
 			continue
 		}
 		for _, tag := range tags {
-			out = append(out, fixed(ReleaseURL(s, tag, r.Package), true))
+			out = append(out, fixed(kernel.ReleaseURL(s, tag, r.Package), true))
 		}
 	}
 	return out
@@ -272,17 +272,10 @@ func releasesOf(driverVersion, pkg string) []string {
 	return []string{tag, driverVersion}
 }
 
-// ReleaseURL is where a release URL prefix (a GitHub releases/download URL
-// or a mirror laid out the same way) serves a package of the release
-// tagged tag.
-func ReleaseURL(prefix, tag, pkg string) string {
-	return strings.TrimSuffix(prefix, "/") + "/" + url.PathEscape(tag) + "/" + url.PathEscape(pkg)
-}
-
 // PackageURL is where a release URL prefix serves a package of a driver
 // version: in the release kernel.ReleaseTag computes.
 func PackageURL(prefix, driverVersion, pkg string) string {
-	return ReleaseURL(prefix, kernel.ReleaseTag(driverVersion, pkg), pkg)
+	return kernel.ReleaseURL(prefix, kernel.ReleaseTag(driverVersion, pkg), pkg)
 }
 
 func (f *Fetcher) fetchFrom(ctx context.Context, root *os.Root, loc location, r Request) (Result, error) {
@@ -367,15 +360,11 @@ func (f *Fetcher) sidecar(ctx context.Context, u, pkg string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", kernel.ChecksumName(pkg), err)
 	}
-	line, _, _ := strings.Cut(buf.String(), "\n")
-	fields := strings.Fields(line)
-	if len(fields) == 0 || !hexRe.MatchString(strings.ToLower(fields[0])) {
-		return "", fmt.Errorf("%w: %s does not start with a sha256 in hex", ErrDigest, kernel.ChecksumName(pkg))
+	sum, err := kernel.ParseChecksum(buf.String(), pkg)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrDigest, err)
 	}
-	if len(fields) > 1 && strings.TrimPrefix(filepath.Base(fields[1]), "*") != pkg {
-		return "", fmt.Errorf("%w: %s is the digest of %q", ErrDigest, kernel.ChecksumName(pkg), fields[1])
-	}
-	return strings.ToLower(fields[0]), nil
+	return sum, nil
 }
 
 const acceptBinary = "application/octet-stream"
