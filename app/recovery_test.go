@@ -141,7 +141,7 @@ func TestRescueTakesOverADispatchThatDied(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.True(t, created)
-		lease, err := env.Store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Now: now, Until: now.Add(2 * time.Second)})
+		lease, err := env.Store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: b.ID, Term: 2 * time.Second})
 		require.NoError(t, err)
 		require.True(t, lease.Taken)
 

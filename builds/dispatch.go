@@ -110,20 +110,13 @@ func (s *Service) dispatch(ctx context.Context, b store.Build, a attempt) error 
 
 // takeLease takes a build's dispatch lease for term, unless another holds
 // it: past held, the end of the lease the caller holds, which it extends;
-// or now, when the caller holds none (held is zero). Leases are on the
+// or at all, when the caller holds none (held is zero). Leases are on the
 // database's clock, so that a replica whose clock runs ahead does not take
 // one another still holds; a LeaseHeldError says when it ends on ours.
 func (s *Service) takeLease(ctx context.Context, buildID string, held time.Time, term time.Duration) (store.DispatchLease, error) {
-	now, err := s.store.Clock(ctx)
-	if err != nil {
-		return store.DispatchLease{}, err
-	}
-	if held.IsZero() {
-		held = now
-	}
-	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: buildID, Now: held, Until: now.Add(term)})
+	lease, err := s.store.DispatchLease(ctx, store.DispatchLeaseParams{BuildID: buildID, Held: held, Term: term})
 	if err == nil && !lease.Taken {
-		err = &LeaseHeldError{Until: time.Now().Add(lease.Until.Sub(now))}
+		err = &LeaseHeldError{Until: time.Now().Add(lease.Left)}
 	}
 	return lease, err
 }

@@ -60,18 +60,23 @@ type BuildsStaleParams struct {
 	Limit       int
 }
 
-// DispatchLeaseParams ask for a build's dispatch lease.
+// DispatchLeaseParams ask for a build's dispatch lease for Term from the
+// database's now. Held is the end of the lease the caller holds, to extend
+// it; zero when it holds none.
 type DispatchLeaseParams struct {
-	BuildID    string
-	Now, Until time.Time
+	BuildID string
+	Held    time.Time
+	Term    time.Duration
 }
 
 // DispatchLease is the answer to a lease request.
 type DispatchLease struct {
 	// Taken: the caller holds the lease until Until. Otherwise another
-	// holder does until Until (zero when it is not known).
+	// holder does until Until. Left is the time from the database's now
+	// to Until.
 	Taken bool
 	Until time.Time
+	Left  time.Duration
 	// Attempted: a lease was taken before, so an earlier attempt may have
 	// reached GitHub, and the run it started must be looked for first.
 	Attempted bool
@@ -195,11 +200,11 @@ type Queries interface {
 	// created) before the time, oldest first.
 	BuildsOverdue(ctx context.Context, before time.Time, limit int) ([]Build, error)
 	BuildEvents(ctx context.Context, buildID string) ([]Event, error)
-	// DispatchLease takes the right to dispatch a build until p.Until, when
-	// nobody holds it at p.Now: no lease yet, or one that ended by then.
-	// Whoever dispatches holds it, so that two attempts never call GitHub
-	// for one build at once. Its times are Clock's, which every replica
-	// reads alike.
+	// DispatchLease takes the right to dispatch a build for p.Term, when
+	// nobody else holds it: no lease yet, one that ended, or the caller's
+	// own (p.Held). Whoever dispatches holds it, so that two attempts
+	// never call GitHub for one build at once. It is on the database's
+	// clock, which every replica reads alike.
 	DispatchLease(ctx context.Context, p DispatchLeaseParams) (DispatchLease, error)
 	// Clock is the database's time: the one clock of every replica.
 	Clock(ctx context.Context) (time.Time, error)

@@ -12,16 +12,49 @@ import (
 
 func testDispatchLease(t *testing.T, s store.Store) {
 	b := mustCreate(t, s, createParams(at(0)))
-	take := func(now, until int) store.DispatchLease {
+	take := func(held time.Time, term time.Duration) store.DispatchLease {
 		t.Helper()
-		l, err := s.DispatchLease(t.Context(), store.DispatchLeaseParams{BuildID: b.ID, Now: at(now), Until: at(until)})
+		l, err := s.DispatchLease(t.Context(), store.DispatchLeaseParams{BuildID: b.ID, Held: held, Term: term})
 		require.NoError(t, err)
 		return l
 	}
-	require.Equal(t, store.DispatchLease{Taken: true, Until: at(10)}, take(0, 10), "nobody held it")
-	require.Equal(t, store.DispatchLease{Until: at(10), Attempted: true}, take(5, 15), "held until 10")
-	require.Equal(t, store.DispatchLease{Taken: true, Until: at(20), Attempted: true}, take(10, 20), "ended at 10")
-	require.Equal(t, store.DispatchLease{Taken: true, Until: at(30), Attempted: true}, take(25, 30))
+	clock := func() time.Time {
+		t.Helper()
+		now, err := s.Clock(t.Context())
+		require.NoError(t, err)
+		return now
+	}
+
+	before := clock()
+	first := take(time.Time{}, time.Minute)
+	require.True(t, first.Taken, "nobody held it")
+	require.False(t, first.Attempted)
+	require.Equal(t, time.Minute, first.Left)
+	require.WithinRange(t, first.Until, before.Add(time.Minute), clock().Add(time.Minute), "a term from the database's now")
+	require.Equal(t, first.Until, first.Until.UTC().Truncate(time.Microsecond), "as stored")
+
+	held := take(time.Time{}, time.Hour)
+	require.Equal(t, store.DispatchLease{Until: first.Until, Left: held.Left, Attempted: true}, held, "held by the first")
+	require.True(t, held.Left > 0 && held.Left <= time.Minute, "left: %s", held.Left)
+
+	extended := take(first.Until, 2*time.Minute)
+	require.True(t, extended.Taken, "its holder extends it")
+	require.True(t, extended.Attempted)
+	require.True(t, extended.Until.After(first.Until))
+	require.False(t, take(first.Until, time.Hour).Taken, "a holder whose lease was extended since holds it no more")
+
+	// One that ended is free.
+	short := mustCreate(t, s, createParams(at(1)))
+	l, err := s.DispatchLease(t.Context(), store.DispatchLeaseParams{BuildID: short.ID, Term: time.Millisecond})
+	require.NoError(t, err)
+	require.True(t, l.Taken)
+	for !clock().After(l.Until) {
+		time.Sleep(time.Millisecond)
+	}
+	l, err = s.DispatchLease(t.Context(), store.DispatchLeaseParams{BuildID: short.ID, Term: time.Minute})
+	require.NoError(t, err)
+	require.True(t, l.Taken, "it ended")
+	require.True(t, l.Attempted, "but was taken before")
 }
 
 func testDispatchLeaseConcurrent(t *testing.T, s store.Store) {
@@ -34,7 +67,7 @@ func testDispatchLeaseConcurrent(t *testing.T, s store.Store) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			leases[i], errs[i] = s.DispatchLease(t.Context(), store.DispatchLeaseParams{BuildID: b.ID, Now: at(0), Until: at(10 + i)})
+			leases[i], errs[i] = s.DispatchLease(t.Context(), store.DispatchLeaseParams{BuildID: b.ID, Term: time.Duration(10+i) * time.Second})
 		})
 	}
 	wg.Wait()

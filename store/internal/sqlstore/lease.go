@@ -22,21 +22,26 @@ func (q Queries) DispatchLease(ctx context.Context, p store.DispatchLeaseParams)
 				return err
 			}
 		}
+		now, err := q.Clock(ctx)
+		if err != nil {
+			return err
+		}
 		prev, err := one(ctx, q, scanTime, `SELECT until FROM dispatch_leases WHERE build_id = $1`, p.BuildID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return err
-		case prev.After(p.Now):
-			l = store.DispatchLease{Until: prev, Attempted: true}
+		case prev.After(now) && (p.Held.IsZero() || prev.After(p.Held)):
+			l = store.DispatchLease{Until: prev, Left: prev.Sub(now), Attempted: true}
 			return nil
 		}
+		until := now.Add(p.Term).Truncate(time.Microsecond)
 		if err := q.exec(ctx, `
 			INSERT INTO dispatch_leases (build_id, until) VALUES ($1, $2)
-			ON CONFLICT (build_id) DO UPDATE SET until = excluded.until`, p.BuildID, p.Until); err != nil {
+			ON CONFLICT (build_id) DO UPDATE SET until = excluded.until`, p.BuildID, until); err != nil {
 			return err
 		}
-		l = store.DispatchLease{Taken: true, Until: p.Until.UTC().Truncate(time.Microsecond), Attempted: !prev.IsZero()}
+		l = store.DispatchLease{Taken: true, Until: until, Left: p.Term, Attempted: !prev.IsZero()}
 		return nil
 	})
 	return l, q.wrap(err, "dispatch lease of %s", p.BuildID)
