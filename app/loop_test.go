@@ -382,3 +382,43 @@ func TestRulesetsOnly(t *testing.T) {
 	waitListing(t, env, accepted.BuildID, store.ListingMerged)
 	require.NotZero(t, env.Sim.Stats().ByRoute["GET /api/v3/repos/{owner}/{repo}/rules/branches/{branch}"])
 }
+
+// The kernels.json loop is optional next to the builds: with the API
+// budget down to the reserve that dispatches and the poller need, a new
+// kernel's build still ends done, and its pull request waits for the
+// budget's reset rather than spend that reserve.
+func TestKernelsJSONWaitsForTheBudget(t *testing.T) {
+	const limit = 60
+	env := e2e.Start(t, e2e.Options{RateLimit: limit, Configure: func(c *app.Config) {
+		c.Builds.IndexRefresh = 100 * time.Millisecond
+	}})
+	const releases = "GET /api/v3/repos/{owner}/{repo}/releases"
+	refreshes := func() int64 { return env.Sim.Stats().ByRoute[releases] }
+	require.Eventually(t, func() bool {
+		before := refreshes()
+		time.Sleep(500 * time.Millisecond)
+		return before > limit/2 && refreshes() == before
+	}, 20*time.Second, 10*time.Millisecond, "the refresh spends the budget down to the reserve")
+	loopCalls := func() (n int64) {
+		for route, calls := range env.Sim.Stats().ByRoute {
+			if regexp.MustCompile(`/(git|contents|pulls|commits)/|/pulls$`).MatchString(route) {
+				n += calls
+			}
+		}
+		return n
+	}
+	require.Zero(t, loopCalls())
+
+	fedora := kernel.Request{KernelVersion: "6.16.2-200.fc42.x86_64", Architecture: "x86_64", Distribution: "fedora", DistroVersion: "42", DriverVersion: "v0.1.2"}
+	code, accepted := post(t, env, bodyOf(fedora))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
+	waitListing(t, env, accepted.BuildID, store.ListingPending)
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`driverbuild_github_deferred_total\{work="kernels_json"\} [1-9]`).MatchString(scrape(t, env))
+	}, 20*time.Second, 50*time.Millisecond, "the proposal is deferred")
+	require.Zero(t, loopCalls(), "the loop asked GitHub nothing; requests by route: %v", env.Sim.Stats().ByRoute)
+	require.Equal(t, string(store.ListingPending), getStatus(t, env, accepted.BuildID).KernelsJSON.State)
+	require.Regexp(t, `driverbuild_github_rate_remaining\{bucket="installation"\} [1-9]`, scrape(t, env), "the reserve is left")
+}

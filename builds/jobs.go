@@ -138,7 +138,7 @@ type refreshWorker struct {
 }
 
 func (w *refreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) error {
-	if w.svc.budgetLow(ctx, ghclient.BucketInstallation, "release index refresh") {
+	if w.svc.budgetLow(ctx, ghclient.BucketInstallation, "index_refresh") {
 		return nil
 	}
 	return w.svc.RefreshAll(ctx)
@@ -164,18 +164,20 @@ func (w *redeliverWorker) Work(ctx context.Context, _ *river.Job[RedeliverArgs])
 	return err
 }
 
-// budgetLow reports, and logs, that an optional call waits for the next
-// period because the bucket's budget is down to the reserve that
-// dispatches and the poller need; the release webhooks and the poller keep
-// the builds going meanwhile.
+// budgetLow reports, counts and logs that optional work (what) waits for
+// the next period because the bucket's budget is down to the reserve
+// that dispatches and the poller need; the release webhooks and the
+// poller keep the builds going meanwhile.
 func (s *Service) budgetLow(ctx context.Context, bucket, what string) bool {
-	if s.cfg.Budget == nil || !s.cfg.Budget.Low(bucket, s.now()) {
+	if s.cfg.Budget == nil {
 		return false
 	}
-	r := s.cfg.Budget.Rates()[bucket]
-	zerolog.Ctx(ctx).Warn().Str("bucket", bucket).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset).
-		Msgf("GitHub API budget low; %s skipped this period", what)
-	return true
+	r, low := s.cfg.Budget.Defer(bucket, what, s.now())
+	if low {
+		zerolog.Ctx(ctx).Warn().Str("work", what).Str("bucket", bucket).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset).
+			Msg("GitHub API budget low; optional work skipped this period")
+	}
+	return low
 }
 
 // Periods sets how often the periodic jobs run.

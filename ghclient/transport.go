@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,22 +32,19 @@ type Rate struct {
 // Budget keeps the remaining API budget of each bucket as the responses'
 // X-RateLimit headers tell it.
 type Budget struct {
-	mu    sync.Mutex
-	rates map[string]Rate
+	mu       sync.Mutex
+	rates    map[string]Rate
+	deferred map[string]int64
 }
 
 // NewBudget returns a Budget that knows nothing yet.
-func NewBudget() *Budget { return &Budget{rates: map[string]Rate{}} }
+func NewBudget() *Budget { return &Budget{rates: map[string]Rate{}, deferred: map[string]int64{}} }
 
 // Rates returns what is known, by bucket.
 func (b *Budget) Rates() map[string]Rate {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make(map[string]Rate, len(b.rates))
-	for k, v := range b.rates {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(b.rates)
 }
 
 // reserveShare of a bucket's budget is kept for the calls that cannot
@@ -54,12 +52,32 @@ func (b *Budget) Rates() map[string]Rate {
 const reserveShare = 5
 
 // Low reports whether the bucket has spent all but its reserve before its
-// reset: optional calls (index refresh, redelivery) wait then.
-func (b *Budget) Low(bucket string, now time.Time) bool {
+// reset, and says the reset: optional calls (index refresh, redelivery,
+// the kernels.json loop) wait until then.
+func (b *Budget) Low(bucket string, now time.Time) (r Rate, low bool) {
 	b.mu.Lock()
 	r, ok := b.rates[bucket]
 	b.mu.Unlock()
-	return ok && now.Before(r.Reset) && r.Remaining < r.Limit/reserveShare
+	return r, ok && now.Before(r.Reset) && r.Remaining < r.Limit/reserveShare
+}
+
+// Defer is Low, asked by optional work before its calls: when it says
+// low, the work named what waits, and is counted.
+func (b *Budget) Defer(bucket, what string, now time.Time) (Rate, bool) {
+	r, low := b.Low(bucket, now)
+	if low {
+		b.mu.Lock()
+		b.deferred[what]++
+		b.mu.Unlock()
+	}
+	return r, low
+}
+
+// Deferred says how often each optional work was deferred.
+func (b *Budget) Deferred() map[string]int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.deferred)
 }
 
 func (b *Budget) observe(bucket string, h http.Header) (Rate, bool) {

@@ -21,6 +21,12 @@ import (
 const runRoute = "GET /api/v3/repos/{owner}/{repo}/actions/runs/{run_id}"
 
 // startWith is start with the middleware under test, and its budget.
+// low is Budget.Low's verdict alone.
+func low(b *ghclient.Budget, bucket string, now time.Time) bool {
+	_, isLow := b.Low(bucket, now)
+	return isLow
+}
+
 func startWith(t *testing.T, cfg ghsim.Config) (*ghsim.Server, *ghclient.Client, *ghclient.Budget) {
 	t.Helper()
 	sim, err := ghsim.New(cfg)
@@ -84,15 +90,17 @@ func TestMiddleware(t *testing.T) {
 		require.Equal(t, 10, r.Limit)
 		require.Equal(t, 9, r.Remaining)
 		require.True(t, r.Reset.After(time.Now()))
-		require.False(t, budget.Low(ghclient.BucketInstallation, time.Now()))
+		require.False(t, low(budget, ghclient.BucketInstallation, time.Now()))
 		for range 8 {
 			_, err := client.Releases(t.Context())
 			require.NoError(t, err)
 		}
 		require.Equal(t, 1, budget.Rates()[ghclient.BucketInstallation].Remaining)
-		require.True(t, budget.Low(ghclient.BucketInstallation, time.Now()))
-		require.False(t, budget.Low(ghclient.BucketInstallation, r.Reset), "renewed at the reset")
-		require.False(t, budget.Low(ghclient.BucketApp, time.Now()), "the App's own budget is apart")
+		rate, isLow := budget.Low(ghclient.BucketInstallation, time.Now())
+		require.True(t, isLow)
+		require.Equal(t, r.Reset, rate.Reset, "says when it renews")
+		require.False(t, low(budget, ghclient.BucketInstallation, r.Reset), "renewed at the reset")
+		require.False(t, low(budget, ghclient.BucketApp, time.Now()), "the App's own budget is apart")
 
 		_, err = client.Releases(t.Context())
 		require.NoError(t, err)

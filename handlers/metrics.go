@@ -112,6 +112,8 @@ var (
 		"GitHub API requests allowed per hour, by bucket.", []string{"bucket"}, nil)
 	rateResetDesc = prometheus.NewDesc("driverbuild_github_rate_reset_timestamp_seconds",
 		"When the bucket's budget is renewed, in Unix seconds.", []string{"bucket"}, nil)
+	deferredDesc = prometheus.NewDesc("driverbuild_github_deferred_total",
+		"Optional work (index_refresh, redelivery, kernels_json) put off because the API budget was down to the reserve dispatches and the poller need.", []string{"work"}, nil)
 )
 
 type budgetCollector struct{ b *ghclient.Budget }
@@ -120,6 +122,7 @@ func (c budgetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- rateRemainingDesc
 	ch <- rateLimitDesc
 	ch <- rateResetDesc
+	ch <- deferredDesc
 }
 
 func (c budgetCollector) Collect(ch chan<- prometheus.Metric) {
@@ -127,6 +130,9 @@ func (c budgetCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(rateRemainingDesc, prometheus.GaugeValue, float64(r.Remaining), bucket)
 		ch <- prometheus.MustNewConstMetric(rateLimitDesc, prometheus.GaugeValue, float64(r.Limit), bucket)
 		ch <- prometheus.MustNewConstMetric(rateResetDesc, prometheus.GaugeValue, float64(r.Reset.Unix()), bucket)
+	}
+	for work, n := range c.b.Deferred() {
+		ch <- prometheus.MustNewConstMetric(deferredDesc, prometheus.CounterValue, float64(n), work)
 	}
 }
 

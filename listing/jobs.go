@@ -102,9 +102,27 @@ type worker[T river.JobArgs] struct {
 	river.WorkerDefaults[T]
 	s    *Service
 	work func(ctx context.Context, job *river.Job[T]) error
+	// periodic jobs come again next period, so they skip one rather than
+	// wait.
+	periodic bool
 }
 
+// Work runs the job, unless the installation's API budget is down to the
+// reserve that dispatches and the poller need: next to a node waiting for
+// its driver, a kernel's way into kernels.json can wait, so the job waits
+// for the budget's reset, and the periodic reconcile skips its period.
 func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	if b := w.s.cfg.Budget; b != nil {
+		if r, low := b.Defer(ghclient.BucketInstallation, "kernels_json", w.s.now()); low {
+			log := zerolog.Ctx(ctx).Warn().Str("work", "kernels_json").Str("job", job.Kind).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset)
+			if w.periodic {
+				log.Msg("GitHub API budget low; optional work skipped this period")
+				return nil
+			}
+			log.Msg("GitHub API budget low; optional work waits for the reset")
+			return river.JobSnooze(r.Reset.Sub(w.s.now()))
+		}
+	}
 	err := w.work(ctx, job)
 	if d, limited := ghclient.RetryAfter(err, w.s.now()); limited {
 		zerolog.Ctx(ctx).Warn().Str("job", job.Kind).Dur("retry_after", d).Msg("GitHub rate limit; postponed")
@@ -147,11 +165,7 @@ func (s *Service) Register(workers *river.Workers, reconcile time.Duration) []*r
 	river.AddWorker(workers, &worker[SealArgs]{s: s, work: func(ctx context.Context, _ *river.Job[SealArgs]) error {
 		return s.Seal(ctx)
 	}})
-	river.AddWorker(workers, &worker[ReconcileArgs]{s: s, work: func(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
-		if b := s.cfg.Budget; b != nil && b.Low(ghclient.BucketInstallation, s.now()) {
-			zerolog.Ctx(ctx).Warn().Msg("GitHub API budget low; kernels.json reconcile skipped this period")
-			return nil
-		}
+	river.AddWorker(workers, &worker[ReconcileArgs]{s: s, periodic: true, work: func(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
 		// What happened within the last interval is still in the hands of
 		// its webhooks and jobs.
 		return s.Reconcile(ctx, s.now().Add(-reconcile))

@@ -59,8 +59,8 @@ type Config struct {
 	// RetryDelay is the first wait before a failed step is tried again,
 	// times the attempt.
 	RetryDelay time.Duration
-	// Budget, when set, is the API budget left: reconcile, the sweep
-	// behind the webhooks, waits while it is low.
+	// Budget, when set, is the API budget left: the loop's jobs wait
+	// while it is low, and the periodic reconcile skips.
 	Budget *ghclient.Budget
 	// Apply records a webhook delivery and runs fn in its transaction, as
 	// the builds' handlers do: a redelivery is a no-op.
