@@ -120,7 +120,7 @@ func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 				return nil
 			}
 			log.Msg("GitHub API budget low; optional work waits for the reset")
-			return river.JobSnooze(r.Reset.Sub(w.s.now()))
+			return river.JobSnooze(max(0, r.Reset.Sub(w.s.now())))
 		}
 	}
 	err := w.work(ctx, job)
