@@ -299,9 +299,3 @@ func TestNewCatalog(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, kernel.FormatRPM, f)
 }
-
-func TestKernelsBranch(t *testing.T) {
-	t.Parallel()
-	r := kernel.Request{KernelVersion: "6.8.0-1053-gcp", Architecture: "x86_64", Distribution: "ubuntu"}
-	require.Equal(t, "add-kernel/ubuntu/x86_64/6-8-0-1053-gcp", kernel.KernelsBranch(r))
-}

@@ -142,12 +142,6 @@ func ReleaseURL(prefix, tag, name string) string {
 	return strings.TrimSuffix(prefix, "/") + "/" + url.PathEscape(tag) + "/" + url.PathEscape(name)
 }
 
-// KernelsBranch is the branch of the PR that adds a kernel to kernels.json:
-// add-kernel/{distribution}/{arch}/{release with . -> -}.
-func KernelsBranch(r Request) string {
-	return "add-kernel/" + r.Distribution + "/" + r.Architecture + "/" + strings.ReplaceAll(r.KernelVersion, ".", "-")
-}
-
 // PackageName names the package of a normalized request in its
 // distribution's format.
 func (c *Catalog) PackageName(n Naming, r Request) (string, error) {
