@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,22 +25,30 @@ const listAssetsRoute = "GET /api/v3/repos/{owner}/{repo}/releases/{release_id}/
 func TestRunSuccessIsConfirmed(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
-		webURL   string // after the simulator's own
+		private  bool
 		listings func(n int64) bool
 	}{
 		"at the download URL": {
 			listings: func(n int64) bool { return n == 0 },
 		},
 		"by the listing where downloads need credentials": {
-			// A private repository's download URLs answer 404.
-			webURL:   "private/",
+			private:  true,
 			listings: func(n int64) bool { return n >= 1 },
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			// A private repository's download URLs answer 404.
+			var asked atomic.Int64
+			private := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked.Add(1)
+				http.NotFound(w, r)
+			}))
+			t.Cleanup(private.Close)
 			env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) {
-				c.GitHub.WebURL += tc.webURL
+				if tc.private {
+					c.GitHub.WebURL = private.URL + "/"
+				}
 				c.Builds.PollInterval = time.Hour // webhooks only: the poller's reads are not what is counted
 			}})
 			before := env.Sim.Stats().ByRoute[listAssetsRoute]
@@ -49,6 +59,9 @@ func TestRunSuccessIsConfirmed(t *testing.T) {
 			require.Equal(t, "done", done.Status, done.Reason)
 			listings := env.Sim.Stats().ByRoute[listAssetsRoute] - before
 			assert.True(t, tc.listings(listings), "%d asset listings", listings)
+			if tc.private {
+				assert.EqualValues(t, 1, asked.Load(), "the download URL that said absent is not asked again")
+			}
 
 			resp, err := http.Get(done.DownloadURL)
 			require.NoError(t, err)

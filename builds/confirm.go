@@ -22,6 +22,12 @@ import (
 // release. Where that finds nothing (downloads that need credentials, a
 // package published before shards), the release's listing is read again.
 func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Source, final bool) error {
+	return s.confirm(ctx, buildID, src, final, true)
+}
+
+// confirm is Confirm; ask is false when the download URL said a moment
+// ago that the package is not there, which asking again would not change.
+func (s *Service) confirm(ctx context.Context, buildID string, src lifecycle.Source, final, ask bool) error {
 	b, err := s.store.BuildByID(ctx, buildID)
 	if err != nil {
 		return fmt.Errorf("load build: %w", err)
@@ -32,7 +38,10 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 	release := kernel.ReleaseTag(b.DriverVersion, b.Package)
 	// A refresh whose listing was read before the upload keeps what this
 	// records (see AssetsReplace).
-	seen := s.published(ctx, b, release)
+	var seen *store.Asset
+	if ask {
+		seen, _ = s.published(ctx, b, release)
+	}
 	if seen == nil {
 		if err := s.refreshFor(ctx, b, release); err != nil {
 			return err
@@ -70,29 +79,31 @@ func (s *Service) Confirm(ctx context.Context, buildID string, src lifecycle.Sou
 }
 
 // published looks for a build's package at its download URL in release,
-// and returns the asset to record when it is there, nil otherwise. A
-// release the index does not know yet (a shard the build created) is not
-// looked at, so that the caller reads its listing and records it with its
-// id; a failure to ask is no answer either.
-func (s *Service) published(ctx context.Context, b store.Build, release string) *store.Asset {
+// and returns the asset to record when it is there. Otherwise absent says
+// whether the download URL answered that it is not: a release the index
+// does not know yet (a shard the build created) is not looked at, so that
+// the caller reads its listing and records it with its id, and a failure
+// to ask is no answer either.
+func (s *Service) published(ctx context.Context, b store.Build, release string) (seen *store.Asset, absent bool) {
 	if _, err := s.store.ReleaseByTag(ctx, release); err != nil {
-		return nil
+		return nil, false
 	}
 	digest, found, err := s.gh.Published(ctx, release, b.Package)
 	if err != nil {
 		zerolog.Ctx(ctx).Debug().Err(err).Str("build_id", b.ID).Msg("look for the package at its download URL; reading the release instead")
+		return nil, false
 	}
-	if err != nil || !found {
-		return nil
+	if !found {
+		return nil, true
 	}
 	at, err := s.store.Clock(ctx) // as a refresh's listing is dated
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	return &store.Asset{
 		Tag: release, Name: b.Package, DownloadURL: s.gh.DownloadURL(release, b.Package), Digest: digest,
 		DistroVersion: b.DistroVersion, UpdatedAt: at,
-	}
+	}, false
 }
 
 // refreshFor reads the release a build's package goes to and, when the

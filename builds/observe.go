@@ -60,7 +60,7 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 	var changed bool
 	confirmedIn := "" // the release whose asset may have had its distro version recorded
 	confirmNow := false
-	seen := s.publishedBeforeApply(ctx, buildID, run)
+	seen, absent := s.publishedBeforeApply(ctx, buildID, run)
 	err := s.apply(ctx, d, func(tx store.Tx) error {
 		b, err := tx.BuildByID(ctx, buildID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -108,7 +108,7 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 		s.Go(ctx, func(ctx context.Context) {
 			ctx, cancel := context.WithTimeout(ctx, confirmNowTimeout)
 			defer cancel()
-			if err := s.Confirm(ctx, buildID, src, false); err != nil {
+			if err := s.confirm(ctx, buildID, src, false, !absent); err != nil {
 				zerolog.Ctx(ctx).Info().Err(err).Str("build_id", buildID).Msg("confirm the package; the confirm job retries")
 			}
 		})
@@ -123,17 +123,18 @@ func (s *Service) ObserveRun(ctx context.Context, src lifecycle.Source, d *Deliv
 // succeeded at its download URL, before the webhook's transaction, so
 // that the build ends done in it: a HEAD and a GET, no API call, bounded
 // by publishedTimeout. Not found (nil), the build is confirmed after the
-// transaction.
-func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) *store.Asset {
+// transaction, without asking the download URL again when it said the
+// package is absent (see published).
+func (s *Service) publishedBeforeApply(ctx context.Context, buildID string, run ghclient.Run) (seen *store.Asset, absent bool) {
 	if run.Status != "completed" || run.Conclusion != "success" {
-		return nil
+		return nil, false
 	}
 	b, err := s.store.BuildByID(ctx, buildID)
 	if err != nil || b.Status.Terminal() {
-		return nil
+		return nil, false
 	}
 	if _, indexed := s.assets.lookup(b.DriverVersion, b.Package); indexed {
-		return nil
+		return nil, false
 	}
 	ask, cancel := context.WithTimeout(ctx, publishedTimeout)
 	defer cancel()
