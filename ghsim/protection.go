@@ -3,6 +3,7 @@ package ghsim
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/google/go-github/v66/github"
 )
@@ -23,15 +24,40 @@ const rulesetID = 4200001
 
 // branchRules is what a branch requires before a merge.
 type branchRules struct {
-	checks []string
-	strict bool
+	checks  []string
+	strict  bool
+	reviews int // approving reviews required
 }
 
 func (s *Server) rulesOf(branch string) branchRules {
 	if branch != defaultBranch || s.cfg.RequiredChecksIn == RequiredNowhere {
 		return branchRules{}
 	}
-	return branchRules{checks: []string{ValidateCheck}}
+	return branchRules{checks: []string{ValidateCheck}, reviews: s.cfg.RequiredReviews}
+}
+
+// unmetReviews is GitHub's 405 message for a pull request with fewer
+// approving reviews than rules require, or "".
+func (rules branchRules) unmetReviews(approvals int) string {
+	switch {
+	case approvals >= rules.reviews:
+		return ""
+	case rules.reviews == 1:
+		return "At least 1 approving review is required by reviewers with write access."
+	}
+	return "At least " + strconv.Itoa(rules.reviews) + " approving reviews are required by reviewers with write access."
+}
+
+// reviewsJSON is the protection's required_pull_request_reviews, nil for
+// none.
+func (rules branchRules) reviewsJSON(u string) map[string]any {
+	if rules.reviews == 0 {
+		return nil
+	}
+	return map[string]any{
+		"url": u + "/required_pull_request_reviews", "dismiss_stale_reviews": false, "require_code_owner_reviews": false,
+		"required_approving_review_count": rules.reviews, "require_last_push_approval": false,
+	}
 }
 
 func (s *Server) protected(branch string) bool {
@@ -58,12 +84,16 @@ func (s *Server) getProtection(w http.ResponseWriter, r *http.Request) {
 	}
 	u := s.urls().repoAPI() + "/branches/" + branch + "/protection"
 	off := map[string]any{"enabled": false}
-	writeJSON(w, r, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"url": u, "required_status_checks": s.requiredChecksJSON(branch),
 		"enforce_admins":          map[string]any{"url": u + "/enforce_admins", "enabled": false},
 		"required_linear_history": off, "allow_force_pushes": off, "allow_deletions": off,
 		"block_creations": off, "required_conversation_resolution": off, "lock_branch": off, "allow_fork_syncing": off,
-	})
+	}
+	if reviews := s.rulesOf(branch).reviewsJSON(u); reviews != nil {
+		body["required_pull_request_reviews"] = reviews
+	}
+	writeJSON(w, r, http.StatusOK, body)
 }
 
 // getRequiredStatusChecks is GET .../branches/{branch}/protection/required_status_checks.
@@ -92,6 +122,15 @@ func (s *Server) getBranchRules(w http.ResponseWriter, r *http.Request) {
 			"type": "required_status_checks", "parameters": json.RawMessage(params),
 			"ruleset_source_type": "Repository", "ruleset_source": source, "ruleset_id": rulesetID,
 		})
+		if n := s.rulesOf(branch).reviews; n > 0 {
+			out = append(out, map[string]any{
+				"type": "pull_request", "parameters": map[string]any{
+					"required_approving_review_count": n, "dismiss_stale_reviews_on_push": false,
+					"require_code_owner_review": false, "require_last_push_approval": false, "required_review_thread_resolution": false,
+				},
+				"ruleset_source_type": "Repository", "ruleset_source": source, "ruleset_id": rulesetID,
+			})
+		}
 	}
 	writeJSON(w, r, http.StatusOK, out)
 }

@@ -41,6 +41,7 @@ type pull struct {
 	// computedFor is the head:base pair whose mergeability a GET computed;
 	// a pair not computed yet answers mergeable null.
 	computedFor string
+	approvals   int // approving reviews by reviewers with write access
 }
 
 func (p *pull) key(baseHead string) string { return p.headSHA + ":" + baseHead }
@@ -337,7 +338,8 @@ func (s *Server) getPull(w http.ResponseWriter, r *http.Request) {
 
 // mergeableStateLocked is GitHub's mergeable_state: dirty (conflicts),
 // behind (out of date where the base requires up to date), blocked (a
-// required check has not passed), clean.
+// required check has not passed, or a required review is missing),
+// clean.
 func (s *Server) mergeableStateLocked(p *pull, res mergeResult) string {
 	rules := s.rulesOf(p.base)
 	switch {
@@ -345,7 +347,7 @@ func (s *Server) mergeableStateLocked(p *pull, res mergeResult) string {
 		return "dirty"
 	case res.behind && rules.strict:
 		return "behind"
-	case s.unmetCheckLocked(rules, p.headSHA) != "":
+	case s.unmetCheckLocked(rules, p.headSHA) != "", rules.unmetReviews(p.approvals) != "":
 		return "blocked"
 	}
 	return "clean"
@@ -403,7 +405,7 @@ func (s *Server) mergePull(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusMethodNotAllowed, "Head branch is out of date. Review and try the merge again.")
 		return
 	}
-	if msg := s.unmetCheckLocked(rules, p.headSHA); msg != "" {
+	if msg := cmpOr(s.unmetCheckLocked(rules, p.headSHA), rules.unmetReviews(p.approvals)); msg != "" {
 		fail(http.StatusMethodNotAllowed, msg)
 		return
 	}
@@ -488,4 +490,19 @@ func (s *Server) merges() int64 {
 	s.pulls.mu.Lock()
 	defer s.pulls.mu.Unlock()
 	return s.pulls.merges
+}
+
+// approvePull is POST /_sim/pulls/{pull_number}/approve: a reviewer with
+// write access approves the pull request, as a person does in the UI
+// (the App cannot approve its own).
+func (s *Server) approvePull(w http.ResponseWriter, r *http.Request) {
+	s.pulls.mu.Lock()
+	defer s.pulls.mu.Unlock()
+	p := s.pullByNumber(r)
+	if p == nil {
+		notFound(w, r)
+		return
+	}
+	p.approvals++
+	w.WriteHeader(http.StatusNoContent)
 }

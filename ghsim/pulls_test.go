@@ -332,3 +332,54 @@ func TestCommitStatuses(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return regexp.MustCompile(regexp.QuoteMeta(s)).Match(b) }
+
+// Where the default branch requires an approving review, a pull request
+// whose checks passed is blocked and its merge refused with GitHub's
+// message until a reviewer approves it; protection and rulesets say so.
+func TestPullRequestWaitsForItsReview(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{ghsim.RequiredInProtection, ghsim.RequiredInRulesets} {
+		t.Run(in, func(t *testing.T) {
+			t.Parallel()
+			rc := newReceiver(t)
+			sim := startSim(t, ghsim.Config{WebhookURL: rc.URL(), CheckDuration: testCheckDuration, RequiredChecksIn: in, RequiredReviews: 1})
+			gh := installationClient(t, sim)
+			ctx := context.Background()
+			head := branchAdding(t, gh, "add-kernel/fedora/x86_64/6-16-1", fedora)
+			openPull(t, gh, "add-kernel/fedora/x86_64/6-16-1")
+			rc.waitHook(t, checkSuiteDone(head))
+			require.Equal(t, "blocked", computedPull(t, gh, 1).GetMergeableState(), "the check passed, the review is missing")
+			_, _, err := gh.PullRequests.Merge(ctx, "riptides", "driver", 1, "", &github.PullRequestOptions{SHA: head, MergeMethod: "squash"})
+			e := apiError(t, err, http.StatusMethodNotAllowed)
+			require.Equal(t, "At least 1 approving review is required by reviewers with write access.", e.Message)
+
+			if in == ghsim.RequiredInProtection {
+				p, _, err := gh.Repositories.GetBranchProtection(ctx, "riptides", "driver", "main")
+				require.NoError(t, err)
+				require.Equal(t, 1, p.GetRequiredPullRequestReviews().RequiredApprovingReviewCount)
+			} else {
+				rules, _, err := gh.Repositories.GetRulesForBranch(ctx, "riptides", "driver", "main")
+				require.NoError(t, err)
+				var types []string
+				for _, r := range rules {
+					types = append(types, r.Type)
+				}
+				require.Equal(t, []string{"required_status_checks", "pull_request"}, types)
+			}
+
+			resp, err := http.Post(sim.URL()+"/_sim/pulls/1/approve", "", nil)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusNoContent, resp.StatusCode)
+			require.Equal(t, "clean", computedPull(t, gh, 1).GetMergeableState())
+			res, _, err := gh.PullRequests.Merge(ctx, "riptides", "driver", 1, "", &github.PullRequestOptions{SHA: head, MergeMethod: "squash"})
+			require.NoError(t, err)
+			require.True(t, res.GetMerged())
+
+			resp, err = http.Post(sim.URL()+"/_sim/pulls/9/approve", "", nil)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusNotFound, resp.StatusCode)
+		})
+	}
+}

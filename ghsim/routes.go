@@ -88,6 +88,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /_sim/faults", authNone, s.getFaults)
 	s.handle("POST /_sim/faults", authNone, s.postFaults)
 	s.handle("DELETE /_sim/faults", authNone, s.deleteFaults)
+	s.handle("POST /_sim/pulls/{pull_number}/approve", authNone, s.approvePull)
 }
 
 // releaseSubroutes serves GitHub's .../releases/tags/{tag},

@@ -92,6 +92,11 @@ type Config struct {
 	// validate-kernels: RequiredInProtection (the default),
 	// RequiredInRulesets or RequiredNowhere.
 	RequiredChecksIn string
+	// RequiredReviews is how many approving reviews the default branch
+	// requires before a merge (0 for none), where its checks are
+	// required. A reviewer with write access approves a pull request
+	// through POST /_sim/pulls/{pull_number}/approve.
+	RequiredReviews int
 
 	// Releases are tags published at start, without webhooks.
 	Releases []string
