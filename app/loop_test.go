@@ -422,3 +422,32 @@ func TestKernelsJSONWaitsForTheBudget(t *testing.T) {
 	require.Equal(t, string(store.ListingPending), getStatus(t, env, accepted.BuildID).KernelsJSON.State)
 	require.Regexp(t, `driverbuild_github_rate_remaining\{bucket="installation"\} [1-9]`, scrape(t, env), "the reserve is left")
 }
+
+// A merge GitHub refuses for a reason no check will change (here a
+// required review) is tried again less and less often, not at every
+// reconcile; once a reviewer approves, a later try merges.
+func TestRefusedMergeBacksOff(t *testing.T) {
+	env := e2e.Start(t, e2e.Options{
+		Simulate:  func(c *ghsim.Config) { c.RequiredReviews = 1 },
+		Configure: func(c *app.Config) { c.KernelsJSON.ReconcileInterval = 100 * time.Millisecond },
+	})
+	fedora := kernel.Request{KernelVersion: "6.16.2-200.fc42.x86_64", Architecture: "x86_64", Distribution: "fedora", DistroVersion: "42", DriverVersion: "v0.1.2"}
+	code, accepted := post(t, env, bodyOf(fedora))
+	require.Equal(t, http.StatusAccepted, code)
+	waitFor(t, env, accepted.BuildID, terminal)
+	waitListing(t, env, accepted.BuildID, store.ListingPROpen)
+	const mergeRoute = "PUT /api/v3/repos/{owner}/{repo}/pulls/{pull_number}/merge"
+	merges := func() int64 { return env.Sim.Stats().ByRoute[mergeRoute] }
+	require.Eventually(t, func() bool { return merges() > 0 }, 20*time.Second, 10*time.Millisecond, "the merge is tried once the check passed")
+	time.Sleep(3 * time.Second) // thirty reconciles
+	tried := merges()
+	t.Logf("%d merges tried in 3 s of reconciles every 100 ms", tried)
+	require.LessOrEqual(t, tried, int64(8), "a refused merge is not tried at every reconcile")
+
+	resp, err := http.Post(env.Sim.URL()+"/_sim/pulls/1/approve", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	waitListing(t, env, accepted.BuildID, store.ListingMerged)
+	requireNoneLeft(t, simGitHub(t, env))
+}

@@ -74,6 +74,7 @@ type Service struct {
 	store   Store
 	gh      GitHub
 	decider Decider
+	refused refusals
 }
 
 // New returns a Service.

@@ -101,6 +101,9 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 		log.Debug().Str("sha", sha).Str("head", first.HeadSHA).Msg("check of an older head; ignored")
 		return nil
 	}
+	if sha == "" && !s.refused.due(name, first.HeadSHA, s.now()) {
+		return nil // reconcile, and GitHub refused this head's merge a moment ago
+	}
 	var pr ghclient.PullRequest
 	if first.PRNumber != 0 {
 		pr, err = s.gh.Pull(ctx, first.PRNumber)
@@ -166,9 +169,11 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 	case code == http.StatusMethodNotAllowed && strings.Contains(msg, "Base branch was modified"):
 		return errBaseModified
 	case code == http.StatusMethodNotAllowed:
-		// Not mergeable, or a required check GitHub still expects: the
-		// next check event tries again.
-		log.Info().Int("pr", pr.Number).Str("answer", msg).Msg("merge refused; waiting for the next check")
+		// Not mergeable, a required check GitHub still expects, or a
+		// requirement no check meets (a review): the next check event
+		// tries again, and reconcile less and less often.
+		s.refused.refused(name, pr.HeadSHA, s.now(), s.cfg.RetryDelay)
+		log.Info().Int("pr", pr.Number).Str("answer", msg).Msg("merge refused; tried again at the next check, or later and later")
 		return nil
 	case code == http.StatusConflict && reevaluate > 0:
 		return s.land(ctx, name, "", reevaluate-1)
@@ -191,6 +196,7 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 // and 24.04 of one release) is not in the file yet: it goes on on a
 // branch made anew; otherwise the branch is deleted.
 func (s *Service) merged(ctx context.Context, br branchOf, pr ghclient.PullRequest) error {
+	s.refused.forget(br.name)
 	k, err := s.readBaseKernels(ctx)
 	if err != nil {
 		return err

@@ -1,0 +1,65 @@
+package listing
+
+import (
+	"sync"
+	"time"
+)
+
+// mergeRetryMax bounds the wait between the reconciles' tries of a merge
+// GitHub refused for a reason no check event changes (a required review,
+// a rule): noticing that a person cleared it (approved the pull request)
+// takes at most this long, and a pull request left waiting costs two
+// tries an hour, not one per reconcile.
+const mergeRetryMax = 30 * time.Minute
+
+// refusals are the merges GitHub refused, by branch, in this process.
+// Losing them (a restart) costs one more try each.
+type refusals struct {
+	mu sync.Mutex
+	by map[string]refusal
+}
+
+type refusal struct {
+	sha  string // the head refused
+	n    int    // refusals of it in a row
+	next time.Time
+}
+
+// due reports whether the merge of branch at sha may be tried at now:
+// it was not refused, or its wait is over.
+func (r *refusals) due(branch, sha string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, ok := r.by[branch]
+	return !ok || f.sha != sha || !now.Before(f.next)
+}
+
+// refused notes a refusal of branch at sha at now. The wait before the
+// next try is first, then twice the one before it, up to mergeRetryMax.
+func (r *refusals) refused(branch, sha string, now time.Time, first time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.by == nil {
+		r.by = map[string]refusal{}
+	}
+	f := r.by[branch]
+	if f.sha != sha {
+		f = refusal{sha: sha}
+	}
+	wait := first
+	for range f.n {
+		if wait *= 2; wait >= mergeRetryMax {
+			break
+		}
+	}
+	f.n++
+	f.next = now.Add(min(wait, mergeRetryMax))
+	r.by[branch] = f
+}
+
+// forget drops what is known of branch: it merged.
+func (r *refusals) forget(branch string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.by, branch)
+}
