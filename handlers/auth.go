@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 	"golang.org/x/time/rate"
@@ -244,32 +245,30 @@ type limiter struct {
 	burst     int
 
 	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	buckets *simplelru.LRU[string, *rate.Limiter]
 }
 
-// maxBuckets bounds the memory per-address limits may take; full buckets
-// (keys not heard from lately) are dropped past it.
+// maxBuckets bounds the memory per-address limits may take: past it, the
+// bucket of the key not heard from the longest goes (it has refilled the
+// most), at the same cost however many addresses ask.
 const maxBuckets = 100000
 
 func newLimiter(l RateLimit) *limiter {
-	return &limiter{per: l.Per, perSecond: l.PerSecond, burst: l.Burst, buckets: map[string]*rate.Limiter{}}
+	buckets, err := simplelru.NewLRU[string, *rate.Limiter](maxBuckets, nil)
+	if err != nil {
+		panic(err) // only for a size below one
+	}
+	return &limiter{per: l.Per, perSecond: l.PerSecond, burst: l.Burst, buckets: buckets}
 }
 
 // take spends one request of key's bucket, or says how long to wait.
 func (l *limiter) take(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= maxBuckets {
-			for k, old := range l.buckets {
-				if old.TokensAt(now) >= float64(l.burst) {
-					delete(l.buckets, k)
-				}
-			}
-		}
+	b, ok := l.buckets.Get(key)
+	if !ok {
 		b = rate.NewLimiter(rate.Limit(l.perSecond), l.burst)
-		l.buckets[key] = b
+		l.buckets.Add(key, b)
 	}
 	res := b.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {

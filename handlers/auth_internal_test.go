@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -43,4 +44,40 @@ func TestBootStormIsServed(t *testing.T) {
 		}
 	}
 	require.Positive(t, refused)
+}
+
+// Per-address buckets are bounded: past maxBuckets the one not heard from
+// the longest goes, and an address throttled a moment ago stays throttled.
+func TestLimiterKeepsTheRecentAddresses(t *testing.T) {
+	t.Parallel()
+	lim := newLimiter(RateLimit{PerSecond: 1.0 / 60, Burst: 2, Per: "ip"})
+	now := time.Unix(1_700_000_000, 0)
+	for range 2 {
+		require.Zero(t, lim.take("192.0.2.1", now))
+	}
+	for i := range maxBuckets - 1 {
+		lim.take(fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), now)
+	}
+	require.Positive(t, lim.take("192.0.2.1", now), "throttled")
+	for i := range 10 {
+		lim.take(fmt.Sprintf("fd00::%x", i), now)
+	}
+	require.Equal(t, maxBuckets, lim.buckets.Len(), "no more buckets than maxBuckets")
+	require.Positive(t, lim.take("192.0.2.1", now), "still throttled: heard from lately, its bucket stayed")
+	require.False(t, lim.buckets.Contains("10.0.0.0"), "the address not heard from the longest went")
+}
+
+// BenchmarkLimiterNewAddresses: per-address limits under a flood of new
+// addresses once the limiter holds as many as it keeps, each address
+// asking once and staying under its burst.
+func BenchmarkLimiterNewAddresses(b *testing.B) {
+	lim := newLimiter(RateLimit{PerSecond: 1.0 / 60, Burst: 3, Per: "ip"})
+	now := time.Unix(1_700_000_000, 0)
+	for i := range maxBuckets {
+		lim.take(fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255), now)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		lim.take(fmt.Sprintf("fd00::%x", i), now)
+	}
 }
