@@ -13,7 +13,8 @@ import (
 // AuditFlushEvery bounds how long a build request's audit row waits in
 // memory after its answer before it is written with those around it: a
 // crash loses at most the last AuditFlushEvery of rows (and one batch being
-// written). A shutdown writes them all.
+// written). A shutdown writes them all, trying again while the database
+// is away until its deadline, and logs what it could not write.
 const AuditFlushEvery = 100 * time.Millisecond
 
 // auditPending bounds the rows waiting: past it, a request waits for room
@@ -31,6 +32,9 @@ type AuditLog struct {
 	rows chan store.Request
 	stop chan struct{}
 	done chan struct{}
+	// ctx ends when Close's deadline passes, abandoning the writes.
+	ctx     context.Context
+	abandon context.CancelFunc
 }
 
 // NewAuditLog starts writing batches to st; Close flushes and stops.
@@ -38,6 +42,7 @@ func NewAuditLog(st interface {
 	RequestsRecord(context.Context, []store.Request) error
 }, log zerolog.Logger) *AuditLog {
 	l := &AuditLog{st: st, log: log, rows: make(chan store.Request, auditPending), stop: make(chan struct{}), done: make(chan struct{})}
+	l.ctx, l.abandon = context.WithCancel(context.Background())
 	go l.run()
 	return l
 }
@@ -64,15 +69,30 @@ func (l *AuditLog) run() {
 		case <-tick.C:
 			batch = l.write(batch)
 		case <-l.stop:
-			for {
-				select {
-				case r := <-l.rows:
-					batch = append(batch, r)
-				default:
-					l.write(batch)
-					return
-				}
-			}
+			l.drain(batch)
+			return
+		}
+	}
+}
+
+// drain writes batch and the rows queued, until they are written or
+// Close's deadline passes.
+func (l *AuditLog) drain(batch []store.Request) {
+	for {
+		select {
+		case r := <-l.rows:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if batch = l.write(batch); len(batch) == 0 {
+			return
+		}
+		select {
+		case <-l.ctx.Done():
+			l.log.Error().Int("rows", len(batch)).Msg("audit rows not written by the shutdown deadline: lost")
+			return
+		case <-time.After(AuditFlushEvery):
 		}
 	}
 }
@@ -86,13 +106,13 @@ func (l *AuditLog) write(batch []store.Request) []store.Request {
 	if len(batch) == 0 {
 		return batch
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
 	defer cancel()
 	err := l.st.RequestsRecord(ctx, batch)
 	if err == nil {
 		return batch[:0]
 	}
-	if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		l.log.Error().Err(err).Int("rows", len(batch)).Msg("record build requests")
 		return batch[:0]
 	}
@@ -104,13 +124,17 @@ func (l *AuditLog) write(batch []store.Request) []store.Request {
 	return batch
 }
 
-// Close writes what is queued and stops. Requests must have stopped.
+// Close writes what is queued and stops, by ctx's end: then what is not
+// written is logged and lost. Requests must have stopped.
 func (l *AuditLog) Close(ctx context.Context) error {
 	close(l.stop)
+	defer l.abandon()
 	select {
 	case <-l.done:
 		return nil
 	case <-ctx.Done():
+		l.abandon()
+		<-l.done
 		return ctx.Err()
 	}
 }
