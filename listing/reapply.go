@@ -20,9 +20,12 @@ const reapplyRounds = 5
 // requests behind again, so only one of those re-applied merges next and
 // the rest are re-applied anew after it: re-applying all N open ones per
 // merge cost N² pushes and check runs in a storm of new kernels, and
-// starved the service of its database. A few, so that one whose check
-// fails does not hold the rest up; the reconcile job re-applies too.
-const reapplyPerPush = 8
+// starved the service of its database. Two: the one next in line, and
+// one more, so that a check failing does not cost a round. Each
+// re-applied branch is six API calls and a check run, and eight per
+// push merged no faster than two (50 kernels at once: 2,300 API requests
+// against 4,400, merged as soon); the reconcile job re-applies too.
+const reapplyPerPush = 2
 
 // unsettledLimit bounds the unsettled listings one pass looks at.
 const unsettledLimit = 1000

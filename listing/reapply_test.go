@@ -59,10 +59,10 @@ func (g *reapplyGitHub) ForceBranch(_ context.Context, name, _ string) error {
 func TestReapplyTakesTheOldestFew(t *testing.T) {
 	t.Parallel()
 	// The three oldest were re-applied at the last push already: they
-	// take no turn, and eight of the others do.
+	// take no turn, and two of the others do.
 	r := newReapply(t, 3)
 	require.NoError(t, r.s.Reapply(t.Context()))
-	assert.Equal(t, sorted(r.branches[3:11]), r.forced(), "the eight oldest behind are re-applied, the rest wait their turn")
+	assert.Equal(t, sorted(r.branches[3:5]), r.forced(), "the two oldest behind are re-applied, the rest wait their turn")
 }
 
 // Old pull requests whose checks never report stay behind after every
@@ -73,11 +73,11 @@ func TestReapplyTurnsReachTheYounger(t *testing.T) {
 	t.Parallel()
 	r := newReapply(t, 0)
 	require.NoError(t, r.s.Reapply(t.Context()))
-	require.Equal(t, sorted(r.branches[:8]), r.forced(), "the eight oldest")
+	require.Equal(t, sorted(r.branches[:2]), r.forced(), "the two oldest")
 
 	// None merged: the next push finds all thirty behind.
 	require.NoError(t, r.s.Reapply(t.Context()))
-	assert.Equal(t, sorted(r.branches[:4], r.branches[8:12]), r.forced(), "four oldest, and the four that waited longest")
+	assert.Equal(t, sorted(r.branches[:1], r.branches[2:3]), r.forced(), "the oldest, and the one that waited longest")
 }
 
 // The oldest half of the turns goes to the oldest branches that are
@@ -95,7 +95,7 @@ func TestReapplyOldestTurnsAreTheOldestBehind(t *testing.T) {
 		require.NoError(t, r.st.ListingPut(ctx, l))
 	}
 	require.NoError(t, r.s.Reapply(ctx))
-	assert.Equal(t, sorted(r.branches[3:7], r.branches[11:15]), r.forced(), "the four oldest behind, and the four that went longest without a change")
+	assert.Equal(t, sorted(r.branches[3:4], r.branches[11:12]), r.forced(), "the oldest behind, and the one that went longest without a change")
 }
 
 // reapply is a listing service on thirty open pull requests, the oldest
