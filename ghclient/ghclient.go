@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v66/github"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/palantir/go-githubapp/githubapp"
 )
 
@@ -37,12 +38,25 @@ type Client struct {
 	mu     sync.Mutex
 	client *github.Client
 
-	commits sync.Map // sha -> commitOf, for commits are immutable
+	// What a sha names never changes: the commits and the files at a
+	// commit read lately are not read again.
+	commits *lru.Cache[string, commitOf]
+	files   *lru.Cache[fileKey, fileAt]
 }
+
+// Cached lately: the commits re-applied onto one head (each is a few
+// shas), and the few heads of the default branch whose kernels.json is
+// read (each the size of the file).
+const (
+	cachedCommits = 4096
+	cachedFiles   = 8
+)
 
 // New returns a Client; it makes no call until used.
 func New(creator githubapp.ClientCreator, repo Repo) *Client {
-	return &Client{creator: creator, repo: repo}
+	commits, _ := lru.New[string, commitOf](cachedCommits)
+	files, _ := lru.New[fileKey, fileAt](cachedFiles)
+	return &Client{creator: creator, repo: repo, commits: commits, files: files}
 }
 
 // installation returns the installation client, finding the installation

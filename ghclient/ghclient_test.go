@@ -208,3 +208,31 @@ func TestErrors(t *testing.T) {
 	_, err = f.client.Dispatch(ctx, map[string]string{"kernel_version": "6.8.0-1-gcp"})
 	require.True(t, ghclient.Permanent(err), "a 422 for missing inputs is final: %v", err)
 }
+
+// A file at a commit's sha never changes: read lately, it is not asked
+// for again. At a branch, which moves, it is.
+func TestFileAtACommitIsReadOnce(t *testing.T) {
+	t.Parallel()
+	f := start(t, ghsim.Config{BuildDuration: time.Hour}, "driver-build.yml")
+	const contents = "GET /api/v3/repos/{owner}/{repo}/contents/{path...}"
+	head, found, err := f.client.BranchHead(t.Context(), "main")
+	require.NoError(t, err)
+	require.True(t, found)
+	var first []byte
+	for range 3 {
+		data, blob, err := f.client.File(t.Context(), head, ".github/kernels.json")
+		require.NoError(t, err)
+		require.NotEmpty(t, blob)
+		require.Contains(t, string(data), "ubuntu")
+		if first == nil {
+			first = data
+		}
+		require.Equal(t, first, data)
+	}
+	require.EqualValues(t, 1, f.sim.Stats().ByRoute[contents], "read once at its sha")
+	for range 2 {
+		_, _, err := f.client.File(t.Context(), "main", ".github/kernels.json")
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 3, f.sim.Stats().ByRoute[contents], "read each time at a branch")
+}

@@ -30,8 +30,20 @@ func IsNotFound(err error) bool {
 	return code == http.StatusNotFound
 }
 
-// File reads a file at a ref: its content and its blob sha.
+type fileKey struct{ ref, path string }
+
+type fileAt struct {
+	content []byte
+	blobSHA string
+}
+
+// File reads a file at a ref: its content and its blob sha. A file at a
+// commit's sha read lately is not read again. The content is shared: do
+// not change it.
 func (c *Client) File(ctx context.Context, ref, path string) (content []byte, blobSHA string, err error) {
+	if f, ok := c.files.Get(fileKey{ref, path}); ok {
+		return f.content, f.blobSHA, nil
+	}
 	gh, err := c.installation(ctx)
 	if err != nil {
 		return nil, "", err
@@ -48,7 +60,24 @@ func (c *Client) File(ctx context.Context, ref, path string) (content []byte, bl
 	if err != nil {
 		return nil, "", fmt.Errorf("get %s at %s: %w", path, ref, err)
 	}
+	if isSHA(ref) {
+		c.files.Add(fileKey{ref, path}, fileAt{[]byte(data), f.GetSHA()})
+	}
 	return []byte(data), f.GetSHA(), nil
+}
+
+// isSHA reports whether ref is a full commit sha, which names one commit
+// for ever, not a branch or a tag that moves.
+func isSHA(ref string) bool {
+	if len(ref) != 40 && len(ref) != 64 {
+		return false
+	}
+	for _, r := range ref {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // BranchHead returns the commit a branch points at; found is false when
@@ -73,11 +102,12 @@ type commitOf struct {
 	tree, parent string
 }
 
-// commit reads a commit, once: a commit never changes, and re-applying
-// fifty branches onto one head reads that head fifty times.
+// commit reads a commit, once while it is read lately: a commit never
+// changes, and re-applying fifty branches onto one head reads that head
+// fifty times.
 func (c *Client) commit(ctx context.Context, gh *github.Client, sha string) (commitOf, error) {
-	if v, ok := c.commits.Load(sha); ok {
-		return v.(commitOf), nil
+	if v, ok := c.commits.Get(sha); ok {
+		return v, nil
 	}
 	got, _, err := gh.Git.GetCommit(ctx, c.repo.Owner, c.repo.Name, sha)
 	if err != nil {
@@ -87,7 +117,7 @@ func (c *Client) commit(ctx context.Context, gh *github.Client, sha string) (com
 	if len(got.Parents) > 0 {
 		out.parent = got.Parents[0].GetSHA()
 	}
-	c.commits.Store(sha, out)
+	c.commits.Add(sha, out)
 	return out, nil
 }
 
