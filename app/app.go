@@ -112,7 +112,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (*App, error) {
 	)
 	gh := ghclient.New(creator, ghclient.Repo{
 		Owner: cfg.Repository.Owner, Name: cfg.Repository.Name, Workflow: cfg.Repository.Workflow,
-		Ref: cfg.Repository.Ref, InstallationID: cfg.Repository.InstallationID, WebURL: cfg.GitHub.WebURL,
+		Ref: cfg.Repository.Ref, InstallationID: cfg.Repository.InstallationID, WebURL: cfg.webURL(),
 	})
 	metrics := handlers.NewMetrics()
 	metrics.ReleaseAssets(a.store.ReleaseAssetCounts)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -128,6 +129,12 @@ func Defaults() Config {
 	return c
 }
 
+// webURL is github.web_url, or when unset the web root of
+// github.v3_api_url: a Config built in code gets it as a loaded one does.
+func (c Config) webURL() string {
+	return cmp.Or(c.GitHub.WebURL, ghclient.WebURLFor(c.GitHub.V3APIURL))
+}
+
 // LoadConfig reads a config file over the defaults (path "" means none)
 // and applies environment overrides. Unknown keys are an error: a typo
 // must not silently fall back to a default.
@@ -145,9 +152,7 @@ func LoadConfig(path string) (Config, error) {
 		}
 	}
 	c.GitHub.SetValuesFromEnv("")
-	if c.GitHub.WebURL == "" {
-		c.GitHub.WebURL = ghclient.WebURLFor(c.GitHub.V3APIURL)
-	}
+	c.GitHub.WebURL = c.webURL()
 	if v, ok := os.LookupEnv("DATABASE_URL"); ok {
 		c.DatabaseURL = v
 	}

@@ -25,10 +25,15 @@ const listAssetsRoute = "GET /api/v3/repos/{owner}/{repo}/releases/{release_id}/
 func TestRunSuccessIsConfirmed(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
-		private  bool
-		listings func(n int64) bool
+		private, derived bool
+		listings         func(n int64) bool
 	}{
 		"at the download URL": {
+			listings: func(n int64) bool { return n == 0 },
+		},
+		// A Config built in code, without web_url: it follows v3_api_url.
+		"at the download URL the API URL implies": {
+			derived:  true,
 			listings: func(n int64) bool { return n == 0 },
 		},
 		"by the listing where downloads need credentials": {
@@ -48,6 +53,9 @@ func TestRunSuccessIsConfirmed(t *testing.T) {
 			env := e2e.Start(t, e2e.Options{Configure: func(c *app.Config) {
 				if tc.private {
 					c.GitHub.WebURL = private.URL + "/"
+				}
+				if tc.derived {
+					c.GitHub.WebURL = ""
 				}
 				c.Builds.PollInterval = time.Hour // webhooks only: the poller's reads are not what is counted
 			}})
