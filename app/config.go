@@ -166,7 +166,43 @@ func LoadConfig(path string) (Config, error) {
 			}
 		}
 	}
+	// API_CLIENTS gives api.clients the same way: name:role:sha256,
+	// comma-separated, the hashes build-service hash-token prints.
+	if v, ok := os.LookupEnv("API_CLIENTS"); ok {
+		clients, err := parseClients(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("API_CLIENTS: %w", err)
+		}
+		c.API.Clients = clients
+	}
 	return c, nil
+}
+
+// parseClients reads API_CLIENTS; Validate checks each client's role and
+// hash.
+func parseClients(v string) ([]handlers.Client, error) {
+	var out []handlers.Client
+	for i, entry := range strings.Split(v, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		name, rest, ok1 := strings.Cut(entry, ":")
+		role, sum, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("entry %d (%q): want name:role:sha256, as in fleet:loader:5f1c...", i+1, secretClipped(entry))
+		}
+		out = append(out, handlers.Client{Name: name, Role: handlers.Role(role), SHA256: sum})
+	}
+	return out, nil
+}
+
+// secretClipped shortens what is quoted back from the environment: an
+// entry that is not name:role:sha256 may be a plain token.
+func secretClipped(s string) string {
+	if len(s) > 12 {
+		return s[:4] + "..."
+	}
+	return s
 }
 
 var (

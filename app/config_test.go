@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/riptides/driverbuild/app"
 	"github.com/riptides/driverbuild/ghsim"
+	"github.com/riptides/driverbuild/handlers"
 	"github.com/riptides/driverbuild/kernel"
 )
 
@@ -73,6 +75,22 @@ func TestLoadConfig(t *testing.T) {
 		require.Equal(t, []string{"one", "two"}, cfg.API.Tokens)
 		require.Equal(t, time.Minute, cfg.Builds.Cooldown)
 		require.Equal(t, 15*time.Second, cfg.Builds.PollInterval, "unset keys keep their defaults")
+	})
+	t.Run("API_CLIENTS gives the clients", func(t *testing.T) {
+		fleet, ops := handlers.HashToken("fleet-token"), handlers.HashToken("ops-token")
+		t.Setenv("API_CLIENTS", " fleet:loader:"+fleet+", ops:admin:"+ops+",")
+		cfg, err := app.LoadConfig(write(t, "api:\n  clients: [{name: old, role: loader, sha256: "+handlers.HashToken("x")+"}]\n"))
+		require.NoError(t, err)
+		require.Equal(t, []handlers.Client{{Name: "fleet", Role: handlers.RoleLoader, SHA256: fleet}, {Name: "ops", Role: handlers.RoleAdmin, SHA256: ops}}, cfg.API.Clients)
+		require.NotContains(t, fmt.Sprint(cfg.Validate()), "api.clients", "valid clients")
+
+		t.Setenv("API_CLIENTS", "fleet:loader:"+fleet+",a-plain-secret-token")
+		_, err = app.LoadConfig("")
+		require.EqualError(t, err, `API_CLIENTS: entry 2 ("a-pl..."): want name:role:sha256, as in fleet:loader:5f1c...`)
+		t.Setenv("API_CLIENTS", "fleet:root:"+fleet)
+		cfg, err = app.LoadConfig("")
+		require.NoError(t, err)
+		require.ErrorContains(t, cfg.Validate(), `api.clients[0].role "root": accepted are loader and admin`)
 	})
 	t.Run("bad values are named", func(t *testing.T) {
 		cfg, err := app.LoadConfig(write(t, `
