@@ -314,12 +314,16 @@ func (a *App) Close(ctx context.Context) error {
 	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
-	errs = append(errs, a.audit.Close(ctx))
+	// The audit rows are written while the jobs finish: a database that
+	// is away must not take the jobs' share of the deadline.
+	audited := make(chan error, 1)
+	go func() { audited <- a.audit.Close(ctx) }()
 	if err := a.jobs.Stop(ctx); err != nil {
 		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		errs = append(errs, err, a.jobs.StopAndCancel(cancelCtx))
 		cancel()
 	}
+	errs = append(errs, <-audited)
 	a.svc.Stop()
 	if a.ownsDB {
 		errs = append(errs, a.store.Close())

@@ -182,6 +182,10 @@ func TestEndToEnd(t *testing.T) {
 				`driverbuild_webhook_deliveries_total{code="200",event="workflow_run"}`,
 				`driverbuild_http_request_duration_seconds_count{code="202",method="post",route="/build"} 1`,
 				`driverbuild_github_rate_limit{bucket="installation"} 5000`,
+				// Each optional work has its series before it is ever put off.
+				`driverbuild_github_deferred_total{work="kernels_json"} 0`,
+				`driverbuild_github_deferred_total{work="index_refresh"} 0`,
+				`driverbuild_github_deferred_total{work="redelivery"} 0`,
 			} {
 				require.Contains(t, metrics, line)
 			}

@@ -138,7 +138,7 @@ type refreshWorker struct {
 }
 
 func (w *refreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) error {
-	if w.svc.budgetLow(ctx, ghclient.BucketInstallation, "index_refresh") {
+	if w.svc.budgetLow(ctx, ghclient.BucketInstallation, ghclient.WorkIndexRefresh) {
 		return nil
 	}
 	return w.svc.RefreshAll(ctx)
@@ -157,7 +157,7 @@ type redeliverWorker struct {
 }
 
 func (w *redeliverWorker) Work(ctx context.Context, _ *river.Job[RedeliverArgs]) error {
-	if w.svc.budgetLow(ctx, ghclient.BucketApp, "redelivery") {
+	if w.svc.budgetLow(ctx, ghclient.BucketApp, ghclient.WorkRedelivery) {
 		return nil
 	}
 	_, err := w.svc.Redeliver(ctx, w.svc.now().Add(-w.window))

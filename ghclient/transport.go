@@ -38,7 +38,9 @@ type Budget struct {
 }
 
 // NewBudget returns a Budget that knows nothing yet.
-func NewBudget() *Budget { return &Budget{rates: map[string]Rate{}, deferred: map[string]int64{}} }
+func NewBudget() *Budget {
+	return &Budget{rates: map[string]Rate{}, deferred: map[string]int64{WorkIndexRefresh: 0, WorkRedelivery: 0, WorkKernelsJSON: 0}}
+}
 
 // Rates returns what is known, by bucket.
 func (b *Budget) Rates() map[string]Rate {
@@ -60,6 +62,13 @@ func (b *Budget) Low(bucket string, now time.Time) (r Rate, low bool) {
 	b.mu.Unlock()
 	return r, ok && now.Before(r.Reset) && r.Remaining < r.Limit/reserveShare
 }
+
+// The optional work that Defer counts, by name.
+const (
+	WorkIndexRefresh = "index_refresh"
+	WorkRedelivery   = "redelivery"
+	WorkKernelsJSON  = "kernels_json"
+)
 
 // Defer is Low, asked by optional work before its calls: when it says
 // low, the work named what waits, and is counted.

@@ -75,6 +75,10 @@ func (l *AuditLog) run() {
 	}
 }
 
+// drainRetry is the wait between a shutdown's tries of a database that
+// is away.
+const drainRetry = 500 * time.Millisecond
+
 // drain writes batch and the rows queued, until they are written or
 // Close's deadline passes.
 func (l *AuditLog) drain(batch []store.Request) {
@@ -92,7 +96,7 @@ func (l *AuditLog) drain(batch []store.Request) {
 		case <-l.ctx.Done():
 			l.log.Error().Int("rows", len(batch)).Msg("audit rows not written by the shutdown deadline: lost")
 			return
-		case <-time.After(AuditFlushEvery):
+		case <-time.After(drainRetry):
 		}
 	}
 }

@@ -113,8 +113,8 @@ type worker[T river.JobArgs] struct {
 // for the budget's reset, and the periodic reconcile skips its period.
 func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if b := w.s.cfg.Budget; b != nil {
-		if r, low := b.Defer(ghclient.BucketInstallation, "kernels_json", w.s.now()); low {
-			log := zerolog.Ctx(ctx).Warn().Str("work", "kernels_json").Str("job", job.Kind).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset)
+		if r, low := b.Defer(ghclient.BucketInstallation, ghclient.WorkKernelsJSON, w.s.now()); low {
+			log := zerolog.Ctx(ctx).Warn().Str("work", ghclient.WorkKernelsJSON).Str("job", job.Kind).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset)
 			if w.periodic {
 				log.Msg("GitHub API budget low; optional work skipped this period")
 				return nil

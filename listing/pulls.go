@@ -87,10 +87,12 @@ var errBaseModified = errors.New("base branch was modified during the merge")
 // set, is the head the event was about; an event about an older head is
 // ignored. reevaluate bounds the re-evaluations after a 409.
 func (s *Service) Land(ctx context.Context, name, sha string) error {
-	return s.land(ctx, name, sha, 1)
+	return s.land(ctx, name, sha, 1, false)
 }
 
-func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) error {
+// land is Land; reconciling says reconcile asks, which waits after a
+// refused merge (see refusals).
+func (s *Service) land(ctx context.Context, name, sha string, reevaluate int, reconciling bool) error {
 	br, ok, err := s.loadBranch(ctx, name)
 	if err != nil || !ok || br.first().State == store.ListingMerged {
 		return err
@@ -101,8 +103,8 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 		log.Debug().Str("sha", sha).Str("head", first.HeadSHA).Msg("check of an older head; ignored")
 		return nil
 	}
-	if sha == "" && !s.refused.due(name, first.HeadSHA, s.now()) {
-		return nil // reconcile, and GitHub refused this head's merge a moment ago
+	if reconciling && !s.refused.due(name, first.HeadSHA, s.now()) {
+		return nil // GitHub refused this head's merge a moment ago
 	}
 	var pr ghclient.PullRequest
 	if first.PRNumber != 0 {
@@ -176,7 +178,7 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int) er
 		log.Info().Int("pr", pr.Number).Str("answer", msg).Msg("merge refused; tried again at the next check, or later and later")
 		return nil
 	case code == http.StatusConflict && reevaluate > 0:
-		return s.land(ctx, name, "", reevaluate-1)
+		return s.land(ctx, name, "", reevaluate-1, false)
 	case code == http.StatusConflict:
 		return nil
 	case code == 0 || code >= 500:

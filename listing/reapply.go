@@ -195,5 +195,5 @@ func (s *Service) reconcileBranch(ctx context.Context, name string) error {
 			return err
 		}
 	}
-	return s.Land(ctx, name, "")
+	return s.land(ctx, name, "", 1, true)
 }

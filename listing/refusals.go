@@ -7,13 +7,15 @@ import (
 
 // mergeRetryMax bounds the wait between the reconciles' tries of a merge
 // GitHub refused for a reason no check event changes (a required review,
-// a rule): noticing that a person cleared it (approved the pull request)
-// takes at most this long, and a pull request left waiting costs two
-// tries an hour, not one per reconcile.
-const mergeRetryMax = 30 * time.Minute
+// a rule): noticing that a person cleared it (approved the pull request:
+// no webhook of ours says so) takes at most this long, or that one merged
+// or closed it whose webhook was lost, and a pull request left waiting
+// costs twelve tries an hour, not sixty.
+const mergeRetryMax = 5 * time.Minute
 
-// refusals are the merges GitHub refused, by branch, in this process.
-// Losing them (a restart) costs one more try each.
+// refusals are the merges GitHub refused, by branch, in this process:
+// each replica that works a reconcile keeps its own, and a restart
+// forgets them, each costing a try more.
 type refusals struct {
 	mu sync.Mutex
 	by map[string]refusal

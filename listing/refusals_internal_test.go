@@ -22,7 +22,7 @@ func TestRefusalsWaitTwiceAsLongUpToTheMax(t *testing.T) {
 	require.True(t, r.due("b", "h2", t0), "a new head is tried at once")
 	require.True(t, r.due("other", "h1", t0), "another branch is not held")
 
-	for range 40 {
+	for range 20 {
 		r.refused("b", "h1", at, time.Second)
 	}
 	require.False(t, r.due("b", "h1", at.Add(mergeRetryMax-time.Second)))
