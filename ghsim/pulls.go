@@ -186,10 +186,12 @@ func (s *Server) pullJSONLocked(p *pull, mergeable *bool, mergeableState string)
 	return pullJSON{PullRequest: out, Mergeable: mergeable}
 }
 
-// pullByNumber returns the pull request of a path's {pull_number}.
-func (s *Server) pullByNumber(r *http.Request) *pull {
+// pullByNumber returns the pull request of a path's {pull_number}, or
+// answers GitHub's 404 and returns nil. Callers hold pulls.mu.
+func (s *Server) pullByNumber(w http.ResponseWriter, r *http.Request) *pull {
 	n, err := strconv.ParseInt(r.PathValue("pull_number"), 10, 64)
 	if err != nil || n < 1 || n > int64(len(s.pulls.pulls)) {
+		notFound(w, r)
 		return nil
 	}
 	return s.pulls.pulls[n-1]
@@ -313,9 +315,8 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getPull(w http.ResponseWriter, r *http.Request) {
 	s.pulls.mu.Lock()
 	defer s.pulls.mu.Unlock()
-	p := s.pullByNumber(r)
+	p := s.pullByNumber(w, r)
 	if p == nil {
-		notFound(w, r)
 		return
 	}
 	s.repo.mu.Lock()
@@ -370,10 +371,9 @@ func (s *Server) mergePull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.pulls.mu.Lock()
-	p := s.pullByNumber(r)
+	p := s.pullByNumber(w, r)
 	if p == nil {
 		s.pulls.mu.Unlock()
-		notFound(w, r)
 		return
 	}
 	s.repo.mu.Lock()
@@ -498,9 +498,8 @@ func (s *Server) merges() int64 {
 func (s *Server) approvePull(w http.ResponseWriter, r *http.Request) {
 	s.pulls.mu.Lock()
 	defer s.pulls.mu.Unlock()
-	p := s.pullByNumber(r)
+	p := s.pullByNumber(w, r)
 	if p == nil {
-		notFound(w, r)
 		return
 	}
 	p.approvals++
