@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/riptides/driverbuild/ghclient"
 	"github.com/riptides/driverbuild/kernel"
 	"github.com/riptides/driverbuild/listing"
 	"github.com/riptides/driverbuild/store"
+	"github.com/riptides/driverbuild/store/storetest"
 )
 
 // landGitHub answers Pull with one pull request and records merges; the
@@ -160,4 +162,44 @@ func TestLandMergesOnlyTheHeadItPushed(t *testing.T) {
 			}
 		})
 	}
+}
+
+type failing struct{}
+
+func (failing) Decide(context.Context, string, string) (listing.Verdict, error) {
+	return listing.Verdict{Required: []string{"validate-kernels"}, Failed: []string{"validate-kernels"}}, nil
+}
+
+// A push re-applies two branches; when one of them fails its check, the
+// turn it took goes to the next branch behind at once, not at the next
+// push or reconcile: with both failing, nothing would merge until then.
+func TestFailedCheckGivesItsTurnAway(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	jobs, err := st.NewJobs(&river.Config{}) // inserts only
+	require.NoError(t, err)
+	branch := openPRs(t, st, 1)[0]
+	mergeable := true
+	gh := &landGitHub{pull: ghclient.PullRequest{
+		Number: 1, State: "open", HeadRef: branch, BaseRef: "main", HeadSHA: "head-0",
+		Mergeable: &mergeable, MergeableState: "clean",
+	}}
+	s := listing.New(listing.Config{Enabled: true, Catalog: kernel.DefaultCatalog(), Base: "main", Path: ".github/kernels.json", MergeMethod: "squash"}, st, gh, failing{})
+	reapplies := func() int {
+		res, err := jobs.(interface {
+			JobList(context.Context, *river.JobListParams) (*river.JobListResult, error)
+		}).JobList(t.Context(), river.NewJobListParams().Kinds(listing.ReapplyArgs{}.Kind()))
+		require.NoError(t, err)
+		return len(res.Jobs)
+	}
+
+	require.NoError(t, s.Land(t.Context(), branch, "head-0"))
+	l, err := st.ListingByBuild(t.Context(), "b00")
+	require.NoError(t, err)
+	require.Equal(t, store.ListingChecksFailed, l.State)
+	require.Equal(t, 1, reapplies(), "the next branch behind is re-applied")
+	require.Empty(t, gh.merged)
+
+	require.NoError(t, s.Land(t.Context(), branch, "head-0"))
+	require.Equal(t, 1, reapplies(), "one, however many of its events come")
 }

@@ -143,10 +143,19 @@ func (s *Service) land(ctx context.Context, name, sha string, reevaluate int, re
 	}
 	switch {
 	case len(v.Failed) > 0:
-		if first.State != store.ListingChecksFailed {
-			log.Warn().Int("pr", pr.Number).Strs("failed", v.Failed).Msg("required checks failed; the pull request stays open")
+		u := store.ListingsUpdate{Branch: name, State: store.ListingChecksFailed, PRNumber: pr.Number, PRURL: pr.URL, Now: s.now()}
+		if first.State == store.ListingChecksFailed {
+			return s.set(ctx, u)
 		}
-		return s.set(ctx, store.ListingsUpdate{Branch: name, State: store.ListingChecksFailed, PRNumber: pr.Number, PRURL: pr.URL})
+		log.Warn().Int("pr", pr.Number).Strs("failed", v.Failed).Msg("required checks failed; the pull request stays open")
+		// Its re-apply turn (see reapplyPerPush) was spent on it: the
+		// next branch behind takes one now, not at the next push.
+		return s.store.InTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.ListingsSet(ctx, u); err != nil {
+				return err
+			}
+			return tx.InsertJob(ctx, ReapplyArgs{}, nil)
+		})
 	case len(v.Pending) > 0:
 		return s.set(ctx, store.ListingsUpdate{Branch: name, State: store.ListingPROpen, PRNumber: pr.Number, PRURL: pr.URL})
 	case pr.Mergeable == nil:

@@ -21,7 +21,8 @@ const reapplyRounds = 5
 // the rest are re-applied anew after it: re-applying all N open ones per
 // merge cost N² pushes and check runs in a storm of new kernels, and
 // starved the service of its database. Two: the one next in line, and
-// one more, so that a check failing does not cost a round. Each
+// one more, so that a check failing does not cost a round (and a branch
+// whose check fails sets off a re-apply of the next). Each
 // re-applied branch is six API calls and a check run, and eight per
 // push merged no faster than two (50 kernels at once: 2,300 API requests
 // against 4,400, merged as soon); the reconcile job re-applies too.
