@@ -62,7 +62,7 @@ type BuildsStaleParams struct {
 
 // DispatchLeaseParams ask for a build's dispatch lease for Term from the
 // database's now. Held is the end of the lease the caller holds, to extend
-// it; zero when it holds none.
+// it (never to shorten it); zero when it holds none.
 type DispatchLeaseParams struct {
 	BuildID string
 	Held    time.Time

@@ -42,6 +42,10 @@ func testDispatchLease(t *testing.T, s store.Store) {
 	require.True(t, extended.Attempted)
 	require.True(t, extended.Until.After(first.Until))
 	require.False(t, take(first.Until, time.Hour).Taken, "a holder whose lease was extended since holds it no more")
+	kept := take(extended.Until, time.Second)
+	require.True(t, kept.Taken)
+	require.Equal(t, extended.Until, kept.Until, "a holder's shorter term does not shorten its lease")
+	require.True(t, kept.Left > time.Second && kept.Left <= 2*time.Minute, "left: %s", kept.Left)
 
 	// One that ended is free.
 	short := mustCreate(t, s, createParams(at(1)))

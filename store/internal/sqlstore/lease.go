@@ -35,13 +35,18 @@ func (q Queries) DispatchLease(ctx context.Context, p store.DispatchLeaseParams)
 			l = store.DispatchLease{Until: prev, Left: prev.Sub(now), Attempted: true}
 			return nil
 		}
+		// A holder's lease is never shortened: its end keeps the others
+		// off until an ambiguous dispatch's run can be listed.
 		until := now.Add(p.Term).Truncate(time.Microsecond)
+		if prev.After(until) {
+			until = prev
+		}
 		if err := q.exec(ctx, `
 			INSERT INTO dispatch_leases (build_id, until) VALUES ($1, $2)
 			ON CONFLICT (build_id) DO UPDATE SET until = excluded.until`, p.BuildID, until); err != nil {
 			return err
 		}
-		l = store.DispatchLease{Taken: true, Until: until, Left: p.Term, Attempted: !prev.IsZero()}
+		l = store.DispatchLease{Taken: true, Until: until, Left: until.Sub(now), Attempted: !prev.IsZero()}
 		return nil
 	})
 	return l, q.wrap(err, "dispatch lease of %s", p.BuildID)
