@@ -248,6 +248,9 @@ func (a *API) buildOf(w http.ResponseWriter, r *http.Request, byID func(context.
 	defer cancel()
 	b, err := byID(ctx, id)
 	switch {
+	case err != nil && r.Context().Err() != nil:
+		// The client went away: there is no one to answer, and nothing
+		// wrong with the database to look for.
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "", "no build %s", id)
 	case err != nil && a.unavailable(ctx, err):

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,11 +22,17 @@ import (
 	"github.com/riptides/driverbuild/store"
 )
 
-// slowStore answers BuildByID after a while, counting the reads.
+// slowStore answers BuildByID after a while, counting the reads and
+// the pings.
 type slowStore struct {
 	handlers.APIStore
-	reads atomic.Int64
-	build store.Build
+	reads, pings atomic.Int64
+	build        store.Build
+}
+
+func (s *slowStore) Ping(context.Context) error {
+	s.pings.Add(1)
+	return nil
 }
 
 func (s *slowStore) BuildByID(context.Context, string) (store.Build, error) {
@@ -32,18 +41,26 @@ func (s *slowStore) BuildByID(context.Context, string) (store.Build, error) {
 	return s.build, nil
 }
 
+// statusServer serves the API on st.
+func statusServer(t *testing.T, st handlers.APIStore, logs io.Writer) *httptest.Server {
+	t.Helper()
+	access, err := handlers.NewAccess(handlers.AccessConfig{Anonymous: true, RateLimit: handlers.DefaultRateLimit()})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	(&handlers.API{Store: st, Access: access, Metrics: handlers.NewMetrics(), Now: time.Now}).Register(mux)
+	log := zerolog.New(logs)
+	srv := httptest.NewServer(hlog.NewHandler(log)(mux))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // A fleet polling one build at once costs the database one read, not one
 // per node.
 func TestStatusPollsShareARead(t *testing.T) {
 	t.Parallel()
 	const id = "01a21cf6-92a5-792f-96bb-2a01ef022348"
 	st := &slowStore{build: store.Build{ID: id, State: lifecycle.State{Status: lifecycle.StatusInProgress}}}
-	access, err := handlers.NewAccess(handlers.AccessConfig{Anonymous: true, RateLimit: handlers.DefaultRateLimit()})
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	(&handlers.API{Store: st, Access: access, Metrics: handlers.NewMetrics(), Now: time.Now}).Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := statusServer(t, st, io.Discard)
 
 	var wg sync.WaitGroup
 	for range 50 {
@@ -68,4 +85,24 @@ func TestStatusPollsShareARead(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, before+1, st.reads.Load())
+}
+
+// A poll whose node gives up while the shared read runs is dropped: no
+// ping of a database that is fine, no error logged, no answer to write.
+func TestStatusPollGivenUpIsDropped(t *testing.T) {
+	t.Parallel()
+	const id = "01a21cf6-92a5-792f-96bb-2a01ef022348"
+	st := &slowStore{build: store.Build{ID: id, State: lifecycle.State{Status: lifecycle.StatusInProgress}}}
+	var logs syncBuffer
+	srv := statusServer(t, st, &logs)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/status/"+id, nil)
+	require.NoError(t, err)
+	_, err = http.DefaultClient.Do(req)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	srv.Close() // waits for the handler
+	require.EqualValues(t, 1, st.reads.Load())
+	assert.Zero(t, st.pings.Load(), "the database was pinged for a client that left")
+	assert.NotContains(t, logs.String(), "load build")
 }
