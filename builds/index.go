@@ -225,12 +225,8 @@ func (s *Service) replaceAssets(ctx context.Context, q store.Queries, tag string
 		if old, ok := held[a.Name]; ok && a.DistroVersion == "" {
 			assets[i].DistroVersion = old.DistroVersion
 		}
-		delete(held, a.Name)
 	}
-	for _, h := range held {
-		kept = kept || !h.UpdatedAt.Before(listedAt)
-	}
-	if err := q.AssetsReplace(ctx, tag, assets, listedAt); err != nil {
+	if kept, err = q.AssetsReplace(ctx, tag, assets, listedAt); err != nil {
 		return false, fmt.Errorf("store assets of %s: %w", tag, err)
 	}
 	return kept, nil

@@ -53,7 +53,7 @@ type Store interface {
 	ReleaseTags(ctx context.Context) ([]string, error)
 	ReleaseDelete(ctx context.Context, tag string) error
 	AssetByName(ctx context.Context, tag, name string) (store.Asset, error)
-	AssetsReplace(ctx context.Context, tag string, assets []store.Asset, listedAt time.Time) error
+	AssetsReplace(ctx context.Context, tag string, assets []store.Asset, listedAt time.Time) (kept bool, err error)
 	AssetsOfTag(ctx context.Context, tag string) ([]store.Asset, error)
 	AssetChanges(ctx context.Context, changed func(tag string)) error
 	DeliverySeen(ctx context.Context, deliveryID string) (bool, error)

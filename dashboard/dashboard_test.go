@@ -158,7 +158,8 @@ func TestReadReleases(t *testing.T) {
 		for i := range n {
 			assets = append(assets, store.Asset{Name: fmt.Sprintf("pkg-%d.deb", i), AssetID: int64(i + 1), UpdatedAt: t0})
 		}
-		require.NoError(t, st.AssetsReplace(ctx, tag, assets, t0))
+		_, err := st.AssetsReplace(ctx, tag, assets, t0)
+		require.NoError(t, err)
 	}
 	v, err = dashboard.Read(ctx, st, t0, false)
 	require.NoError(t, err)

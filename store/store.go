@@ -239,7 +239,8 @@ type Queries interface {
 	// listing of the release read at listedAt, stored under tag whatever
 	// their Tag field says. An asset the set lacks is kept if it was stored
 	// at or after listedAt: it was uploaded after the listing was read.
-	AssetsReplace(ctx context.Context, tag string, assets []Asset, listedAt time.Time) error
+	// kept says whether any was.
+	AssetsReplace(ctx context.Context, tag string, assets []Asset, listedAt time.Time) (kept bool, err error)
 	AssetUpsert(ctx context.Context, a Asset) error
 	// AssetDelete removes an asset. Removing one that is not there is no
 	// error: GitHub may tell us about a deletion twice.

@@ -21,9 +21,10 @@ func testReleaseAssetCounts(t *testing.T, open func(testing.TB) store.Store) {
 	asset := func(tag, name string) store.Asset {
 		return store.Asset{Tag: tag, Name: name, AssetID: 1, DownloadURL: "https://example.com/" + name, UpdatedAt: at(1)}
 	}
-	require.NoError(t, s.AssetsReplace(ctx, "v0.2.0+shard.1", []store.Asset{
+	_, err = s.AssetsReplace(ctx, "v0.2.0+shard.1", []store.Asset{
 		asset("", "a.deb"), asset("", "a.deb.sha256"), asset("", "b.rpm"),
-	}, at(2)))
+	}, at(2))
+	require.NoError(t, err)
 	require.NoError(t, s.AssetUpsert(ctx, asset("v0.2.0+shard.2", "c.deb")))
 	require.NoError(t, s.AssetUpsert(ctx, asset("v9.9.9", "orphan.deb")), "assets alone make no release")
 	counts, err = s.ReleaseAssetCounts(ctx)

@@ -722,16 +722,22 @@ func testAssets(t *testing.T, s store.Store) {
 		}
 	}
 
+	replace := func(tag string, assets []store.Asset, listedAt time.Time, msg ...any) (kept bool) {
+		t.Helper()
+		kept, err := s.AssetsReplace(ctx, tag, assets, listedAt)
+		require.NoError(t, err, msg...)
+		return kept
+	}
 	a, b, c := asset("a.deb", 1), asset("b.deb", 2), asset("c.rpm", 3)
-	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{a, b}, at(100)))
+	require.False(t, replace(tag, []store.Asset{a, b}, at(100)))
 	otherA := a
 	otherA.Tag = otherTag
-	require.NoError(t, s.AssetsReplace(ctx, otherTag, []store.Asset{a}, at(100)), "stored under the tag given")
+	replace(otherTag, []store.Asset{a}, at(100), "stored under the tag given")
 	requireAssets(tag, a, b)
 	requireAssets(otherTag, otherA)
 
 	b.Size, b.Digest, b.UpdatedAt = 2<<20, "sha256:4567", odd
-	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{b, c}, at(100)))
+	require.False(t, replace(tag, []store.Asset{b, c}, at(100)), "a, stored before the listing, went")
 	b.UpdatedAt = oddNormalized
 	requireAssets(tag, b, c)
 	requireGone(tag, a.Name)
@@ -755,13 +761,13 @@ func testAssets(t *testing.T, s store.Store) {
 	// asset was uploaded after the listing was read.
 	e := asset("e.deb", 6)
 	require.NoError(t, s.AssetUpsert(ctx, e))
-	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{c}, e.UpdatedAt))
+	require.True(t, replace(tag, []store.Asset{c}, e.UpdatedAt), "e was kept")
 	requireAssets(tag, c, e)
 	requireGone(tag, b.Name)
-	require.NoError(t, s.AssetsReplace(ctx, tag, []store.Asset{c}, e.UpdatedAt.Add(time.Microsecond)))
+	require.False(t, replace(tag, []store.Asset{c}, e.UpdatedAt.Add(time.Microsecond)))
 	requireGone(tag, e.Name)
 
-	require.NoError(t, s.AssetsReplace(ctx, tag, nil, at(100)))
+	require.False(t, replace(tag, nil, at(100)))
 	requireGone(tag, b.Name, c.Name)
 	requireAssets(otherTag, otherA)
 }

@@ -265,19 +265,32 @@ func (q Queries) ReleaseTags(ctx context.Context) ([]string, error) {
 	return tags, q.wrap(err, "release tags")
 }
 
-func (q Queries) AssetsReplace(ctx context.Context, tag string, assets []store.Asset, listedAt time.Time) error {
-	return q.wrap(q.atomic(ctx, func(q Queries) error {
+func (q Queries) AssetsReplace(ctx context.Context, tag string, assets []store.Asset, listedAt time.Time) (kept bool, err error) {
+	err = q.atomic(ctx, func(q Queries) error {
 		if err := q.exec(ctx, `DELETE FROM release_assets WHERE tag = $1 AND updated_at < $2`, tag, listedAt); err != nil {
 			return err
 		}
+		names := make(map[string]bool, len(assets))
 		for _, a := range assets {
 			a.Tag = tag
+			names[a.Name] = true
 			if err := q.assetWrite(ctx, a); err != nil {
 				return err
 			}
 		}
+		held, err := one(ctx, q, scanInt, `SELECT COUNT(*) FROM release_assets WHERE tag = $1`, tag)
+		if err != nil {
+			return err
+		}
+		kept = held > len(names)
 		return q.notify(ctx, tag)
-	}), "replace assets of %s", tag)
+	})
+	return kept, q.wrap(err, "replace assets of %s", tag)
+}
+
+func scanInt(r Rows) (n int, err error) {
+	err = r.Scan(&n)
+	return n, err
 }
 
 func (q Queries) AssetUpsert(ctx context.Context, a store.Asset) error {
