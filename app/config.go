@@ -159,12 +159,7 @@ func LoadConfig(path string) (Config, error) {
 	// API_TOKENS, comma-separated, is how a container's secret gives the
 	// loaders' tokens without a config file.
 	if v, ok := os.LookupEnv("API_TOKENS"); ok {
-		c.API.Tokens = nil
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				c.API.Tokens = append(c.API.Tokens, t)
-			}
-		}
+		c.API.Tokens = envList(v)
 	}
 	// API_CLIENTS gives api.clients the same way: name:role:sha256,
 	// comma-separated, the hashes build-service hash-token prints.
@@ -179,30 +174,30 @@ func LoadConfig(path string) (Config, error) {
 }
 
 // parseClients reads API_CLIENTS; Validate checks each client's role and
-// hash.
+// hash. An entry that is not name:role:sha256 is named by its place, not
+// quoted: it may be a token.
 func parseClients(v string) ([]handlers.Client, error) {
 	var out []handlers.Client
-	for i, entry := range strings.Split(v, ",") {
-		if entry = strings.TrimSpace(entry); entry == "" {
-			continue
-		}
+	for i, entry := range envList(v) {
 		name, rest, ok1 := strings.Cut(entry, ":")
 		role, sum, ok2 := strings.Cut(rest, ":")
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("entry %d (%q): want name:role:sha256, as in fleet:loader:5f1c...", i+1, secretClipped(entry))
+			return nil, fmt.Errorf("entry %d (%d characters): want name:role:sha256, as in fleet:loader:5f1c...", i, len(entry))
 		}
 		out = append(out, handlers.Client{Name: name, Role: handlers.Role(role), SHA256: sum})
 	}
 	return out, nil
 }
 
-// secretClipped shortens what is quoted back from the environment: an
-// entry that is not name:role:sha256 may be a plain token.
-func secretClipped(s string) string {
-	if len(s) > 12 {
-		return s[:4] + "..."
+// envList splits a comma-separated variable, dropping blanks.
+func envList(v string) []string {
+	var out []string
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
 	}
-	return s
+	return out
 }
 
 var (
