@@ -138,7 +138,7 @@ type refreshWorker struct {
 }
 
 func (w *refreshWorker) Work(ctx context.Context, _ *river.Job[RefreshArgs]) error {
-	if w.svc.budgetLow(ctx, ghclient.BucketInstallation, ghclient.WorkIndexRefresh) {
+	if _, low := w.svc.cfg.Budget.Defer(ctx, ghclient.BucketInstallation, ghclient.WorkIndexRefresh, w.svc.now()); low {
 		return nil
 	}
 	return w.svc.RefreshAll(ctx)
@@ -157,27 +157,11 @@ type redeliverWorker struct {
 }
 
 func (w *redeliverWorker) Work(ctx context.Context, _ *river.Job[RedeliverArgs]) error {
-	if w.svc.budgetLow(ctx, ghclient.BucketApp, ghclient.WorkRedelivery) {
+	if _, low := w.svc.cfg.Budget.Defer(ctx, ghclient.BucketApp, ghclient.WorkRedelivery, w.svc.now()); low {
 		return nil
 	}
 	_, err := w.svc.Redeliver(ctx, w.svc.now().Add(-w.window))
 	return err
-}
-
-// budgetLow reports, counts and logs that optional work (what) waits for
-// the next period because the bucket's budget is down to the reserve
-// that dispatches and the poller need; the release webhooks and the
-// poller keep the builds going meanwhile.
-func (s *Service) budgetLow(ctx context.Context, bucket, what string) bool {
-	if s.cfg.Budget == nil {
-		return false
-	}
-	r, low := s.cfg.Budget.Defer(bucket, what, s.now())
-	if low {
-		zerolog.Ctx(ctx).Warn().Str("work", what).Str("bucket", bucket).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset).
-			Msg("GitHub API budget low; optional work skipped this period")
-	}
-	return low
 }
 
 // Periods sets how often the periodic jobs run.

@@ -53,16 +53,6 @@ func (b *Budget) Rates() map[string]Rate {
 // wait: dispatches and the poller.
 const reserveShare = 5
 
-// Low reports whether the bucket has spent all but its reserve before its
-// reset, and says the reset: optional calls (index refresh, redelivery,
-// the kernels.json loop) wait until then.
-func (b *Budget) Low(bucket string, now time.Time) (r Rate, low bool) {
-	b.mu.Lock()
-	r, ok := b.rates[bucket]
-	b.mu.Unlock()
-	return r, ok && now.Before(r.Reset) && r.Remaining < r.Limit/reserveShare
-}
-
 // The optional work that Defer counts, by name.
 const (
 	WorkIndexRefresh = "index_refresh"
@@ -70,16 +60,26 @@ const (
 	WorkKernelsJSON  = "kernels_json"
 )
 
-// Defer is Low, asked by optional work before its calls: when it says
-// low, the work named what waits, and is counted.
-func (b *Budget) Defer(bucket, what string, now time.Time) (Rate, bool) {
-	r, low := b.Low(bucket, now)
-	if low {
-		b.mu.Lock()
-		b.deferred[what]++
-		b.mu.Unlock()
+// Defer is asked by optional work (what) before its calls: it says
+// whether the bucket has spent all but its reserve before its reset, and
+// the reset. When so the work waits until then, and is counted and
+// logged. A nil Budget defers nothing.
+func (b *Budget) Defer(ctx context.Context, bucket, what string, now time.Time) (reset time.Time, deferred bool) {
+	if b == nil {
+		return time.Time{}, false
 	}
-	return r, low
+	b.mu.Lock()
+	r, ok := b.rates[bucket]
+	deferred = ok && now.Before(r.Reset) && r.Remaining < r.Limit/reserveShare
+	if deferred {
+		b.deferred[what]++
+	}
+	b.mu.Unlock()
+	if deferred {
+		zerolog.Ctx(ctx).Warn().Str("work", what).Str("bucket", bucket).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset).
+			Msg("GitHub API budget low; optional work put off until the reset")
+	}
+	return r.Reset, deferred
 }
 
 // Deferred says how often each optional work was deferred.

@@ -20,13 +20,13 @@ import (
 
 const runRoute = "GET /api/v3/repos/{owner}/{repo}/actions/runs/{run_id}"
 
-// startWith is start with the middleware under test, and its budget.
-// low is Budget.Low's verdict alone.
-func low(b *ghclient.Budget, bucket string, now time.Time) bool {
-	_, isLow := b.Low(bucket, now)
-	return isLow
+// low is Budget.Defer's verdict alone.
+func low(t *testing.T, b *ghclient.Budget, bucket string, now time.Time) bool {
+	_, deferred := b.Defer(t.Context(), bucket, "test", now)
+	return deferred
 }
 
+// startWith is start with the middleware under test, and its budget.
 func startWith(t *testing.T, cfg ghsim.Config) (*ghsim.Server, *ghclient.Client, *ghclient.Budget) {
 	t.Helper()
 	sim, err := ghsim.New(cfg)
@@ -90,17 +90,18 @@ func TestMiddleware(t *testing.T) {
 		require.Equal(t, 10, r.Limit)
 		require.Equal(t, 9, r.Remaining)
 		require.True(t, r.Reset.After(time.Now()))
-		require.False(t, low(budget, ghclient.BucketInstallation, time.Now()))
+		require.False(t, low(t, budget, ghclient.BucketInstallation, time.Now()))
 		for range 8 {
 			_, err := client.Releases(t.Context())
 			require.NoError(t, err)
 		}
 		require.Equal(t, 1, budget.Rates()[ghclient.BucketInstallation].Remaining)
-		rate, isLow := budget.Low(ghclient.BucketInstallation, time.Now())
-		require.True(t, isLow)
-		require.Equal(t, r.Reset, rate.Reset, "says when it renews")
-		require.False(t, low(budget, ghclient.BucketInstallation, r.Reset), "renewed at the reset")
-		require.False(t, low(budget, ghclient.BucketApp, time.Now()), "the App's own budget is apart")
+		reset, deferred := budget.Defer(t.Context(), ghclient.BucketInstallation, "test", time.Now())
+		require.True(t, deferred)
+		require.Equal(t, r.Reset, reset, "says when it renews")
+		require.EqualValues(t, 1, budget.Deferred()["test"], "a deferral is counted")
+		require.False(t, low(t, budget, ghclient.BucketInstallation, r.Reset), "renewed at the reset")
+		require.False(t, low(t, budget, ghclient.BucketApp, time.Now()), "the App's own budget is apart")
 
 		_, err = client.Releases(t.Context())
 		require.NoError(t, err)

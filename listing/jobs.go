@@ -112,16 +112,12 @@ type worker[T river.JobArgs] struct {
 // its driver, a kernel's way into kernels.json can wait, so the job waits
 // for the budget's reset, and the periodic reconcile skips its period.
 func (w *worker[T]) Work(ctx context.Context, job *river.Job[T]) error {
-	if b := w.s.cfg.Budget; b != nil {
-		if r, low := b.Defer(ghclient.BucketInstallation, ghclient.WorkKernelsJSON, w.s.now()); low {
-			log := zerolog.Ctx(ctx).Warn().Str("work", ghclient.WorkKernelsJSON).Str("job", job.Kind).Int("rate_remaining", r.Remaining).Time("rate_reset", r.Reset)
-			if w.periodic {
-				log.Msg("GitHub API budget low; optional work skipped this period")
-				return nil
-			}
-			log.Msg("GitHub API budget low; optional work waits for the reset")
-			return river.JobSnooze(max(0, r.Reset.Sub(w.s.now())))
+	now := w.s.now()
+	if reset, low := w.s.cfg.Budget.Defer(ctx, ghclient.BucketInstallation, ghclient.WorkKernelsJSON, now); low {
+		if w.periodic {
+			return nil
 		}
+		return river.JobSnooze(max(0, reset.Sub(now)))
 	}
 	err := w.work(ctx, job)
 	if d, limited := ghclient.RetryAfter(err, w.s.now()); limited {
