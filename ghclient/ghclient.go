@@ -41,22 +41,17 @@ type Client struct {
 	// What a sha names never changes: the commits and the files at a
 	// commit read lately are not read again.
 	commits *lru.Cache[string, commitOf]
-	files   *lru.Cache[fileKey, fileAt]
+	files   fileCache
 }
 
-// Cached lately: the commits re-applied onto one head (each is a few
-// shas), and the few heads of the default branch whose kernels.json is
-// read (each the size of the file).
-const (
-	cachedCommits = 4096
-	cachedFiles   = 8
-)
+// cachedCommits bounds the commits kept: those re-applied onto one head,
+// each a few shas.
+const cachedCommits = 4096
 
 // New returns a Client; it makes no call until used.
 func New(creator githubapp.ClientCreator, repo Repo) *Client {
 	commits, _ := lru.New[string, commitOf](cachedCommits)
-	files, _ := lru.New[fileKey, fileAt](cachedFiles)
-	return &Client{creator: creator, repo: repo, commits: commits, files: files}
+	return &Client{creator: creator, repo: repo, commits: commits}
 }
 
 // installation returns the installation client, finding the installation

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/google/go-github/v66/github"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // Status returns the HTTP status and GitHub's message of a failed call,
@@ -37,11 +40,53 @@ type fileAt struct {
 	blobSHA string
 }
 
+// cachedFileBytes bounds the files kept: kernels.json at the heads of the
+// default branch and of the open add-kernel branches that reconcile and
+// re-apply read again and again (GitHub's contents API serves files up to
+// 1 MB).
+const cachedFileBytes = 8 << 20
+
+// fileCache keeps the files read at a commit, up to cachedFileBytes of
+// them, the one read the longest ago going first.
+type fileCache struct {
+	mu    sync.Mutex
+	files *simplelru.LRU[fileKey, fileAt]
+	bytes int
+}
+
+func (c *fileCache) get(k fileKey) (fileAt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.files == nil {
+		return fileAt{}, false
+	}
+	return c.files.Get(k)
+}
+
+func (c *fileCache) add(k fileKey, f fileAt) {
+	if len(f.content) > cachedFileBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.files == nil {
+		// Bounded by bytes, not by count.
+		c.files, _ = simplelru.NewLRU[fileKey, fileAt](math.MaxInt32, func(_ fileKey, f fileAt) { c.bytes -= len(f.content) })
+	}
+	if c.files.Contains(k) {
+		return
+	}
+	c.files.Add(k, f)
+	for c.bytes += len(f.content); c.bytes > cachedFileBytes; {
+		c.files.RemoveOldest()
+	}
+}
+
 // File reads a file at a ref: its content and its blob sha. A file at a
 // commit's sha read lately is not read again. The content is shared: do
 // not change it.
 func (c *Client) File(ctx context.Context, ref, path string) (content []byte, blobSHA string, err error) {
-	if f, ok := c.files.Get(fileKey{ref, path}); ok {
+	if f, ok := c.files.get(fileKey{ref, path}); ok {
 		return f.content, f.blobSHA, nil
 	}
 	gh, err := c.installation(ctx)
@@ -56,14 +101,15 @@ func (c *Client) File(ctx context.Context, ref, path string) (content []byte, bl
 		return nil, "", fmt.Errorf("get %s at %s: a directory, not a file", path, ref)
 	}
 	// GetContent decodes base64, and refuses the "none" of a file over 1 MB.
-	data, err := f.GetContent()
+	text, err := f.GetContent()
 	if err != nil {
 		return nil, "", fmt.Errorf("get %s at %s: %w", path, ref, err)
 	}
+	data := []byte(text)
 	if isSHA(ref) {
-		c.files.Add(fileKey{ref, path}, fileAt{[]byte(data), f.GetSHA()})
+		c.files.add(fileKey{ref, path}, fileAt{data, f.GetSHA()})
 	}
-	return []byte(data), f.GetSHA(), nil
+	return data, f.GetSHA(), nil
 }
 
 // isSHA reports whether ref is a full commit sha, which names one commit
