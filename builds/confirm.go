@@ -96,13 +96,9 @@ func (s *Service) published(ctx context.Context, b store.Build, release string) 
 	if !found {
 		return nil, true
 	}
-	at, err := s.store.Clock(ctx) // as a refresh's listing is dated
-	if err != nil {
-		return nil, false
-	}
 	return &store.Asset{
 		Tag: release, Name: b.Package, DownloadURL: s.gh.DownloadURL(release, b.Package), Digest: digest,
-		DistroVersion: b.DistroVersion, UpdatedAt: at,
+		DistroVersion: b.DistroVersion,
 	}, false
 }
 

@@ -51,20 +51,24 @@ func assetOf(ctx context.Context, q assetLookup, driverVersion, pkg string) (sto
 // indexedAsset finds a build's package in the index. The distro version we
 // built for is recorded when the asset's label did not say. Where the
 // index lacks it, seen (what the package's download URL showed, nil if
-// not looked at) is recorded: what the index holds, a refresh's listing
-// with the asset's id and size, is kept.
+// not looked at) is recorded, dated on the database's clock as a refresh's
+// listing is: what the index holds, a refresh's listing with the asset's
+// id and size, is kept.
 func (s *Service) indexedAsset(ctx context.Context, q store.Queries, b store.Build, seen *store.Asset) (store.Asset, bool, error) {
 	a, err := assetOf(ctx, q, b.DriverVersion, b.Package)
-	if errors.Is(err, store.ErrNotFound) && seen != nil {
-		if err := q.AssetUpsert(ctx, *seen); err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound) && seen == nil:
+		return store.Asset{}, false, nil
+	case errors.Is(err, store.ErrNotFound):
+		a = *seen
+		if a.UpdatedAt, err = q.Clock(ctx); err != nil {
+			return store.Asset{}, false, err
+		}
+		if err := q.AssetUpsert(ctx, a); err != nil {
 			return store.Asset{}, false, fmt.Errorf("record asset: %w", err)
 		}
-		return *seen, true, nil
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Asset{}, false, nil
-	}
-	if err != nil {
+		return a, true, nil
+	case err != nil:
 		return store.Asset{}, false, fmt.Errorf("look up asset: %w", err)
 	}
 	if a.DistroVersion == "" {
