@@ -121,13 +121,16 @@ func ChecksumName(pkg string) string { return pkg + ".sha256" }
 
 var sha256Re = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
+// IsSHA256 reports whether s is a sha256 digest in lower-case hex.
+func IsSHA256(s string) bool { return sha256Re.MatchString(s) }
+
 // ParseChecksum reads the digest in a package's .sha256 asset: "HEX", or
 // sha256sum's "HEX  NAME" (NAME may carry a directory, and a * for binary
 // mode), where NAME is pkg. The digest comes back in lower-case hex.
 func ParseChecksum(data, pkg string) (string, error) {
 	line, _, _ := strings.Cut(data, "\n")
 	fields := strings.Fields(line)
-	if len(fields) == 0 || !sha256Re.MatchString(strings.ToLower(fields[0])) {
+	if len(fields) == 0 || !IsSHA256(strings.ToLower(fields[0])) {
 		return "", fmt.Errorf("%s does not start with a sha256 in hex", ChecksumName(pkg))
 	}
 	if len(fields) > 1 && strings.TrimPrefix(path.Base(fields[1]), "*") != pkg {

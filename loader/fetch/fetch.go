@@ -113,7 +113,6 @@ type Result struct {
 }
 
 var (
-	hexRe  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]{0,254}$`)
 )
 
@@ -174,7 +173,7 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (Result, error) {
 	if !nameRe.MatchString(r.Package) {
 		return Result{}, fmt.Errorf("package name %q is not a file name", r.Package)
 	}
-	if r.SHA256 != "" && !hexRe.MatchString(strings.ToLower(r.SHA256)) {
+	if r.SHA256 != "" && !kernel.IsSHA256(strings.ToLower(r.SHA256)) {
 		return Result{}, fmt.Errorf("%w: %q is not a sha256 in hex", ErrDigest, r.SHA256)
 	}
 	if err := kernel.ValidateDriverVersion(r.DriverVersion); err != nil {
@@ -323,7 +322,7 @@ func (f *Fetcher) fetchFrom(ctx context.Context, root *os.Root, loc location, r 
 	switch {
 	case want == "":
 		return Result{}, fmt.Errorf("%w: %s from %s has no %s asset beside it, so it cannot be verified; publish one (the build-service does for every package it builds)", ErrNoDigest, r.Package, u, kernel.ChecksumName(r.Package))
-	case !hexRe.MatchString(want):
+	case !kernel.IsSHA256(want):
 		return Result{}, fmt.Errorf("%w: expected digest %q is not a sha256 in hex", ErrDigest, want)
 	case got != want:
 		return Result{}, fmt.Errorf("%w: %s from %s has sha256 %s, expected %s; it was not used", ErrDigest, r.Package, u, got, want)
