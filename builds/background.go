@@ -10,29 +10,32 @@ import (
 // cancels it and waits, so nothing of a stopped service still runs, logs
 // or touches the store.
 type background struct {
-	once sync.Once
-	stop context.Context // ends with Stop
-	end  context.CancelFunc
-	mu   sync.Mutex // orders Go's check of stop before Stop's Wait
+	mu   sync.Mutex         // guards stop, and orders Go's check of it before Stop's Wait
+	stop context.Context    // ends with Stop; made at first use
+	end  context.CancelFunc // ends stop
 	wg   sync.WaitGroup
 }
 
-func (b *background) init() {
-	b.once.Do(func() { b.stop, b.end = context.WithCancel(context.Background()) })
+// stopLocked is the context that ends with Stop; callers hold mu.
+func (b *background) stopLocked() context.Context {
+	if b.stop == nil {
+		b.stop, b.end = context.WithCancel(context.Background())
+	}
+	return b.stop
 }
 
 // Go runs f in its own goroutine with the values of ctx, but not its
 // deadline or cancellation: f's context ends when f returns or when Stop
 // is called. After Stop, Go runs nothing.
 func (b *background) Go(ctx context.Context, f func(context.Context)) {
-	b.init()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.stop.Err() != nil {
+	stop := b.stopLocked()
+	if stop.Err() != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stopped := context.AfterFunc(b.stop, cancel)
+	stopped := context.AfterFunc(stop, cancel)
 	b.wg.Go(func() {
 		defer cancel()
 		defer stopped()
@@ -42,8 +45,8 @@ func (b *background) Go(ctx context.Context, f func(context.Context)) {
 
 // Stop cancels what runs in the background and waits for it to return.
 func (b *background) Stop() {
-	b.init()
 	b.mu.Lock()
+	b.stopLocked()
 	b.end()
 	b.mu.Unlock()
 	b.wg.Wait()
