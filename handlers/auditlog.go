@@ -30,19 +30,15 @@ type AuditLog struct {
 	}
 	log  zerolog.Logger
 	rows chan store.Request
-	stop chan struct{}
+	stop chan context.Context // Close's, whose end ends the last writes
 	done chan struct{}
-	// ctx ends when Close's deadline passes, abandoning the writes.
-	ctx     context.Context
-	abandon context.CancelFunc
 }
 
 // NewAuditLog starts writing batches to st; Close flushes and stops.
 func NewAuditLog(st interface {
 	RequestsRecord(context.Context, []store.Request) error
 }, log zerolog.Logger) *AuditLog {
-	l := &AuditLog{st: st, log: log, rows: make(chan store.Request, auditPending), stop: make(chan struct{}), done: make(chan struct{})}
-	l.ctx, l.abandon = context.WithCancel(context.Background())
+	l := &AuditLog{st: st, log: log, rows: make(chan store.Request, auditPending), stop: make(chan context.Context, 1), done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -67,9 +63,9 @@ func (l *AuditLog) run() {
 		case r := <-l.rows:
 			batch = append(batch, r)
 		case <-tick.C:
-			batch = l.write(batch)
-		case <-l.stop:
-			l.drain(batch)
+			batch = l.write(context.Background(), batch)
+		case ctx := <-l.stop:
+			l.drain(ctx, batch)
 			return
 		}
 	}
@@ -79,9 +75,9 @@ func (l *AuditLog) run() {
 // is away.
 const drainRetry = 500 * time.Millisecond
 
-// drain writes batch and the rows queued, until they are written or
-// Close's deadline passes.
-func (l *AuditLog) drain(batch []store.Request) {
+// drain writes batch and the rows queued, until they are written or ctx
+// ends.
+func (l *AuditLog) drain(ctx context.Context, batch []store.Request) {
 	for {
 		select {
 		case r := <-l.rows:
@@ -89,11 +85,11 @@ func (l *AuditLog) drain(batch []store.Request) {
 			continue
 		default:
 		}
-		if batch = l.write(batch); len(batch) == 0 {
+		if batch = l.write(ctx, batch); len(batch) == 0 {
 			return
 		}
 		select {
-		case <-l.ctx.Done():
+		case <-ctx.Done():
 			l.log.Error().Int("rows", len(batch)).Msg("audit rows not written by the shutdown deadline: lost")
 			return
 		case <-time.After(drainRetry):
@@ -106,11 +102,11 @@ func (l *AuditLog) drain(batch []store.Request) {
 // or was too slow), to be written with the next one. A batch it refused
 // outright is not kept, or one bad row would cost every later one; nor
 // are more than auditPending rows, the oldest going first.
-func (l *AuditLog) write(batch []store.Request) []store.Request {
+func (l *AuditLog) write(ctx context.Context, batch []store.Request) []store.Request {
 	if len(batch) == 0 {
 		return batch
 	}
-	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	err := l.st.RequestsRecord(ctx, batch)
 	if err == nil {
@@ -124,21 +120,14 @@ func (l *AuditLog) write(batch []store.Request) []store.Request {
 		l.log.Error().Err(err).Int("rows", over).Msg("record build requests: the oldest rows dropped")
 		batch = append(batch[:0], batch[over:]...)
 	}
-	l.log.Warn().Err(err).Int("rows", len(batch)).Msg("record build requests; retrying with the next batch")
+	l.log.Warn().Err(err).Int("rows", len(batch)).Msg("record build requests; kept to try again")
 	return batch
 }
 
 // Close writes what is queued and stops, by ctx's end: then what is not
 // written is logged and lost. Requests must have stopped.
 func (l *AuditLog) Close(ctx context.Context) error {
-	close(l.stop)
-	defer l.abandon()
-	select {
-	case <-l.done:
-		return nil
-	case <-ctx.Done():
-		l.abandon()
-		<-l.done
-		return ctx.Err()
-	}
+	l.stop <- ctx
+	<-l.done
+	return ctx.Err()
 }
