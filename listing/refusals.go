@@ -3,6 +3,8 @@ package listing
 import (
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // mergeRetryMax bounds the wait between the reconciles' tries of a merge
@@ -15,11 +17,15 @@ const mergeRetryMax = 5 * time.Minute
 
 // refusals are the merges GitHub refused, by branch, in this process:
 // each replica that works a reconcile keeps its own, and a restart
-// forgets them, each costing a try more.
+// forgets them, each costing a try more. The branches refused longest
+// ago go past refusalsKept (a branch closed without merging is never
+// forgotten otherwise).
 type refusals struct {
 	mu sync.Mutex
-	by map[string]refusal
+	by *simplelru.LRU[string, refusal]
 }
+
+const refusalsKept = 1024
 
 type refusal struct {
 	sha  string // the head refused
@@ -32,7 +38,10 @@ type refusal struct {
 func (r *refusals) due(branch, sha string, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f, ok := r.by[branch]
+	if r.by == nil {
+		return true
+	}
+	f, ok := r.by.Peek(branch)
 	return !ok || f.sha != sha || !now.Before(f.next)
 }
 
@@ -42,9 +51,9 @@ func (r *refusals) refused(branch, sha string, now time.Time, first time.Duratio
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.by == nil {
-		r.by = map[string]refusal{}
+		r.by, _ = simplelru.NewLRU[string, refusal](refusalsKept, nil)
 	}
-	f := r.by[branch]
+	f, _ := r.by.Get(branch)
 	if f.sha != sha {
 		f = refusal{sha: sha}
 	}
@@ -56,12 +65,14 @@ func (r *refusals) refused(branch, sha string, now time.Time, first time.Duratio
 	}
 	f.n++
 	f.next = now.Add(min(wait, mergeRetryMax))
-	r.by[branch] = f
+	r.by.Add(branch, f)
 }
 
 // forget drops what is known of branch: it merged.
 func (r *refusals) forget(branch string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.by, branch)
+	if r.by != nil {
+		r.by.Remove(branch)
+	}
 }

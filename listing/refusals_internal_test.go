@@ -1,6 +1,7 @@
 package listing
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -33,4 +34,11 @@ func TestRefusalsWaitTwiceAsLongUpToTheMax(t *testing.T) {
 	require.False(t, r.due("b", "h2", t0))
 	r.forget("b")
 	require.True(t, r.due("b", "h2", t0), "merged: forgotten")
+
+	for i := range refusalsKept + 1 {
+		r.refused(fmt.Sprint("branch-", i), "h", t0, time.Minute)
+	}
+	require.Equal(t, refusalsKept, r.by.Len(), "bounded")
+	require.True(t, r.due("branch-0", "h", t0), "the one refused longest ago went")
+	require.False(t, r.due(fmt.Sprint("branch-", refusalsKept), "h", t0))
 }
