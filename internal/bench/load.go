@@ -162,40 +162,49 @@ func requestBuild(ctx context.Context, client *http.Client, serviceURL, kernelRe
 // kernel's way into kernels.json has ended (merged, listed already, or
 // its checks failed), or the loop is off.
 func awaitListed(ctx context.Context, client *http.Client, serviceURL, id string, every time.Duration) error {
+	return awaitStatus(ctx, client, serviceURL, id, every, func(a answer) (bool, string, error) {
+		k := a.KernelsJSON
+		if k == nil || store.ListingState(k.State).Settled() {
+			return true, "", nil
+		}
+		return false, "kernel still " + k.State, nil
+	})
+}
+
+// awaitDone polls a build's status every interval until it is done; an
+// error or the context's end is an error.
+func awaitDone(ctx context.Context, client *http.Client, serviceURL, id string, every time.Duration) (time.Time, error) {
+	err := awaitStatus(ctx, client, serviceURL, id, every, func(a answer) (bool, string, error) {
+		switch a.Status {
+		case buildapi.StatusDone:
+			return true, "", nil
+		case buildapi.StatusError:
+			return false, "", fmt.Errorf("build %s failed: %s", id, a.Reason)
+		}
+		return false, "still " + a.Status, nil
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Now(), nil
+}
+
+// awaitStatus polls a build's status every interval until until says
+// done, an error, or the context's end, which says what until said last.
+func awaitStatus(ctx context.Context, client *http.Client, serviceURL, id string, every time.Duration, until func(answer) (done bool, last string, err error)) error {
 	for {
 		req, _ := http.NewRequest(http.MethodGet, serviceURL+"/status/"+id, nil)
 		a, err := do(ctx, client, req)
 		if err != nil {
 			return err
 		}
-		if k := a.KernelsJSON; k == nil || store.ListingState(k.State).Settled() {
-			return nil
+		done, last, err := until(a)
+		if done || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("build %s's kernel still %s: %w", id, a.KernelsJSON.State, ctx.Err())
-		case <-time.After(every):
-		}
-	}
-}
-
-// awaitDone polls a build's status every interval until it is done; an
-// error or the context's end is an error.
-func awaitDone(ctx context.Context, client *http.Client, serviceURL, id string, every time.Duration) (time.Time, error) {
-	for {
-		req, _ := http.NewRequest(http.MethodGet, serviceURL+"/status/"+id, nil)
-		a, err := do(ctx, client, req)
-		switch {
-		case err != nil:
-			return time.Time{}, err
-		case a.Status == buildapi.StatusDone:
-			return time.Now(), nil
-		case a.Status == buildapi.StatusError:
-			return time.Time{}, fmt.Errorf("build %s failed: %s", id, a.Reason)
-		}
-		select {
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("build %s still %s: %w", id, a.Status, ctx.Err())
+			return fmt.Errorf("build %s %s: %w", id, last, ctx.Err())
 		case <-time.After(every):
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/riptides/driverbuild/ghsim"
 )
 
 // warmUp is how long each side is driven before it is measured: the
@@ -352,9 +354,16 @@ func countCalls(ctx context.Context, r *runner, drop bool, byRoute Figures) (flo
 		if err != nil {
 			return 0, 0, err
 		}
-		for route, c := range listed.ByRoute {
-			if d := c - before.ByRoute[route]; d > 0 && isAPICall(route) {
-				byRoute["calls "+route] = float64(d) / n
+		// Each route as of the snapshot its figure is read at: the
+		// build path's when the builds ended, the loop's once it settled.
+		for _, st := range []struct {
+			at    ghsim.Stats
+			match func(string) bool
+		}{{after, func(r string) bool { return !isListingCall(r) }}, {listed, isListingCall}} {
+			for route, c := range st.at.ByRoute {
+				if d := c - before.ByRoute[route]; d > 0 && isAPICall(route) && st.match(route) {
+					byRoute["calls "+route] = float64(d) / n
+				}
 			}
 		}
 		byRoute["kernels_json_calls_per_build"] = float64(callsWhere(listed, isListingCall)-callsWhere(before, isListingCall)) / n
