@@ -3,7 +3,9 @@ package ghsim
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/go-github/v66/github"
 )
@@ -26,14 +28,29 @@ const rulesetID = 4200001
 type branchRules struct {
 	checks  []string
 	strict  bool
-	reviews int // approving reviews required
+	reviews int  // approving reviews required
+	ruleset bool // the rules are a ruleset's, not classic protection's
 }
 
 func (s *Server) rulesOf(branch string) branchRules {
 	if branch != defaultBranch || s.cfg.RequiredChecksIn == RequiredNowhere {
 		return branchRules{}
 	}
-	return branchRules{checks: []string{ValidateCheck}, reviews: s.cfg.RequiredReviews}
+	return branchRules{checks: []string{ValidateCheck}, reviews: s.cfg.RequiredReviews, ruleset: s.cfg.RequiredChecksIn == RequiredInRulesets}
+}
+
+// refusal is GitHub's 405 message for the unmet rules among violations
+// ("" for none): classic protection names the first, a ruleset lists
+// them all.
+func (rules branchRules) refusal(violations ...string) string {
+	violations = slices.DeleteFunc(violations, func(v string) bool { return v == "" })
+	switch {
+	case len(violations) == 0:
+		return ""
+	case !rules.ruleset:
+		return violations[0]
+	}
+	return "Repository rule violations found\n\n" + strings.Join(violations, "\n\n") + "\n\n"
 }
 
 // unmetReviews is GitHub's 405 message for a pull request with fewer

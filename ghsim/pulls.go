@@ -405,7 +405,7 @@ func (s *Server) mergePull(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusMethodNotAllowed, "Head branch is out of date. Review and try the merge again.")
 		return
 	}
-	if msg := cmpOr(s.unmetCheckLocked(rules, p.headSHA), rules.unmetReviews(p.approvals)); msg != "" {
+	if msg := rules.refusal(s.unmetCheckLocked(rules, p.headSHA), rules.unmetReviews(p.approvals)); msg != "" {
 		fail(http.StatusMethodNotAllowed, msg)
 		return
 	}
@@ -494,7 +494,7 @@ func (s *Server) merges() int64 {
 
 // approvePull is POST /_sim/pulls/{pull_number}/approve: a reviewer with
 // write access approves the pull request, as a person does in the UI
-// (the App cannot approve its own).
+// (the App cannot approve its own). Each call is another reviewer.
 func (s *Server) approvePull(w http.ResponseWriter, r *http.Request) {
 	s.pulls.mu.Lock()
 	defer s.pulls.mu.Unlock()

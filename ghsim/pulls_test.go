@@ -351,7 +351,11 @@ func TestPullRequestWaitsForItsReview(t *testing.T) {
 			require.Equal(t, "blocked", computedPull(t, gh, 1).GetMergeableState(), "the check passed, the review is missing")
 			_, _, err := gh.PullRequests.Merge(ctx, "riptides", "driver", 1, "", &github.PullRequestOptions{SHA: head, MergeMethod: "squash"})
 			e := apiError(t, err, http.StatusMethodNotAllowed)
-			require.Equal(t, "At least 1 approving review is required by reviewers with write access.", e.Message)
+			want := "At least 1 approving review is required by reviewers with write access."
+			if in == ghsim.RequiredInRulesets {
+				want = "Repository rule violations found\n\n" + want + "\n\n" // every violation, as a ruleset's refusal lists them
+			}
+			require.Equal(t, want, e.Message)
 
 			if in == ghsim.RequiredInProtection {
 				p, _, err := gh.Repositories.GetBranchProtection(ctx, "riptides", "driver", "main")

@@ -613,7 +613,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	}
 	id := a.id
 	s.rel.mu.Unlock()
-	w.Header().Set("Location", fmt.Sprintf("/_sim/release-assets/%d?filename=%s", id, url.QueryEscape(r.PathValue("name"))))
+	w.Header().Set("Location", fmt.Sprintf("/_sim/release-assets/%d", id))
 	w.WriteHeader(http.StatusFound)
 }
 
