@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riptides/driverbuild/ghclient"
@@ -172,12 +171,11 @@ func (s *Service) RefreshAll(ctx context.Context) error {
 }
 
 func (s *Service) refresh(ctx context.Context, rel store.Release) error {
-	// One refresh of a release at a time in this process: of two builds
-	// ending together, the second reads GitHub after the first committed,
-	// and finds both packages.
-	defer s.lockRelease(rel.Tag)()
-	// An asset another replica stores after the listing is read stays
-	// (see AssetsReplace): the stamps are on the database's clock.
+	// Refreshes of one release may run at once, here or on other
+	// replicas: an asset stored after this listing is read stays (see
+	// AssetsReplace), the stamps being on the database's clock. The one
+	// that commits last may store the older listing's ETag, which costs
+	// the next refresh a full read, no more.
 	listedAt, err := s.store.Clock(ctx)
 	if err != nil {
 		return err
@@ -205,14 +203,6 @@ func (s *Service) refresh(ctx context.Context, rel store.Release) error {
 		}
 		return nil
 	})
-}
-
-// lockRelease takes the turn of one release's refreshes in this process
-// and returns the function that gives it back.
-func (s *Service) lockRelease(tag string) (unlock func()) {
-	mu, _ := s.refreshing.LoadOrStore(tag, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	return mu.(*sync.Mutex).Unlock
 }
 
 // replaceAssets stores a full listing of uploaded assets read at listedAt,

@@ -11,7 +11,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,11 +98,9 @@ type Service struct {
 	gh    GitHub
 	// indexed is set once the asset index has been filled from GitHub:
 	// before that, a release we do not know may just be one not read yet.
-	indexed atomic.Bool
-	assets  assetCache
-	flight  singleflight.Group
-	// refreshing holds a *sync.Mutex per release tag.
-	refreshing sync.Map
+	indexed    atomic.Bool
+	assets     assetCache
+	flight     singleflight.Group
 	background background
 }
 
