@@ -10,7 +10,8 @@ import (
 // conns counts a server's open connections, so that Kill can wait for the
 // handlers of the connections it cut: http.Server.Close forgets the
 // connections it closes, and Shutdown after it waits for nothing. A
-// connection is closed, for the server, once its handler returned.
+// connection is closed, for the server, once its handler returned; a
+// hijacked one (nothing here hijacks) counts as closed when handed over.
 type conns struct{ open sync.WaitGroup }
 
 // track is the server's ConnState hook.
