@@ -383,6 +383,11 @@ func TestRulesetsOnly(t *testing.T) {
 	require.NotZero(t, env.Sim.Stats().ByRoute["GET /api/v3/repos/{owner}/{repo}/rules/branches/{branch}"])
 }
 
+var (
+	loopRoute    = regexp.MustCompile(`/(git|contents|pulls|commits)/|/pulls$`)
+	loopDeferred = regexp.MustCompile(`driverbuild_github_deferred_total\{work="kernels_json"\} [1-9]`)
+)
+
 // The kernels.json loop is optional next to the builds: with the API
 // budget down to the reserve that dispatches and the poller need, a new
 // kernel's build still ends done, and its pull request waits for the
@@ -401,7 +406,7 @@ func TestKernelsJSONWaitsForTheBudget(t *testing.T) {
 	}, 20*time.Second, 10*time.Millisecond, "the refresh spends the budget down to the reserve")
 	loopCalls := func() (n int64) {
 		for route, calls := range env.Sim.Stats().ByRoute {
-			if regexp.MustCompile(`/(git|contents|pulls|commits)/|/pulls$`).MatchString(route) {
+			if loopRoute.MatchString(route) {
 				n += calls
 			}
 		}
@@ -416,7 +421,7 @@ func TestKernelsJSONWaitsForTheBudget(t *testing.T) {
 	require.Equal(t, "done", getStatus(t, env, accepted.BuildID).Status)
 	waitListing(t, env, accepted.BuildID, store.ListingPending)
 	require.Eventually(t, func() bool {
-		return regexp.MustCompile(`driverbuild_github_deferred_total\{work="kernels_json"\} [1-9]`).MatchString(scrape(t, env))
+		return loopDeferred.MatchString(scrape(t, env))
 	}, 20*time.Second, 50*time.Millisecond, "the proposal is deferred")
 	require.Zero(t, loopCalls(), "the loop asked GitHub nothing; requests by route: %v", env.Sim.Stats().ByRoute)
 	require.Equal(t, string(store.ListingPending), getStatus(t, env, accepted.BuildID).KernelsJSON.State)

@@ -134,8 +134,8 @@ func (b branchOf) requests() []kernel.Request {
 // for another driver version is on the branch.
 func (b branchOf) proposes(r kernel.Request) bool {
 	return slices.ContainsFunc(b.builds, func(bl store.Build) bool {
-		return bl.Distribution == r.Distribution && bl.DistroVersion == r.DistroVersion &&
-			bl.KernelVersion == r.KernelVersion && bl.Architecture == r.Architecture
+		r.DriverVersion = bl.DriverVersion // whatever the driver version
+		return bl.Request == r
 	})
 }
 

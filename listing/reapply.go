@@ -16,7 +16,7 @@ import (
 const reapplyRounds = 5
 
 // reapplyPerPush is how many branches one push to the default branch
-// re-applies (see Reapply), at once. Every merge leaves the other pull
+// re-applies (see Reapply). Every merge leaves the other pull
 // requests behind again, so only one of those re-applied merges next and
 // the rest are re-applied anew after it: re-applying all N open ones per
 // merge cost N² pushes and check runs in a storm of new kernels, and
