@@ -61,3 +61,21 @@ func TestAuditLogShutdownWaitsForTheDatabase(t *testing.T) {
 	require.Contains(t, logged, `"rows":3`)
 	require.Contains(t, logged, "audit rows not written by the shutdown deadline: lost")
 }
+
+// A batch the database refused is written with the next one, not lost:
+// one failed write used to cost every request of its AuditFlushEvery.
+func TestAuditLogKeepsARefusedBatch(t *testing.T) {
+	t.Parallel()
+	st := &unavailableFor{down: 1}
+	l := handlers.NewAuditLog(st, zerolog.Nop())
+	for i := range 3 {
+		require.NoError(t, l.RequestRecord(t.Context(), store.Request{KernelVersion: fmt.Sprint(i)}))
+	}
+	require.Eventually(t, func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.calls >= 1
+	}, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, l.Close(t.Context()))
+	require.Len(t, st.rows, 3)
+}
